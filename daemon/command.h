@@ -1,0 +1,15 @@
+// The subcommands of the `nightshift` binary. Each takes the arguments after its
+// name and returns the process exit code: 0 ok, 1 a failure the user must act
+// on, 2 usage.
+#pragma once
+
+namespace nightshift::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+int check_command(int argc, char** argv);
+int calendar_command(int argc, char** argv);
+
+}  // namespace nightshift::cli

@@ -1,0 +1,49 @@
+// nightshift: one binary, one subcommand per job of the scheduler.
+#include "command.h"
+
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+struct Subcommand {
+  std::string_view name;
+  int (*run)(int, char**);
+  std::string_view summary;
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"check", nightshift::cli::check_command, "validate the config and every job file"},
+    {"calendar", nightshift::cli::calendar_command, "print the next fire times of a schedule"},
+};
+
+void print_usage(std::ostream& out) {
+  out << "usage: nightshift COMMAND [OPTIONS]\n\ncommands:\n";
+  for (const auto& c : kSubcommands)
+    out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  out << "\n'nightshift COMMAND --help' describes each command.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return nightshift::cli::kExitUsage;
+  }
+  std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    print_usage(std::cout);
+    return nightshift::cli::kExitOk;
+  }
+  if (command == "--version") {
+    std::cout << "nightshift " << NIGHTSHIFT_VERSION << "\n";
+    return nightshift::cli::kExitOk;
+  }
+  for (const auto& c : kSubcommands)
+    if (c.name == command) return c.run(argc - 1, argv + 1);
+  std::cerr << "nightshift: unknown command '" << command << "'\n\n";
+  print_usage(std::cerr);
+  return nightshift::cli::kExitUsage;
+}

@@ -1,0 +1,195 @@
+#include "nightshift/config_loader.h"
+
+#include "nightshift/job_set.h"  // throw_exception_from_error for Diagnostics
+#include "nightshift/yaml_reader.h"
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace nightshift {
+namespace {
+
+const std::vector<std::string_view> kConfigKeys = {
+    "listen", "jobs_dir",    "state",       "state_password", "log_dir",       "workers",
+    "pools",  "connections", "secrets_dir", "auth",           "shutdown_grace"};
+const std::vector<std::string_view> kAuthKeys = {"tokens_file"};
+const std::vector<std::string_view> kConnectionKeys = {
+    "driver",      "path",     "host",     "port",   "user",
+    "database",    "password", "ssl_mode", "ssl_ca", "connect_timeout",
+    "read_timeout"};
+
+class ConfigReader {
+ public:
+  ConfigReader(YamlReader& reader, std::filesystem::path base)
+      : r_(reader), base_(std::move(base)) {}
+
+  void read(const YAML::Node& root, ConfigSpec& config);
+
+ private:
+  std::string path(const YAML::Node& node, std::string_view key);
+  void read_listen(const YAML::Node& node, ConfigSpec& config);
+  void read_state(const YAML::Node& node, ConfigSpec& config);
+  std::string secret(const YAML::Node& node, std::string_view key);
+  void read_connection(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config);
+
+  YamlReader& r_;
+  std::filesystem::path base_;
+};
+
+std::string ConfigReader::path(const YAML::Node& node, std::string_view key) {
+  auto text = r_.string(node, key);
+  if (!text || text->empty()) return "";
+  std::filesystem::path p(*text);
+  return p.is_absolute() ? p.string() : (base_ / p).lexically_normal().string();
+}
+
+void ConfigReader::read(const YAML::Node& root, ConfigSpec& config) {
+  config.jobs_dir = (base_ / "jobs.d").lexically_normal().string();
+  config.state = "sqlite:" + (base_ / "var/nightshift.db").lexically_normal().string();
+  config.log_dir = (base_ / "var/logs").lexically_normal().string();
+  if (root.IsNull()) return;  // an empty config means every default
+  if (!r_.check_map(root, "the config file", kConfigKeys)) return;
+
+  if (const YAML::Node n = root["listen"]) read_listen(n, config);
+  if (const YAML::Node n = root["jobs_dir"]) config.jobs_dir = path(n, "jobs_dir");
+  if (const YAML::Node n = root["state"]) read_state(n, config);
+  if (const YAML::Node n = root["state_password"])
+    config.state_password = secret(n, "state_password");
+  if (const YAML::Node n = root["log_dir"]) config.log_dir = path(n, "log_dir");
+  if (const YAML::Node n = root["workers"])
+    config.workers = r_.integer(n, "workers", 0, 4096).value_or(0);
+  if (const YAML::Node n = root["secrets_dir"]) config.secrets_dir = path(n, "secrets_dir");
+  if (const YAML::Node n = root["shutdown_grace"])
+    config.shutdown_grace = r_.duration(n, "shutdown_grace").value_or(config.shutdown_grace);
+  if (const YAML::Node n = root["auth"]; n && r_.check_map(n, "'auth'", kAuthKeys))
+    if (const YAML::Node f = n["tokens_file"]) config.tokens_file = path(f, "tokens_file");
+  if (const YAML::Node n = root["pools"]; n && r_.check_map(n, "'pools'", {})) {
+    for (const auto& entry : n) {
+      if (auto size = r_.integer(entry.second, "pool size", 1, 4096))
+        config.pools[entry.first.Scalar()] = *size;
+    }
+  }
+  if (const YAML::Node n = root["connections"]; n && r_.check_map(n, "'connections'", {})) {
+    for (const auto& entry : n) read_connection(entry.first, entry.second, config);
+  }
+}
+
+void ConfigReader::read_listen(const YAML::Node& node, ConfigSpec& config) {
+  auto text = r_.string(node, "listen");
+  if (!text) return;
+  std::size_t colon = text->rfind(':');
+  std::string host = colon == std::string::npos ? "" : text->substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  std::string port = colon == std::string::npos ? "" : text->substr(colon + 1);
+  int value = 0;
+  bool ok = !host.empty() && !port.empty() && port.size() <= 5 &&
+            port.find_first_not_of("0123456789") == std::string::npos &&
+            (value = std::stoi(port)) <= 65535;
+  if (!ok) {
+    r_.error(node, "bad listen address '" + *text + "': expected HOST:PORT, as in 127.0.0.1:8080");
+    return;
+  }
+  config.listen_host = host;
+  config.listen_port = value;
+}
+
+void ConfigReader::read_state(const YAML::Node& node, ConfigSpec& config) {
+  auto text = r_.string(node, "state");
+  if (!text) return;
+  if (text->starts_with("sqlite:") && text->size() > 7) {
+    std::filesystem::path p(text->substr(7));
+    config.state = "sqlite:" + (p.is_absolute() ? p : (base_ / p).lexically_normal()).string();
+    return;
+  }
+  // mysql://user@host[:port]/database: the password comes from state_password.
+  static const std::regex mysql(R"(mysql://([^:@/]+)@([^:/]+)(:[0-9]{1,5})?/([A-Za-z0-9_$]+))");
+  if (std::regex_match(*text, mysql)) {
+    config.state = *text;
+    return;
+  }
+  if (text->starts_with("mysql://") && text->find(':', 8) < text->find('@'))
+    r_.error(node,
+             "bad state: put the password in state_password (${secret:NAME}), not in the URL");
+  else
+    r_.error(node,
+             "bad state '" + *text + "': expected sqlite:PATH or mysql://USER@HOST:PORT/DATABASE");
+}
+
+std::string ConfigReader::secret(const YAML::Node& node, std::string_view key) {
+  auto text = r_.string(node, key);
+  if (!text) return "";
+  if (!is_secret_reference(*text)) {
+    // Never echo the value: it may be the password itself.
+    r_.error(node,
+             "'" + std::string(key) +
+                 "' must be a reference, ${secret:NAME} or ${env:NAME}, never the secret itself");
+    return "";
+  }
+  return *text;
+}
+
+void ConfigReader::read_connection(const YAML::Node& key, const YAML::Node& node,
+                                   ConfigSpec& config) {
+  ConnectionSpec c;
+  c.name = key.Scalar();
+  c.pos = r_.pos(key);
+  if (!r_.check_map(node, "connection '" + c.name + "'", kConnectionKeys)) return;
+  if (const YAML::Node n = node["driver"]) {
+    c.driver = r_.choice(n, "driver", {"sqlite", "mysql"}).value_or("");
+  } else {
+    r_.error(node, "connection '" + c.name + "' needs a 'driver' (sqlite or mysql)");
+  }
+  if (const YAML::Node n = node["path"]) c.path = path(n, "path");
+  if (const YAML::Node n = node["host"]) c.host = r_.string(n, "host").value_or("");
+  if (const YAML::Node n = node["port"]) c.port = r_.integer(n, "port", 1, 65535).value_or(3306);
+  if (const YAML::Node n = node["user"]) c.user = r_.string(n, "user").value_or("");
+  if (const YAML::Node n = node["database"]) c.database = r_.string(n, "database").value_or("");
+  if (const YAML::Node n = node["password"]) c.password = secret(n, "password");
+  if (const YAML::Node n = node["ssl_mode"])
+    c.ssl_mode = r_.choice(n, "ssl_mode",
+                           {"disabled", "preferred", "required", "verify_ca", "verify_identity"})
+                     .value_or("");
+  if (const YAML::Node n = node["ssl_ca"]) c.ssl_ca = path(n, "ssl_ca");
+  if (const YAML::Node n = node["connect_timeout"])
+    c.connect_timeout = r_.duration(n, "connect_timeout");
+  if (const YAML::Node n = node["read_timeout"]) c.read_timeout = r_.duration(n, "read_timeout");
+  if (c.driver == "sqlite" && c.path.empty())
+    r_.error(node, "sqlite connection '" + c.name + "' needs a 'path'");
+  if (c.driver == "mysql" && (c.host.empty() || c.user.empty() || c.database.empty()))
+    r_.error(node, "mysql connection '" + c.name + "' needs 'host', 'user' and 'database'");
+  config.connections[c.name] = std::move(c);
+}
+
+}  // namespace
+
+bool is_secret_reference(std::string_view value) {
+  static const std::regex reference(R"(\$\{(secret|env):[A-Za-z_][A-Za-z0-9_.-]*\})");
+  return std::regex_match(value.begin(), value.end(), reference);
+}
+
+ConfigResult parse_config(std::string_view text, const std::string& file) {
+  Diagnostics errors;
+  YamlReader reader(file, std::string(text), errors);
+  ConfigSpec config;
+  config.file = file;
+  if (auto root = reader.parse()) {
+    std::filesystem::path base = std::filesystem::path(file).parent_path();
+    if (base.empty()) base = ".";
+    ConfigReader(reader, base).read(*root, config);
+  }
+  if (!errors.empty()) return errors;
+  return config;
+}
+
+ConfigResult load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Diagnostics{{SourcePos{path, 0, 0}, "cannot read config file"}};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace nightshift

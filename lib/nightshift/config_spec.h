@@ -1,0 +1,47 @@
+// ConfigSpec: the daemon's configuration (nightshift.yaml), as loaded and checked.
+// Relative paths are already resolved against the config file's directory.
+// Secret references (${secret:NAME}, ${env:NAME}) stay unresolved here.
+#pragma once
+
+#include "nightshift/diagnostic.h"
+#include "nightshift/duration.h"
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace nightshift {
+
+struct ConnectionSpec {
+  std::string name;
+  SourcePos pos;
+  std::string driver;  // "sqlite" or "mysql"
+  std::string path;    // sqlite
+  std::string host;    // mysql
+  int port = 3306;
+  std::string user;
+  std::string database;
+  std::string password;  // a ${secret:} or ${env:} reference, never a literal
+  std::string ssl_mode;  // disabled | preferred | required | verify_ca | verify_identity
+  std::string ssl_ca;
+  std::optional<Duration> connect_timeout;
+  std::optional<Duration> read_timeout;
+};
+
+struct ConfigSpec {
+  std::string file;  // the config file, as given
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  std::string jobs_dir;
+  std::string state;           // "sqlite:PATH" or "mysql://user@host:port/db"
+  std::string state_password;  // a ${secret:} or ${env:} reference
+  std::string log_dir;
+  int workers = 0;  // 0: the number of CPUs
+  std::map<std::string, int> pools;
+  std::map<std::string, ConnectionSpec> connections;
+  std::string secrets_dir;
+  std::string tokens_file;  // empty: no authentication
+  Duration shutdown_grace = std::chrono::seconds(60);
+};
+
+}  // namespace nightshift

@@ -1,0 +1,14 @@
+#include "nightshift/diagnostic.h"
+
+namespace nightshift {
+
+std::string SourcePos::str() const {
+  if (line <= 0) return file;  // a fault of the whole file or directory
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+std::string Diagnostic::str() const {
+  return pos.str() + ": " + message;
+}
+
+}  // namespace nightshift

@@ -1,0 +1,308 @@
+#include "nightshift/job_loader.h"
+
+#include "nightshift/edit_distance.h"
+#include "nightshift/yaml_reader.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace nightshift {
+namespace {
+
+const std::vector<std::string_view> kJobKeys = {
+    "job",      "description", "schedule", "timezone", "catchup", "max_active_runs",
+    "deadline", "defaults",    "env",      "steps"};
+const std::vector<std::string_view> kDefaultsKeys = {"retries", "retry_delay", "timeout",
+                                                     "kill_grace"};
+const std::vector<std::string_view> kStepKeys = {
+    "description", "command", "shell",      "sql", "connection", "depends_on", "retries",
+    "retry_delay", "timeout", "kill_grace", "env", "workdir",    "pool",       "run_if"};
+
+constexpr int kMaxRetries = 100;
+constexpr int kMaxActiveRuns = 1000;
+
+bool is_name(std::string_view name, bool capitals) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [capitals](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           (capitals && c >= 'A' && c <= 'Z');
+  });
+}
+
+bool is_env_name(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// Reads one job file; each read_* reports its own faults through the reader.
+class JobFileReader {
+ public:
+  explicit JobFileReader(YamlReader& reader) : r_(reader) {}
+
+  std::optional<Job> read(const YAML::Node& root);
+
+ private:
+  void read_schedule(const YAML::Node& root, JobSpec& job);
+  void read_defaults(const YAML::Node& node, StepDefaults& defaults);
+  std::vector<EnvVar> read_env(const YAML::Node& node);
+  std::optional<StepSpec> read_step(const YAML::Node& key, const YAML::Node& node);
+  void read_action(const YAML::Node& node, StepSpec& step);
+  std::optional<std::chrono::minutes> read_time_of_day(const YAML::Node& node);
+  bool check_dependencies(const JobSpec& job);
+  std::optional<Dag> build_dag(const JobSpec& job);
+
+  YamlReader& r_;
+};
+
+std::optional<Job> JobFileReader::read(const YAML::Node& root) {
+  if (root.IsNull()) {
+    r_.error(SourcePos{r_.file(), 1, 1}, "job file is empty (expected 'job:' and 'steps:')");
+    return std::nullopt;
+  }
+  if (!r_.check_map(root, "a job file", kJobKeys)) return std::nullopt;
+
+  JobSpec job;
+  job.file = r_.file();
+  job.pos = r_.pos(root);
+  if (const YAML::Node name = root["job"]) {
+    job.pos = r_.pos(name);
+    if (auto text = r_.string(name, "job")) {
+      job.name = *text;
+      if (!is_valid_job_name(job.name))
+        r_.error(name, "bad job name '" + job.name + "': use a-z, 0-9, '_' and '-' (at most 64)");
+    }
+  } else {
+    r_.error(root, "missing key 'job' (the job's name)");
+  }
+  if (const YAML::Node n = root["description"])
+    job.description = r_.string(n, "description").value_or("");
+  read_schedule(root, job);
+  if (const YAML::Node n = root["catchup"]) {
+    auto c = r_.choice(n, "catchup", {"none", "latest", "all"});
+    if (c == "none") job.catchup = Catchup::none;
+    if (c == "all") job.catchup = Catchup::all;
+  }
+  if (const YAML::Node n = root["max_active_runs"])
+    job.max_active_runs = r_.integer(n, "max_active_runs", 1, kMaxActiveRuns).value_or(1);
+  if (const YAML::Node n = root["deadline"]) job.deadline = read_time_of_day(n);
+  if (const YAML::Node n = root["defaults"]) read_defaults(n, job.defaults);
+  if (const YAML::Node n = root["env"]) job.env = read_env(n);
+
+  const YAML::Node steps = root["steps"];
+  if (!steps) {
+    r_.error(root, "missing key 'steps' (the job's steps)");
+  } else if (r_.check_map(steps, "'steps'", {})) {
+    if (steps.size() == 0) r_.error(steps, "a job needs at least one step");
+    for (const auto& entry : steps)
+      if (auto step = read_step(entry.first, entry.second)) job.steps.push_back(std::move(*step));
+  }
+  if (!check_dependencies(job) || r_.error_count() > 0) return std::nullopt;
+  auto dag = build_dag(job);
+  if (!dag) return std::nullopt;
+  return Job{std::move(job), std::move(*dag)};
+}
+
+void JobFileReader::read_schedule(const YAML::Node& root, JobSpec& job) {
+  const YAML::Node tz = root["timezone"];
+  if (tz) {
+    if (auto name = r_.string(tz, "timezone")) {
+      job.timezone = *name;
+      job.zone = find_time_zone(*name);
+      if (!job.zone) r_.error(tz, "unknown time zone '" + *name + "'");
+    }
+  } else {
+    job.zone = find_time_zone("UTC");
+  }
+  const YAML::Node expr = root["schedule"];
+  if (!expr) return;
+  auto text = r_.string(expr, "schedule");
+  if (!text) return;
+  // The expression is checked even when the time zone is bad: report both.
+  auto cron = CronExpr::parse(*text);
+  if (!cron) {
+    r_.error(r_.pos_in_scalar(expr, cron.error().offset),
+             "bad schedule '" + *text + "': " + cron.error().message);
+    return;
+  }
+  if (!job.zone) return;
+  auto schedule = Schedule::parse(*text, job.timezone);
+  if (schedule) job.schedule = std::move(*schedule);
+}
+
+void JobFileReader::read_defaults(const YAML::Node& node, StepDefaults& defaults) {
+  if (!r_.check_map(node, "'defaults'", kDefaultsKeys)) return;
+  if (const YAML::Node n = node["retries"])
+    defaults.retries = r_.integer(n, "retries", 0, kMaxRetries);
+  if (const YAML::Node n = node["retry_delay"])
+    defaults.retry_delay = r_.duration(n, "retry_delay");
+  if (const YAML::Node n = node["timeout"]) defaults.timeout = r_.duration(n, "timeout");
+  if (const YAML::Node n = node["kill_grace"]) defaults.kill_grace = r_.duration(n, "kill_grace");
+}
+
+std::vector<EnvVar> JobFileReader::read_env(const YAML::Node& node) {
+  std::vector<EnvVar> env;
+  if (!r_.check_map(node, "'env'", {})) return env;
+  for (const auto& entry : node) {
+    const std::string& name = entry.first.Scalar();
+    if (!is_env_name(name)) {
+      r_.error(entry.first, "bad environment variable name '" + name + "'");
+      continue;
+    }
+    if (name.rfind("NIGHTSHIFT_", 0) == 0) {
+      r_.error(entry.first, "environment variable '" + name + "' is reserved (NIGHTSHIFT_*)");
+      continue;
+    }
+    if (auto value = r_.template_text(entry.second, name))
+      env.push_back(EnvVar{name, std::move(*value), r_.pos(entry.first)});
+  }
+  return env;
+}
+
+std::optional<StepSpec> JobFileReader::read_step(const YAML::Node& key, const YAML::Node& node) {
+  StepSpec step;
+  step.name = key.Scalar();
+  step.pos = r_.pos(key);
+  if (!is_valid_step_name(step.name))
+    r_.error(key,
+             "bad step name '" + step.name + "': use letters, digits, '_' and '-' (at most 64)");
+  if (!r_.check_map(node, "step '" + step.name + "'", kStepKeys)) return std::nullopt;
+
+  if (const YAML::Node n = node["description"])
+    step.description = r_.string(n, "description").value_or("");
+  read_action(node, step);
+  if (const YAML::Node n = node["depends_on"]) {
+    if (!n.IsSequence()) {
+      r_.error(n, "'depends_on' must be a list of step names, as in [extract, load]");
+    } else {
+      for (const auto& dep : n)
+        if (auto name = r_.string(dep, "depends_on"))
+          step.depends_on.push_back({*name, r_.pos(dep)});
+    }
+  }
+  if (const YAML::Node n = node["pool"])
+    if (auto name = r_.string(n, "pool")) step.pool = Located<std::string>{*name, r_.pos(n)};
+  if (const YAML::Node n = node["run_if"]) {
+    if (r_.choice(n, "run_if", {"all_succeeded", "all_done"}) == "all_done")
+      step.run_if = RunIf::all_done;
+  }
+  if (const YAML::Node n = node["retries"]) step.retries = r_.integer(n, "retries", 0, kMaxRetries);
+  if (const YAML::Node n = node["retry_delay"]) step.retry_delay = r_.duration(n, "retry_delay");
+  if (const YAML::Node n = node["timeout"]) step.timeout = r_.duration(n, "timeout");
+  if (const YAML::Node n = node["kill_grace"]) step.kill_grace = r_.duration(n, "kill_grace");
+  if (const YAML::Node n = node["env"]) step.env = read_env(n);
+  if (const YAML::Node n = node["workdir"]) step.workdir = r_.string(n, "workdir");
+  return step;
+}
+
+void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
+  const YAML::Node command = node["command"];
+  const YAML::Node shell = node["shell"];
+  const YAML::Node sql = node["sql"];
+  int actions = (command ? 1 : 0) + (shell ? 1 : 0) + (sql ? 1 : 0);
+  if (actions != 1) {
+    r_.error(node, "step '" + step.name +
+                       "' needs exactly one of 'command', 'shell' or 'sql' (it has " +
+                       std::to_string(actions) + ")");
+    return;
+  }
+  if (command) {
+    step.kind = StepKind::command;
+    if (!command.IsSequence() || command.size() == 0) {
+      r_.error(command,
+               "'command' must be a non-empty list of arguments (use 'shell' for a command line)");
+      return;
+    }
+    for (const auto& arg : command)
+      if (auto t = r_.template_text(arg, "command")) step.command.push_back(std::move(*t));
+  } else {
+    step.kind = shell ? StepKind::shell : StepKind::sql;
+    step.script = r_.template_text(shell ? shell : sql, shell ? "shell" : "sql");
+  }
+  const YAML::Node connection = node["connection"];
+  if (sql && !connection) {
+    r_.error(node, "sql step '" + step.name + "' needs a 'connection'");
+  } else if (!sql && connection) {
+    r_.error(connection, "'connection' is only for sql steps");
+  } else if (connection) {
+    if (auto name = r_.string(connection, "connection"))
+      step.connection = Located<std::string>{*name, r_.pos(connection)};
+  }
+}
+
+std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YAML::Node& node) {
+  auto text = r_.string(node, "deadline");
+  if (!text) return std::nullopt;
+  const std::string& t = *text;
+  auto digit = [&](std::size_t i) { return i < t.size() && t[i] >= '0' && t[i] <= '9'; };
+  if (t.size() == 5 && digit(0) && digit(1) && t[2] == ':' && digit(3) && digit(4)) {
+    int h = (t[0] - '0') * 10 + (t[1] - '0');
+    int m = (t[3] - '0') * 10 + (t[4] - '0');
+    if (h < 24 && m < 60) return std::chrono::minutes(h * 60 + m);
+  }
+  r_.error(node, "bad deadline '" + t + "': expected a local time of day HH:MM, as in \"06:00\"");
+  return std::nullopt;
+}
+
+// Reports every unknown dependency, even in a file with other faults.
+bool JobFileReader::check_dependencies(const JobSpec& job) {
+  std::vector<std::string_view> names;
+  for (const auto& s : job.steps) names.push_back(s.name);
+  bool ok = true;
+  for (const auto& s : job.steps) {
+    for (const auto& dep : s.depends_on) {
+      if (std::find(names.begin(), names.end(), dep.value) != names.end()) continue;
+      r_.error(dep.pos, "step '" + s.name + "' depends on unknown step '" + dep.value + "'" +
+                            did_you_mean(dep.value, names));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+std::optional<Dag> JobFileReader::build_dag(const JobSpec& job) {
+  std::vector<Dag::Node> nodes;
+  for (const auto& s : job.steps) {
+    Dag::Node node{s.name, {}};
+    for (const auto& dep : s.depends_on) node.depends_on.push_back(dep.value);
+    nodes.push_back(std::move(node));
+  }
+  auto built = Dag::build(std::move(nodes));
+  if (auto* dag = std::get_if<Dag>(&built)) return std::move(*dag);
+  if (auto* cycle = std::get_if<Dag::Cycle>(&std::get<Dag::BuildError>(built))) {
+    const StepSpec* first = job.find_step(cycle->path.front());
+    r_.error(first->pos, "dependency cycle: " + cycle->str());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_valid_job_name(std::string_view name) {
+  return is_name(name, false);
+}
+bool is_valid_step_name(std::string_view name) {
+  return is_name(name, true);
+}
+
+std::optional<Job> parse_job(std::string_view text, const std::string& file, Diagnostics& errors) {
+  YamlReader reader(file, std::string(text), errors);
+  auto root = reader.parse();
+  if (!root) return std::nullopt;
+  return JobFileReader(reader).read(*root);
+}
+
+std::optional<Job> load_job_file(const std::string& path, Diagnostics& errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.push_back(Diagnostic{SourcePos{path, 0, 0}, "cannot read job file"});
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();  // an empty file leaves `text` failed and empty: the parser names it
+  return parse_job(text.str(), path, errors);
+}
+
+}  // namespace nightshift

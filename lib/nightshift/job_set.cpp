@@ -1,0 +1,96 @@
+#include "nightshift/job_set.h"
+
+#include "nightshift/edit_distance.h"
+#include "nightshift/job_loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+namespace nightshift {
+namespace {
+
+std::vector<std::string_view> keys_of(const auto& map) {
+  std::vector<std::string_view> keys;
+  for (const auto& [name, value] : map) keys.push_back(name);
+  return keys;
+}
+
+// The checks that need the daemon's config: the names steps refer to exist.
+void check_against_config(const Job& job, const ConfigSpec& config, Diagnostics& errors) {
+  for (const StepSpec& step : job.spec.steps) {
+    if (step.connection && !config.connections.contains(step.connection->value)) {
+      errors.push_back({step.connection->pos,
+                        "unknown connection '" + step.connection->value + "'" +
+                            did_you_mean(step.connection->value, keys_of(config.connections))});
+    }
+    if (step.pool && !config.pools.contains(step.pool->value)) {
+      errors.push_back({step.pool->pos, "unknown pool '" + step.pool->value + "'" +
+                                            did_you_mean(step.pool->value, keys_of(config.pools))});
+    }
+  }
+}
+
+}  // namespace
+
+void throw_exception_from_error(const Diagnostics& errors, const boost::source_location&) {
+  throw std::invalid_argument(errors.empty() ? "invalid job set" : errors.front().str());
+}
+
+JobSetResult JobSet::load(const std::string& dir, const ConfigSpec* config) {
+  Diagnostics errors;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& path = it->path();
+    if (path.extension() != ".yaml" && path.extension() != ".yml") continue;
+    if (path.filename().string().starts_with(".")) continue;  // editor swap and backup files
+    files.push_back(path.string());
+  }
+  if (ec) {
+    errors.push_back({SourcePos{dir, 0, 0}, "cannot read jobs directory: " + ec.message()});
+    return errors;
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Job> jobs;
+  for (const auto& file : files)
+    if (auto job = load_job_file(file, errors)) jobs.push_back(std::move(*job));
+  auto set = from_jobs(std::move(jobs), config);
+  if (!errors.empty()) {
+    if (!set) errors.insert(errors.end(), set.error().begin(), set.error().end());
+    return errors;
+  }
+  return set;
+}
+
+JobSetResult JobSet::from_jobs(std::vector<Job> jobs, const ConfigSpec* config) {
+  Diagnostics errors;
+  std::map<std::string, const Job*> by_name;
+  for (const Job& job : jobs) {
+    auto [it, inserted] = by_name.emplace(job.spec.name, &job);
+    if (!inserted) {
+      errors.push_back({job.spec.pos, "duplicate job name '" + job.spec.name +
+                                          "' (also defined at " + it->second->spec.pos.str() +
+                                          ")"});
+    }
+    if (config) check_against_config(job, *config, errors);
+  }
+  if (!errors.empty()) return errors;
+
+  auto set = std::make_shared<JobSet>();
+  for (Job& job : jobs) set->jobs_.push_back(std::make_shared<const Job>(std::move(job)));
+  std::sort(set->jobs_.begin(), set->jobs_.end(),
+            [](const auto& a, const auto& b) { return a->spec.name < b->spec.name; });
+  return std::shared_ptr<const JobSet>(std::move(set));
+}
+
+std::shared_ptr<const Job> JobSet::find(std::string_view name) const {
+  auto it =
+      std::lower_bound(jobs_.begin(), jobs_.end(), name,
+                       [](const auto& job, std::string_view n) { return job->spec.name < n; });
+  if (it != jobs_.end() && (*it)->spec.name == name) return *it;
+  return nullptr;
+}
+
+}  // namespace nightshift

@@ -1,0 +1,496 @@
+#include "nightshift/runtime/executor.h"
+
+#include "nightshift/plan.h"
+#include "nightshift/retry_policy.h"
+#include "nightshift/runtime/secret_resolver.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+namespace nightshift {
+namespace {
+
+namespace asio = boost::asio;
+
+Timestamp now_ms() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+date::year_month_day parse_date(const std::string& text) {
+  std::istringstream in(text);
+  date::year_month_day ymd{};
+  in >> date::parse("%F", ymd);
+  return ymd;
+}
+
+bool is_failure(StepState outcome) {
+  return outcome == StepState::failed || outcome == StepState::timed_out;
+}
+
+// One run in progress: its plan and what the executor knows of each step.
+struct RunState {
+  RunState(std::shared_ptr<const Job> j, const RunRecord& record, std::vector<bool> carried)
+      : job(std::move(j)),
+        run_id(record.run_id),
+        date(parse_date(record.date)),
+        scheduled_at(record.scheduled_at_text),
+        plan(job->dag, run_ifs(*job), std::move(carried)),
+        attempt(job->spec.steps.size(), 0),
+        failures(job->spec.steps.size(), 0),
+        uncounted_next(job->spec.steps.size(), false),
+        stored(job->spec.steps.size(), StepState::pending),
+        started(job->spec.steps.size()) {}
+
+  static std::vector<RunIf> run_ifs(const Job& job) {
+    std::vector<RunIf> out;
+    for (const auto& s : job.spec.steps) out.push_back(s.run_if);
+    return out;
+  }
+
+  std::shared_ptr<const Job> job;
+  std::int64_t run_id;
+  date::year_month_day date;
+  std::string scheduled_at;
+  Plan plan;
+  std::vector<int> attempt;          // the latest attempt's number per step
+  std::vector<int> failures;         // failed or timed-out attempts per step
+  std::vector<bool> uncounted_next;  // the next attempt restarts a lost one
+  std::vector<StepState> stored;     // the step state last written to the store
+  std::vector<std::chrono::steady_clock::time_point> started;
+  std::map<std::size_t, std::shared_ptr<StepHandle>> handles;
+  std::map<std::size_t, std::unique_ptr<asio::steady_timer>> retry_timers;
+  std::map<std::size_t, StepState> replay;  // recorded outcomes of a resumed run
+  bool cancelled = false;
+};
+
+}  // namespace
+
+class Executor::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& io, RunStore& store, StepRunners runners, ExecutorOptions options,
+       ExecutorEvents events)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        store_(store),
+        runners_(runners),
+        options_(std::move(options)),
+        events_(std::move(events)),
+        secrets_(options_.secrets_dir),
+        rng_(std::random_device{}()) {
+    if (options_.workers < 1) options_.workers = 1;
+  }
+
+  template <class F>
+  void on_strand(F f) {
+    asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(*self); });
+  }
+
+  void start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume);
+  void cancel_run(std::int64_t run_id);
+  void cancel_all();
+  Load load() const {
+    std::lock_guard lock(load_mutex_);
+    return load_;
+  }
+
+ private:
+  void advance(RunState& run);
+  void enqueue(RunState& run, std::size_t step);
+  void dispatch();
+  void start_attempt(RunState& run, std::size_t step);
+  void on_attempt_done(std::int64_t run_id, std::size_t step, int attempt, StepResult result);
+  void finish_step(RunState& run, std::size_t step, StepState outcome);
+  void sync_derived_states(RunState& run);
+  void maybe_finish(RunState& run);
+  std::optional<StepInvocation> invocation(RunState& run, std::size_t step, int attempt,
+                                           std::string& error);
+  std::string log_path(const RunState& run, std::size_t step, int attempt) const;
+  void set_step_state(RunState& run, std::size_t step, StepState state);
+  void publish_load();
+  // Runs a store write; a failing store is reported, and the run goes on from
+  // memory (a later issue replays what the store missed).
+  template <class F>
+  void write(const char* what, F f) {
+    try {
+      f();
+    } catch (const StoreError& e) {
+      if (events_.store_error) events_.store_error(std::string(what) + ": " + e.what());
+    }
+  }
+
+  asio::io_context& io_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  RunStore& store_;
+  StepRunners runners_;
+  ExecutorOptions options_;
+  ExecutorEvents events_;
+  SecretResolver secrets_;
+  std::mt19937_64 rng_;
+
+  std::map<std::int64_t, std::unique_ptr<RunState>> runs_;
+  std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
+  int running_ = 0;
+  std::map<std::string, int> pool_used_;
+
+  mutable std::mutex load_mutex_;
+  Load load_;
+};
+
+void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume) {
+  std::optional<RunRecord> record;
+  std::vector<AttemptRecord> attempts;
+  try {
+    record = store_.get_run(run_id);
+    if (resume) attempts = store_.attempts(run_id);
+  } catch (const StoreError& e) {
+    if (events_.store_error) events_.store_error(std::string("reading run: ") + e.what());
+    return;
+  }
+  if (!record || runs_.contains(run_id)) return;
+
+  const auto& steps = job->spec.steps;
+  std::vector<bool> carried(steps.size(), false);
+  for (const StepRecord& s : record->steps)
+    if (auto i = job->dag.find(s.step); i && s.carried_over) carried[*i] = true;
+  auto run = std::make_unique<RunState>(job, *record, std::move(carried));
+  for (const StepRecord& s : record->steps) {
+    auto i = job->dag.find(s.step);
+    if (!i) continue;
+    run->stored[*i] = s.state;
+    if (resume && is_final(s.state) && s.state != StepState::upstream_failed)
+      run->replay[*i] = s.state;
+  }
+  for (const AttemptRecord& a : attempts) {
+    auto i = job->dag.find(a.step);
+    if (!i) continue;
+    run->attempt[*i] = std::max(run->attempt[*i], a.attempt);
+    if (is_failure(a.state)) ++run->failures[*i];
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    run->uncounted_next[i] = resume && run->stored[i] == StepState::lost;
+
+  RunState& r = *run;
+  runs_.emplace(run_id, std::move(run));
+  if (record->status != RunStatus::running)
+    write("marking run running",
+          [&] { store_.set_run_status(run_id, RunStatus::running, now_ms()); });
+  advance(r);
+}
+
+void Executor::Impl::advance(RunState& run) {
+  for (;;) {
+    auto ready = run.plan.take_ready();
+    if (ready.empty()) break;
+    for (std::size_t i : ready) {
+      if (auto it = run.replay.find(i); it != run.replay.end()) {
+        run.plan.step_finished(i, it->second);  // an outcome recorded before the restart
+        continue;
+      }
+      if (run.cancelled) {
+        run.plan.step_finished(i, StepState::cancelled);
+        continue;
+      }
+      enqueue(run, i);
+    }
+  }
+  sync_derived_states(run);
+  dispatch();
+  maybe_finish(run);
+}
+
+void Executor::Impl::enqueue(RunState& run, std::size_t step) {
+  if (run.stored[step] != StepState::lost) set_step_state(run, step, StepState::ready);
+  ready_.emplace_back(run.run_id, step);
+}
+
+void Executor::Impl::dispatch() {
+  for (auto it = ready_.begin(); it != ready_.end() && running_ < options_.workers;) {
+    auto [run_id, step] = *it;
+    RunState& run = *runs_.at(run_id);
+    const auto& pool = run.job->spec.steps[step].pool;
+    if (pool) {
+      auto size = options_.pools.find(pool->value);
+      if (size != options_.pools.end() && pool_used_[pool->value] >= size->second) {
+        ++it;  // its pool is full; a later step may use another pool
+        continue;
+      }
+      ++pool_used_[pool->value];
+    }
+    it = ready_.erase(it);
+    ++running_;
+    start_attempt(run, step);
+  }
+  publish_load();
+}
+
+void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
+  const StepSpec& spec = run.job->spec.steps[step];
+  int attempt = ++run.attempt[step];
+  bool counts = !run.uncounted_next[step] && attempt > 1;
+  run.uncounted_next[step] = false;
+  write("recording attempt start", [&] {
+    store_.start_attempt(AttemptRecord{run.run_id, spec.name, attempt, StepState::running, now_ms(),
+                                       std::nullopt, std::nullopt, counts});
+  });
+  run.stored[step] = StepState::running;
+  run.started[step] = std::chrono::steady_clock::now();
+  if (events_.step_started) events_.step_started(*run.job, run.run_id, spec.name, attempt);
+
+  std::string error;
+  auto inv = invocation(run, step, attempt, error);
+  StepRunner* runner = spec.kind == StepKind::sql ? runners_.sql : runners_.process;
+  if (inv && !runner) error = "no runner for " + std::string(to_string(spec.kind)) + " steps";
+  if (!inv || !runner) {
+    // It cannot start: say why in its log, then end it as a failed attempt.
+    std::string path = log_path(run, step, attempt);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    std::ofstream(path, std::ios::app) << "nightshift: " << error << "\n";
+    asio::post(strand_, [self = shared_from_this(), id = run.run_id, step, attempt, error] {
+      self->on_attempt_done(id, step, attempt, StepResult{StepState::failed, std::nullopt, error});
+    });
+    return;
+  }
+  auto done = [weak = weak_from_this(), id = run.run_id, step, attempt](StepResult result) {
+    if (auto self = weak.lock())
+      asio::post(self->strand_, [self, id, step, attempt, result = std::move(result)]() mutable {
+        self->on_attempt_done(id, step, attempt, std::move(result));
+      });
+  };
+  run.handles[step] = runner->start(*inv, std::move(done));
+}
+
+std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::size_t step,
+                                                         int attempt, std::string& error) {
+  const JobSpec& job = run.job->spec;
+  const StepSpec& spec = job.steps[step];
+  TemplateContext context{run.date, run.scheduled_at, run.run_id, job.name, spec.name, attempt};
+
+  StepInvocation inv;
+  inv.run_id = run.run_id;
+  inv.job = job.name;
+  inv.step = spec.name;
+  inv.attempt = attempt;
+  inv.kind = spec.kind;
+  inv.timeout = job.timeout(spec);
+  inv.kill_grace = job.kill_grace(spec);
+  inv.log_path = log_path(run, step, attempt);
+  std::filesystem::path workdir = options_.workdir;
+  if (spec.workdir) workdir /= *spec.workdir;  // an absolute workdir replaces the base
+  inv.workdir = workdir.string();
+
+  switch (spec.kind) {
+    case StepKind::command:
+      for (const Template& arg : spec.command) inv.argv.push_back(arg.render(context));
+      break;
+    case StepKind::shell:
+      inv.argv = {"/bin/sh", "-c", spec.script->render(context)};
+      break;
+    case StepKind::sql: {
+      inv.sql = spec.script->render(context);
+      auto c = options_.connections.find(spec.connection->value);
+      if (c == options_.connections.end()) {
+        error = "unknown connection '" + spec.connection->value + "'";
+        return std::nullopt;
+      }
+      inv.connection = c->second;
+      if (!inv.connection->password.empty()) {
+        auto password = secrets_.resolve(inv.connection->password);
+        if (!password) {
+          error = "connection '" + c->first + "': " + password.error().message;
+          return std::nullopt;
+        }
+        inv.connection->password = std::move(*password);
+      }
+      break;
+    }
+  }
+
+  // The daemon's environment, then the job's, the step's and NIGHTSHIFT_*:
+  // a later value of the same name wins.
+  std::map<std::string, std::string> env(options_.base_env.begin(), options_.base_env.end());
+  for (const auto* vars : {&job.env, &spec.env}) {
+    for (const EnvVar& var : *vars) {
+      auto value = secrets_.resolve(var.value.render(context));
+      if (!value) {
+        error = "env " + var.name + ": " + value.error().message;
+        return std::nullopt;
+      }
+      env[var.name] = std::move(*value);
+    }
+  }
+  std::ostringstream date_text;
+  date_text << run.date;
+  env["NIGHTSHIFT_DATE"] = date_text.str();
+  env["NIGHTSHIFT_SCHEDULED_AT"] = run.scheduled_at;
+  env["NIGHTSHIFT_RUN_ID"] = std::to_string(run.run_id);
+  env["NIGHTSHIFT_JOB"] = job.name;
+  env["NIGHTSHIFT_STEP"] = spec.name;
+  env["NIGHTSHIFT_ATTEMPT"] = std::to_string(attempt);
+  inv.env.assign(env.begin(), env.end());
+  return inv;
+}
+
+std::string Executor::Impl::log_path(const RunState& run, std::size_t step, int attempt) const {
+  return (std::filesystem::path(options_.log_dir) / run.job->spec.name /
+          std::to_string(run.run_id) /
+          (run.job->spec.steps[step].name + "." + std::to_string(attempt) + ".log"))
+      .string();
+}
+
+void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int attempt,
+                                     StepResult result) {
+  auto found = runs_.find(run_id);
+  if (found == runs_.end()) return;
+  RunState& run = *found->second;
+  const StepSpec& spec = run.job->spec.steps[step];
+  --running_;
+  if (spec.pool) --pool_used_[spec.pool->value];
+  run.handles.erase(step);
+  write("recording attempt end", [&] {
+    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code, now_ms());
+  });
+  if (is_failure(result.outcome)) ++run.failures[step];
+  bool retry = is_failure(result.outcome) && !run.cancelled &&
+               run.failures[step] <= run.job->spec.retries(spec);
+  auto elapsed =
+      std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
+  if (events_.step_finished)
+    events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
+
+  if (retry) {
+    double jitter = options_.jitter ? options_.jitter()
+                                    : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    auto delay = retry_delay(run.job->spec.retry_delay(spec), run.failures[step], jitter);
+    auto timer = std::make_unique<asio::steady_timer>(strand_, delay);
+    timer->async_wait([self = shared_from_this(), run_id, step](const boost::system::error_code&) {
+      auto it = self->runs_.find(run_id);
+      if (it == self->runs_.end() || !it->second->retry_timers.erase(step)) return;
+      RunState& r = *it->second;
+      if (r.cancelled) {
+        self->finish_step(r, step, StepState::cancelled);
+      } else {
+        self->enqueue(r, step);
+        self->dispatch();
+      }
+    });
+    run.retry_timers[step] = std::move(timer);
+  } else {
+    finish_step(run, step, result.outcome);
+  }
+  dispatch();
+}
+
+void Executor::Impl::finish_step(RunState& run, std::size_t step, StepState outcome) {
+  run.plan.step_finished(step, outcome);
+  set_step_state(run, step, outcome);
+  advance(run);
+}
+
+void Executor::Impl::sync_derived_states(RunState& run) {
+  for (std::size_t i = 0; i < run.stored.size(); ++i) {
+    StepState s = run.plan.state(i);
+    if ((s == StepState::upstream_failed || s == StepState::cancelled) && run.stored[i] != s)
+      set_step_state(run, i, s);
+  }
+}
+
+void Executor::Impl::maybe_finish(RunState& run) {
+  if (!run.plan.done() || !run.retry_timers.empty()) return;
+  RunStatus status = run.plan.status();
+  std::int64_t run_id = run.run_id;
+  write("recording run end", [&] { store_.set_run_status(run_id, status, now_ms()); });
+  auto job = run.job;
+  runs_.erase(run_id);  // `run` is gone from here on
+  publish_load();
+  if (events_.run_finished) events_.run_finished(*job, run_id, status);
+}
+
+void Executor::Impl::set_step_state(RunState& run, std::size_t step, StepState state) {
+  write("recording step state",
+        [&] { store_.set_step_state(run.run_id, run.job->spec.steps[step].name, state); });
+  run.stored[step] = state;
+}
+
+void Executor::Impl::cancel_run(std::int64_t run_id) {
+  auto found = runs_.find(run_id);
+  if (found == runs_.end()) return;
+  RunState& run = *found->second;
+  if (run.cancelled) return;
+  run.cancelled = true;
+  run.plan.cancel();
+  // Steps waiting for a slot or for a retry never start.
+  std::vector<std::size_t> waiting;
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    if (it->first == run_id) {
+      waiting.push_back(it->second);
+      it = ready_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [step, timer] : run.retry_timers) waiting.push_back(step);
+  run.retry_timers.clear();
+  for (std::size_t step : waiting) {
+    run.plan.step_finished(step, StepState::cancelled);
+    set_step_state(run, step, StepState::cancelled);
+  }
+  for (auto& [step, handle] : run.handles) handle->cancel();
+  advance(run);
+}
+
+void Executor::Impl::cancel_all() {
+  std::vector<std::int64_t> ids;
+  for (const auto& [id, run] : runs_) ids.push_back(id);
+  for (auto id : ids) cancel_run(id);
+}
+
+void Executor::Impl::publish_load() {
+  Load load;
+  load.active_runs = runs_.size();
+  load.steps_running = static_cast<std::size_t>(running_);
+  load.steps_ready = ready_.size();
+  load.pool_slots_in_use = pool_used_;
+  std::lock_guard lock(load_mutex_);
+  load_ = std::move(load);
+}
+
+Executor::Executor(asio::io_context& io, RunStore& store, StepRunners runners,
+                   ExecutorOptions options, ExecutorEvents events)
+    : impl_(std::make_shared<Impl>(io, store, runners, std::move(options), std::move(events))) {}
+
+Executor::~Executor() = default;
+
+void Executor::start_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
+  impl_->on_strand(
+      [job = std::move(job), run_id](Impl& impl) { impl.start_run(job, run_id, false); });
+}
+
+void Executor::resume_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
+  impl_->on_strand(
+      [job = std::move(job), run_id](Impl& impl) { impl.start_run(job, run_id, true); });
+}
+
+void Executor::cancel_run(std::int64_t run_id) {
+  impl_->on_strand([run_id](Impl& impl) { impl.cancel_run(run_id); });
+}
+
+void Executor::cancel_all() {
+  impl_->on_strand([](Impl& impl) { impl.cancel_all(); });
+}
+
+Executor::Load Executor::load() const {
+  return impl_->load();
+}
+
+}  // namespace nightshift

@@ -1,0 +1,91 @@
+// Executor: drives the runs of jobs to their end. For each run it keeps a Plan,
+// starts ready steps within the global `workers` slots and the named pools
+// through a StepRunner, retries with backoff, and writes every state change to
+// the RunStore before acting on it. All of its state lives on one strand of the
+// io_context, which may be run by a pool of threads.
+#pragma once
+
+#include "nightshift/config_spec.h"
+#include "nightshift/job.h"
+#include "nightshift/runtime/run_store.h"
+#include "nightshift/runtime/step_runner.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace nightshift {
+
+struct ExecutorOptions {
+  int workers = 1;                   // steps running at once, over all runs
+  std::map<std::string, int> pools;  // named slot limits
+  std::string log_dir;               // {log_dir}/{job}/{run_id}/{step}.{attempt}.log
+  std::string secrets_dir;
+  std::string workdir;  // where steps run unless they say otherwise
+  std::map<std::string, ConnectionSpec> connections;
+  std::vector<std::pair<std::string, std::string>> base_env;  // the daemon's environment
+  std::function<double()> jitter;  // [0, 1) for retry backoff; default: random
+};
+
+// What the executor reports as it goes (for `nightshift run`, logs, metrics).
+// Called on the executor's strand, after the store has been written.
+struct ExecutorEvents {
+  std::function<void(const Job&, std::int64_t run_id, const std::string& step, int attempt)>
+      step_started;
+  std::function<void(const Job&, std::int64_t run_id, const std::string& step, int attempt,
+                     const StepResult& result, Duration elapsed, bool will_retry)>
+      step_finished;
+  std::function<void(const Job&, std::int64_t run_id, RunStatus status)> run_finished;
+  std::function<void(const std::string& what)> store_error;
+};
+
+// The runners by kind of step: `process` runs command and shell steps, `sql` sql steps.
+struct StepRunners {
+  StepRunner* process = nullptr;
+  StepRunner* sql = nullptr;
+};
+
+class Executor {
+ public:
+  Executor(boost::asio::io_context& io, RunStore& store, StepRunners runners,
+           ExecutorOptions options, ExecutorEvents events = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Executes a run that create_run has put in the store (queued): its steps,
+  // date and carried-over steps come from there. Thread-safe.
+  void start_run(std::shared_ptr<const Job> job, std::int64_t run_id);
+
+  // Resumes a run found unfinished after a restart: recorded outcomes are kept,
+  // steps whose attempt was lost start again as a new attempt that does not use
+  // up a retry. Call after RunStore::mark_running_attempts_lost. Thread-safe.
+  void resume_run(std::shared_ptr<const Job> job, std::int64_t run_id);
+
+  // Cancels a run: no new step starts, running ones are stopped. Thread-safe.
+  void cancel_run(std::int64_t run_id);
+  void cancel_all();
+
+  // Counts, consistent as of the call (taken on the strand; blocks the caller).
+  struct Load {
+    std::size_t active_runs = 0;
+    std::size_t steps_running = 0;
+    std::size_t steps_ready = 0;
+    std::map<std::string, int> pool_slots_in_use;
+  };
+  Load load() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace nightshift

@@ -1,0 +1,52 @@
+// MemoryRunStore: a RunStore kept in memory, with the same semantics as the
+// SQLite store, for unit tests of the executor and the HTTP layer. Thread-safe.
+#pragma once
+
+#include "nightshift/runtime/run_store.h"
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nightshift {
+
+class MemoryRunStore final : public RunStore {
+ public:
+  std::optional<std::int64_t> create_run(const NewRun& run) override;
+  void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;
+  void set_step_state(std::int64_t run_id, const std::string& step, StepState state) override;
+  void start_attempt(const AttemptRecord& attempt) override;
+  void finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
+                      StepState outcome, std::optional<int> exit_code, Timestamp at) override;
+  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  std::optional<RunRecord> get_run(std::int64_t run_id) override;
+  std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
+  std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                   std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunRecord> unfinished_runs() override;
+
+ private:
+  // A run as stored: its steps keep only state and carried_over; the fields of
+  // the latest attempt are filled in when the run is read.
+  struct StoredRun {
+    RunRecord run;
+    std::vector<AttemptRecord> attempts;  // in the order they started
+  };
+
+  StoredRun& find_run(std::int64_t run_id, std::string_view doing);
+  StepRecord& find_step(StoredRun& stored, const std::string& step, std::string_view doing);
+  RunRecord read(const StoredRun& stored) const;
+
+  std::mutex mutex_;
+  std::int64_t next_run_id_ = 1;
+  std::map<std::int64_t, StoredRun> runs_;
+  std::set<std::pair<std::string, Instant>> fire_keys_;  // (job, scheduled_at), schedule/catchup
+};
+
+}  // namespace nightshift

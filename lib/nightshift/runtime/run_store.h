@@ -1,0 +1,115 @@
+// RunStore: the single source of truth for runs, their steps and attempts.
+// Every state change is written here before it is acted on or reported, so a
+// crashed daemon can be restarted without losing or duplicating a run.
+#pragma once
+
+#include "nightshift/schedule.h"
+#include "nightshift/step_state.h"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nightshift {
+
+using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+enum class Trigger { schedule, catchup, manual };
+std::string_view to_string(Trigger trigger);
+std::optional<Trigger> parse_trigger(std::string_view text);
+
+// A store that cannot do what was asked (I/O, corruption, a lost server).
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NewRun {
+  std::string job;
+  Trigger trigger = Trigger::manual;
+  Instant scheduled_at;
+  std::string scheduled_at_text;  // ISO 8601 with the job's offset
+  std::string date;               // YYYY-MM-DD, local date of scheduled_at
+  RunStatus status = RunStatus::queued;
+  Timestamp created_at;
+  // Every step of the job, in file order; carried-over steps (rerun --from,
+  // --failed) start as succeeded and are never run.
+  struct Step {
+    std::string name;
+    bool carried_over = false;
+  };
+  std::vector<Step> steps;
+};
+
+struct StepRecord {
+  std::string step;
+  StepState state = StepState::pending;
+  bool carried_over = false;
+  int attempt = 0;                       // the latest attempt's number, 0 before the first
+  std::optional<Timestamp> started_at;   // of the latest attempt
+  std::optional<Timestamp> finished_at;  // of the latest attempt
+  std::optional<int> exit_code;          // of the latest attempt
+};
+
+struct AttemptRecord {
+  std::int64_t run_id = 0;
+  std::string step;
+  int attempt = 1;
+  StepState state = StepState::running;  // running, or how it ended (lost included)
+  Timestamp started_at;
+  std::optional<Timestamp> finished_at;
+  std::optional<int> exit_code;
+  // False for an attempt that restarts a lost one: the daemon's death is not the
+  // step's failure, so it does not use up a retry.
+  bool counts_as_retry = true;
+};
+
+struct RunRecord {
+  std::int64_t run_id = 0;
+  std::string job;
+  Trigger trigger = Trigger::manual;
+  Instant scheduled_at;
+  std::string scheduled_at_text;
+  std::string date;
+  RunStatus status = RunStatus::queued;
+  Timestamp created_at;
+  std::optional<Timestamp> started_at;
+  std::optional<Timestamp> finished_at;
+  std::vector<StepRecord> steps;  // in the order given to create_run
+};
+
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
+
+  // Creates a run with its steps. Returns nullopt, creating nothing, when the
+  // trigger is schedule or catchup and such a run of (job, scheduled_at) exists
+  // already: a fire time makes at most one run, ever. Manual runs always succeed.
+  virtual std::optional<std::int64_t> create_run(const NewRun& run) = 0;
+
+  virtual void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) = 0;
+  virtual void set_step_state(std::int64_t run_id, const std::string& step, StepState state) = 0;
+
+  // Records an attempt as running (and its step as running) before it starts.
+  virtual void start_attempt(const AttemptRecord& attempt) = 0;
+  virtual void finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
+                              StepState outcome, std::optional<int> exit_code, Timestamp at) = 0;
+
+  // Recovery after a crash: every attempt still `running` becomes `lost`
+  // (finished at `now`). Returns them.
+  virtual std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) = 0;
+
+  virtual std::optional<RunRecord> get_run(std::int64_t run_id) = 0;
+  virtual std::vector<AttemptRecord> attempts(std::int64_t run_id) = 0;
+  // Newest first; `before` pages by run_id.
+  virtual std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                           std::optional<std::int64_t> before = std::nullopt) = 0;
+  // Runs not yet finished (queued or running), oldest first.
+  virtual std::vector<RunRecord> unfinished_runs() = 0;
+};
+
+}  // namespace nightshift

@@ -1,0 +1,111 @@
+#include "nightshift/config_loader.h"
+
+#include <catch2/catch.hpp>
+
+using namespace nightshift;
+
+namespace {
+
+std::vector<std::string> errors_of(const std::string& yaml) {
+  auto config = parse_config(yaml, "etc/nightshift.yaml");
+  std::vector<std::string> out;
+  if (!config)
+    for (const auto& e : config.error()) out.push_back(e.str());
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("config: the example of DESIGN.md") {
+  auto config = parse_config(R"(listen: 127.0.0.1:8080
+jobs_dir: jobs.d
+state: sqlite:var/nightshift.db
+log_dir: var/logs
+workers: 0
+pools: { source_db: 4 }
+connections:
+  dmp_source: { driver: sqlite, path: var/dmp.db }
+  warehouse:  { driver: mysql, host: db, port: 3306, user: dmp, database: kpi,
+                password: "${secret:DB_PASSWORD}", ssl_mode: preferred }
+secrets_dir: /etc/nightshift/secrets
+auth: { tokens_file: /etc/nightshift/tokens }
+shutdown_grace: 60s
+)",
+                             "etc/nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->listen_host == "127.0.0.1");
+  CHECK(config->listen_port == 8080);
+  CHECK(config->jobs_dir == "etc/jobs.d");  // relative to the config file
+  CHECK(config->state == "sqlite:etc/var/nightshift.db");
+  CHECK(config->log_dir == "etc/var/logs");
+  CHECK(config->pools.at("source_db") == 4);
+  CHECK(config->connections.at("dmp_source").path == "etc/var/dmp.db");
+  const ConnectionSpec& w = config->connections.at("warehouse");
+  CHECK(w.driver == "mysql");
+  CHECK(w.host == "db");
+  CHECK(w.password == "${secret:DB_PASSWORD}");
+  CHECK(w.ssl_mode == "preferred");
+  CHECK(config->secrets_dir == "/etc/nightshift/secrets");
+  CHECK(config->tokens_file == "/etc/nightshift/tokens");
+  CHECK(config->shutdown_grace == std::chrono::seconds(60));
+}
+
+TEST_CASE("config: an empty file means every default, listening on loopback") {
+  auto config = parse_config("", "nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->listen_host == "127.0.0.1");
+  CHECK(config->listen_port == 8080);
+  CHECK(config->jobs_dir == "jobs.d");
+  CHECK(config->state == "sqlite:var/nightshift.db");
+  CHECK(config->tokens_file.empty());
+}
+
+TEST_CASE("config: faults with positions") {
+  CHECK(errors_of("listen: 8080\n") == Lines{"etc/nightshift.yaml:1:9: bad listen address '8080': "
+                                             "expected HOST:PORT, as in 127.0.0.1:8080"});
+  CHECK(errors_of("worker: 4\n") == Lines{"etc/nightshift.yaml:1:1: unknown key 'worker' in the "
+                                          "config file (did you mean 'workers'?)"});
+  CHECK(errors_of("state: postgres://x\n") ==
+        Lines{"etc/nightshift.yaml:1:8: bad state 'postgres://x': expected sqlite:PATH or "
+              "mysql://USER@HOST:PORT/DATABASE"});
+  CHECK(errors_of("pools: { source_db: 0 }\n") ==
+        Lines{"etc/nightshift.yaml:1:21: 'pool size' must be a whole number from 1 to 4096"});
+  CHECK(errors_of("connections:\n  w: { driver: mysql, host: h }\n") ==
+        Lines{"etc/nightshift.yaml:2:6: mysql connection 'w' needs 'host', 'user' and 'database'"});
+  CHECK(errors_of("connections:\n  w: { driver: oracle }\n") ==
+        Lines{"etc/nightshift.yaml:2:16: bad driver 'oracle': expected sqlite or mysql"});
+}
+
+TEST_CASE("config: a password written in the file is refused without echoing it") {
+  auto errors = errors_of(
+      "connections:\n  w: { driver: mysql, host: h, user: u, database: d, password: hunter2 }\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] ==
+        "etc/nightshift.yaml:2:64: 'password' must be a reference, ${secret:NAME} or ${env:NAME}, "
+        "never the secret itself");
+  CHECK(errors[0].find("hunter2") == std::string::npos);
+
+  errors = errors_of("state: mysql://u:hunter2@db:3306/ns\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("config: secret references") {
+  CHECK(is_secret_reference("${secret:DB_PASSWORD}"));
+  CHECK(is_secret_reference("${env:PGPASS}"));
+  CHECK_FALSE(is_secret_reference("${secret:}"));
+  CHECK_FALSE(is_secret_reference("x${secret:A}"));
+  CHECK_FALSE(is_secret_reference("${file:A}"));
+  CHECK_FALSE(is_secret_reference("hunter2"));
+}
+
+TEST_CASE("config: a mysql state") {
+  auto config = parse_config(
+      "state: mysql://nightshift@db.internal:3306/nightshift\nstate_password: ${env:STATE_PW}\n",
+      "c.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->state == "mysql://nightshift@db.internal:3306/nightshift");
+  CHECK(config->state_password == "${env:STATE_PW}");
+}

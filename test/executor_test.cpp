@@ -1,0 +1,291 @@
+#include "nightshift/runtime/executor.h"
+#include "nightshift/job_loader.h"
+#include "nightshift/runtime/memory_run_store.h"
+#include "support/fake_step_runner.h"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace nightshift;
+using nightshift::test::FakeStepRunner;
+
+namespace {
+
+std::shared_ptr<const Job> job_from(const std::string& yaml) {
+  Diagnostics errors;
+  auto job = parse_job(yaml, "t.yaml", errors);
+  for (const auto& e : errors) UNSCOPED_INFO(e.str());
+  REQUIRE(job);
+  return std::make_shared<const Job>(std::move(*job));
+}
+
+// An executor over a memory store and a fake runner, run to completion.
+struct Harness {
+  boost::asio::io_context io;
+  MemoryRunStore store;
+  FakeStepRunner runner{io};
+  std::vector<std::pair<std::int64_t, RunStatus>> finished;
+  std::filesystem::path logs = std::filesystem::temp_directory_path() / "nightshift-executor-test";
+  std::unique_ptr<Executor> executor;
+
+  explicit Harness(int workers = 2, std::map<std::string, int> pools = {}) {
+    ExecutorOptions options;
+    options.workers = workers;
+    options.pools = std::move(pools);
+    options.log_dir = logs.string();
+    options.jitter = [] { return 0.0; };
+    ExecutorEvents events;
+    events.run_finished = [this](const Job&, std::int64_t id, RunStatus s) {
+      finished.emplace_back(id, s);
+    };
+    executor =
+        std::make_unique<Executor>(io, store, StepRunners{&runner, &runner}, options, events);
+  }
+  ~Harness() { std::filesystem::remove_all(logs); }
+
+  std::int64_t create(const Job& job, std::vector<std::string> carried = {}) {
+    NewRun run;
+    run.job = job.spec.name;
+    run.trigger = Trigger::manual;
+    run.scheduled_at = Instant(std::chrono::seconds(1'795'000'000));
+    run.scheduled_at_text = "2026-11-17T09:46:40+00:00";
+    run.date = "2026-11-17";
+    for (const auto& s : job.spec.steps)
+      run.steps.push_back(
+          {s.name, std::find(carried.begin(), carried.end(), s.name) != carried.end()});
+    return store.create_run(run).value();
+  }
+
+  RunStatus run(std::shared_ptr<const Job> job, std::vector<std::string> carried = {}) {
+    auto id = create(*job, std::move(carried));
+    executor->start_run(job, id);
+    io.run();
+    REQUIRE(finished.size() == 1);
+    CHECK(finished[0].first == id);
+    return finished[0].second;
+  }
+
+  StepState state(std::int64_t run_id, const std::string& step) {
+    auto run = store.get_run(run_id);
+    REQUIRE(run);
+    for (const auto& s : run->steps)
+      if (s.step == step) return s.state;
+    FAIL("no step " << step);
+    return StepState::pending;
+  }
+
+  std::vector<std::string> order() const {
+    std::vector<std::string> out;
+    for (const auto& inv : runner.started()) out.push_back(inv.step);
+    return out;
+  }
+};
+
+const char* kDiamond = R"(job: diamond
+steps:
+  a: { shell: 'true' }
+  b: { shell: 'true', depends_on: [a] }
+  c: { shell: 'true', depends_on: [a] }
+  d: { shell: 'true', depends_on: [b, c] }
+)";
+
+}  // namespace
+
+TEST_CASE("executor: a diamond runs every step once, after its dependencies") {
+  Harness h;
+  CHECK(h.run(job_from(kDiamond)) == RunStatus::succeeded);
+  auto order = h.order();
+  REQUIRE(order.size() == 4);
+  CHECK(order.front() == "a");
+  CHECK(order.back() == "d");
+  auto run = h.store.get_run(1).value();
+  CHECK(run.status == RunStatus::succeeded);
+  CHECK(run.started_at);
+  CHECK(run.finished_at);
+  for (const auto& s : run.steps) {
+    CHECK(s.state == StepState::succeeded);
+    CHECK(s.attempt == 1);
+  }
+}
+
+TEST_CASE("executor: parallelism never exceeds workers nor a pool's size") {
+  std::string yaml = "job: wide\nsteps:\n";
+  for (int i = 0; i < 20; ++i)
+    yaml += "  s" + std::to_string(i) + ": { shell: 'true'" + (i < 10 ? ", pool: db" : "") + " }\n";
+  Harness h(4, {{"db", 2}});
+  std::set<std::string> pooled;
+  for (int i = 0; i < 10; ++i) pooled.insert("s" + std::to_string(i));
+  h.runner.watch_pool("db", pooled);
+  CHECK(h.run(job_from(yaml)) == RunStatus::succeeded);
+  CHECK(h.runner.started().size() == 20);
+  CHECK(h.runner.max_running() == 4);
+  CHECK(h.runner.max_in_pool("db") == 2);
+}
+
+TEST_CASE("executor: a failure fails its downstream, independent branches go on, all_done runs") {
+  Harness h;
+  h.runner.script("extract_a", {StepState::failed});
+  auto job = job_from(R"(job: kpi
+steps:
+  extract_a: { shell: x }
+  extract_b: { shell: x }
+  aggregate: { shell: x, depends_on: [extract_a, extract_b] }
+  load: { shell: x, depends_on: [aggregate] }
+  report_b: { shell: x, depends_on: [extract_b] }
+  notify: { shell: x, depends_on: [load], run_if: all_done }
+)");
+  CHECK(h.run(job) == RunStatus::failed);
+  CHECK(h.state(1, "extract_a") == StepState::failed);
+  CHECK(h.state(1, "extract_b") == StepState::succeeded);
+  CHECK(h.state(1, "aggregate") == StepState::upstream_failed);
+  CHECK(h.state(1, "load") == StepState::upstream_failed);
+  CHECK(h.state(1, "report_b") == StepState::succeeded);
+  CHECK(h.state(1, "notify") == StepState::succeeded);
+}
+
+TEST_CASE("executor: retries are new attempts with their own rows") {
+  Harness h;
+  h.runner.script("flaky", {StepState::failed, StepState::timed_out, StepState::succeeded});
+  auto job = job_from("job: j\nsteps:\n  flaky: { shell: x, retries: 2, retry_delay: 1ms }\n");
+  CHECK(h.run(job) == RunStatus::succeeded);
+  auto attempts = h.store.attempts(1);
+  REQUIRE(attempts.size() == 3);
+  CHECK(attempts[0].state == StepState::failed);
+  CHECK(attempts[1].state == StepState::timed_out);
+  CHECK(attempts[2].state == StepState::succeeded);
+  CHECK_FALSE(attempts[0].counts_as_retry);
+  CHECK(attempts[1].counts_as_retry);
+  auto started = h.runner.started();
+  REQUIRE(started.size() == 3);
+  CHECK(started[2].attempt == 3);
+  CHECK(started[2].log_path == (h.logs / "j" / "1" / "flaky.3.log").string());
+}
+
+TEST_CASE("executor: retries run out") {
+  Harness h;
+  h.runner.script("bad", {StepState::failed});
+  auto job = job_from("job: j\nsteps:\n  bad: { shell: x, retries: 1, retry_delay: 1ms }\n");
+  CHECK(h.run(job) == RunStatus::failed);
+  CHECK(h.store.attempts(1).size() == 2);
+  CHECK(h.state(1, "bad") == StepState::failed);
+}
+
+TEST_CASE("executor: carried-over steps are not run and count as succeeded") {
+  Harness h;
+  CHECK(h.run(job_from(kDiamond), {"a", "b"}) == RunStatus::succeeded);
+  CHECK(h.order() == std::vector<std::string>{"c", "d"});
+}
+
+TEST_CASE("executor: cancel stops running steps and never starts the rest") {
+  Harness h(1);
+  h.runner.hang("a");
+  auto job = job_from(kDiamond);
+  auto id = h.create(*job);
+  h.executor->start_run(job, id);
+  h.io.run_for(std::chrono::milliseconds(20));
+  h.executor->cancel_run(id);
+  h.io.restart();
+  h.io.run();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(h.finished[0].second == RunStatus::cancelled);
+  CHECK(h.order() == std::vector<std::string>{"a"});
+  CHECK(h.state(id, "a") == StepState::cancelled);
+  CHECK(h.state(id, "d") == StepState::cancelled);
+}
+
+TEST_CASE("executor: templates, NIGHTSHIFT_* and env reach the invocation") {
+  Harness h;
+  auto job = job_from(R"(job: kpi
+env: { ENV: prd, WHEN: "{{ date | nodash }}" }
+steps:
+  load:
+    command: [load, --date, "{{ date }}", "{{ yesterday }}", "{{ run_id }}/{{ attempt }}"]
+    env: { ENV: stg }
+  sh: { shell: 'echo {{ job }}.{{ step }}' }
+)");
+  CHECK(h.run(job) == RunStatus::succeeded);
+  auto started = h.runner.started();
+  REQUIRE(started.size() == 2);
+  const StepInvocation& load = started[0].step == "load" ? started[0] : started[1];
+  const StepInvocation& sh = started[0].step == "load" ? started[1] : started[0];
+  CHECK(load.argv == std::vector<std::string>{"load", "--date", "2026-11-17", "2026-11-16", "1/1"});
+  CHECK(sh.argv == std::vector<std::string>{"/bin/sh", "-c", "echo kpi.sh"});
+  std::map<std::string, std::string> env(load.env.begin(), load.env.end());
+  CHECK(env["ENV"] == "stg");  // the step's env wins over the job's
+  CHECK(env["WHEN"] == "20261117");
+  CHECK(env["NIGHTSHIFT_DATE"] == "2026-11-17");
+  CHECK(env["NIGHTSHIFT_RUN_ID"] == "1");
+  CHECK(env["NIGHTSHIFT_JOB"] == "kpi");
+  CHECK(env["NIGHTSHIFT_STEP"] == "load");
+  CHECK(env["NIGHTSHIFT_ATTEMPT"] == "1");
+}
+
+TEST_CASE("executor: a missing secret fails the attempt, saying so in its log only by name") {
+  Harness h;
+  auto job = job_from("job: j\nsteps:\n  s: { shell: x, env: { PW: '${secret:NOPE}' } }\n");
+  CHECK(h.run(job) == RunStatus::failed);
+  CHECK(h.runner.started().empty());
+  std::ifstream log(h.logs / "j" / "1" / "s.1.log");
+  std::string line;
+  std::getline(log, line);
+  CHECK(line == "nightshift: env PW: secret 'NOPE' is used but no secrets_dir is configured");
+}
+
+TEST_CASE("executor: a resumed run keeps recorded outcomes and restarts lost attempts uncounted") {
+  Harness h;
+  auto job = job_from(kDiamond);
+  auto id = h.create(*job);
+  // A daemon ran a and started b and c, then died.
+  auto t =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  h.store.set_run_status(id, RunStatus::running, t);
+  h.store.start_attempt({id, "a", 1, StepState::running, t, {}, {}, false});
+  h.store.finish_attempt(id, "a", 1, StepState::succeeded, 0, t);
+  h.store.set_step_state(id, "a", StepState::succeeded);
+  h.store.start_attempt({id, "b", 1, StepState::running, t, {}, {}, false});
+  h.store.start_attempt({id, "c", 1, StepState::running, t, {}, {}, false});
+  h.store.finish_attempt(id, "c", 1, StepState::succeeded, 0, t);
+  h.store.set_step_state(id, "c", StepState::succeeded);
+  CHECK(h.store.mark_running_attempts_lost(t).size() == 1);
+
+  h.executor->resume_run(job, id);
+  h.io.run();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(h.finished[0].second == RunStatus::succeeded);
+  CHECK(h.order() == std::vector<std::string>{"b", "d"});  // a and c are not run again
+  auto attempts = h.store.attempts(id);
+  int b_attempts = 0;
+  for (const auto& a : attempts) {
+    if (a.step != "b") continue;
+    ++b_attempts;
+    if (a.attempt == 1) CHECK(a.state == StepState::lost);
+    if (a.attempt == 2) CHECK_FALSE(a.counts_as_retry);
+  }
+  CHECK(b_attempts == 2);
+}
+
+TEST_CASE("executor: many runs on a pool of threads") {
+  Harness h(3);
+  std::string yaml = "job: layered\nsteps:\n";
+  for (int layer = 0; layer < 5; ++layer)
+    for (int i = 0; i < 8; ++i) {
+      yaml += "  s" + std::to_string(layer) + "_" + std::to_string(i) + ": { shell: x";
+      if (layer > 0)
+        yaml += ", depends_on: [s" + std::to_string(layer - 1) + "_" + std::to_string(i) + ", s" +
+                std::to_string(layer - 1) + "_" + std::to_string((i + 1) % 8) + "]";
+      yaml += " }\n";
+    }
+  auto job = job_from(yaml);
+  for (int r = 0; r < 4; ++r) h.executor->start_run(job, h.create(*job));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back([&] { h.io.run(); });
+  for (auto& t : threads) t.join();
+  REQUIRE(h.finished.size() == 4);
+  for (const auto& [id, status] : h.finished) CHECK(status == RunStatus::succeeded);
+  CHECK(h.runner.started().size() == 4 * 40);
+  CHECK(h.runner.max_running() <= 3);
+}
