@@ -11,5 +11,6 @@ constexpr int kExitUsage = 2;
 
 int check_command(int argc, char** argv);
 int calendar_command(int argc, char** argv);
+int run_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

@@ -16,6 +16,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"check", nightshift::cli::check_command, "validate the config and every job file"},
     {"calendar", nightshift::cli::calendar_command, "print the next fire times of a schedule"},
+    {"run", nightshift::cli::run_command, "run one job once in the foreground"},
 };
 
 void print_usage(std::ostream& out) {

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -29,7 +30,9 @@ struct Harness {
   MemoryRunStore store;
   FakeStepRunner runner{io};
   std::vector<std::pair<std::int64_t, RunStatus>> finished;
-  std::filesystem::path logs = std::filesystem::temp_directory_path() / "nightshift-executor-test";
+  // ctest runs test cases in parallel processes: each gets its own folder.
+  std::filesystem::path logs = std::filesystem::temp_directory_path() /
+                               ("nightshift-executor-test-" + std::to_string(::getpid()));
   std::unique_ptr<Executor> executor;
 
   explicit Harness(int workers = 2, std::map<std::string, int> pools = {}) {

@@ -2,6 +2,7 @@
 
 #include "nightshift/plan.h"
 #include "nightshift/retry_policy.h"
+#include "nightshift/run_time.h"
 #include "nightshift/runtime/secret_resolver.h"
 
 #include <boost/asio/io_context.hpp>
@@ -26,13 +27,6 @@ Timestamp now_ms() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-date::year_month_day parse_date(const std::string& text) {
-  std::istringstream in(text);
-  date::year_month_day ymd{};
-  in >> date::parse("%F", ymd);
-  return ymd;
-}
-
 bool is_failure(StepState outcome) {
   return outcome == StepState::failed || outcome == StepState::timed_out;
 }
@@ -42,7 +36,7 @@ struct RunState {
   RunState(std::shared_ptr<const Job> j, const RunRecord& record, std::vector<bool> carried)
       : job(std::move(j)),
         run_id(record.run_id),
-        date(parse_date(record.date)),
+        date(parse_date(record.date).value_or(date::year_month_day{})),
         scheduled_at(record.scheduled_at_text),
         plan(job->dag, run_ifs(*job), std::move(carried)),
         attempt(job->spec.steps.size(), 0),
@@ -170,11 +164,21 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
     if (resume && is_final(s.state) && s.state != StepState::upstream_failed)
       run->replay[*i] = s.state;
   }
+  std::vector<std::optional<StepState>> latest(steps.size());
   for (const AttemptRecord& a : attempts) {
     auto i = job->dag.find(a.step);
     if (!i) continue;
+    if (a.attempt > run->attempt[*i]) latest[*i] = a.state;
     run->attempt[*i] = std::max(run->attempt[*i], a.attempt);
     if (is_failure(a.state)) ++run->failures[*i];
+  }
+  // A crash between an attempt's end and its step's new state leaves the step
+  // running with a finished attempt: settle it as the executor would have.
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (!latest[i] || is_final(run->stored[i]) || run->stored[i] == StepState::lost) continue;
+    if (*latest[i] == StepState::succeeded ||
+        (is_failure(*latest[i]) && run->failures[i] > job->spec.retries(steps[i])))
+      run->replay[i] = *latest[i];
   }
   for (std::size_t i = 0; i < steps.size(); ++i)
     run->uncounted_next[i] = resume && run->stored[i] == StepState::lost;

@@ -18,13 +18,12 @@ bool is_run_end(RunStatus status) {
 
 std::optional<std::int64_t> MemoryRunStore::create_run(const NewRun& run) {
   std::lock_guard lock(mutex_);
+  const bool deduplicated = run.trigger != Trigger::manual;
+  if (deduplicated && fire_keys_.contains({run.job, run.scheduled_at})) return std::nullopt;
   for (std::size_t i = 0; i < run.steps.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       if (run.steps[i].name == run.steps[j].name)
         fail("creating run of " + run.job, "step '" + run.steps[i].name + "' is listed twice");
-
-  const bool deduplicated = run.trigger != Trigger::manual;
-  if (deduplicated && fire_keys_.contains({run.job, run.scheduled_at})) return std::nullopt;
 
   StoredRun stored;
   RunRecord& record = stored.run;
@@ -57,8 +56,7 @@ void MemoryRunStore::set_run_status(std::int64_t run_id, RunStatus status, Times
   if (is_run_end(status)) run.finished_at = at;
 }
 
-void MemoryRunStore::set_step_state(std::int64_t run_id, const std::string& step,
-                                    StepState state) {
+void MemoryRunStore::set_step_state(std::int64_t run_id, const std::string& step, StepState state) {
   std::lock_guard lock(mutex_);
   find_step(find_run(run_id, "setting step state"), step, "setting step state").state = state;
 }
@@ -80,8 +78,7 @@ void MemoryRunStore::start_attempt(const AttemptRecord& attempt) {
 }
 
 void MemoryRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
-                                    StepState outcome, std::optional<int> exit_code,
-                                    Timestamp at) {
+                                    StepState outcome, std::optional<int> exit_code, Timestamp at) {
   std::lock_guard lock(mutex_);
   StoredRun& stored = find_run(run_id, "finishing attempt");
   for (AttemptRecord& record : stored.attempts) {

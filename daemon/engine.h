@@ -1,0 +1,48 @@
+// Engine: the runtime pieces a config calls for — the run store, the step
+// runners and the executor — wired on one io_context run by a thread pool.
+// `nightshift run` and `nightshift serve` share it, so they run steps alike.
+#pragma once
+
+#include "nightshift/config_spec.h"
+#include "nightshift/runtime/executor.h"
+#include "nightshift/runtime/run_store.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace nightshift {
+
+class ProcessRunner;
+class SqliteStepRunner;
+
+class Engine {
+ public:
+  // Opens the store named by config.state (throws StoreError). The events are
+  // the executor's (see ExecutorEvents).
+  Engine(const ConfigSpec& config, ExecutorEvents events);
+  ~Engine();
+
+  boost::asio::io_context& io() { return io_; }
+  RunStore& store() { return *store_; }
+  Executor& executor() { return *executor_; }
+  int workers() const { return workers_; }
+
+  // Runs the io_context on `threads` threads until it has no more work.
+  void run(int threads);
+
+ private:
+  boost::asio::io_context io_;
+  int workers_;
+  std::unique_ptr<RunStore> store_;
+  std::unique_ptr<ProcessRunner> process_runner_;
+  std::unique_ptr<SqliteStepRunner> sql_runner_;
+  std::unique_ptr<Executor> executor_;
+};
+
+// Opens the store a config names: sqlite:PATH (MySQL comes with issue #5).
+std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config);
+
+}  // namespace nightshift

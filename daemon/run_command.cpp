@@ -1,0 +1,189 @@
+// nightshift run: runs one job once in the foreground on the same engine as
+// the daemon, records it in the store, and exits 0 iff the run succeeded.
+#include "command.h"
+#include "engine.h"
+#include "options.h"
+
+#include "nightshift/config_loader.h"
+#include "nightshift/job_set.h"
+#include "nightshift/run_time.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace nightshift::cli {
+namespace {
+
+std::string clock_time() {
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return date::format("%H:%M:%S", date::make_zoned(date::current_zone(), now));
+}
+
+// "850ms" under a second, "12.3s" above.
+std::string seconds(Duration d) {
+  if (d < std::chrono::seconds(1)) return std::to_string(d.count()) + "ms";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << std::chrono::duration<double>(d).count() << "s";
+  return out.str();
+}
+
+// Prints a line per step start and end, as the executor reports them.
+ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<void()>& on_end) {
+  ExecutorEvents events;
+  events.step_started = [](const Job&, std::int64_t, const std::string& step, int attempt) {
+    std::cout << clock_time() << "  start     " << step
+              << (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : "") << std::endl;
+  };
+  events.step_finished = [](const Job&, std::int64_t, const std::string& step, int attempt,
+                            const StepResult& result, Duration elapsed, bool will_retry) {
+    std::cout << clock_time() << "  " << std::left << std::setw(10) << to_string(result.outcome)
+              << step << " in " << seconds(elapsed);
+    if (result.exit_code && result.outcome != StepState::succeeded)
+      std::cout << ", exit " << *result.exit_code;
+    if (!result.error.empty()) std::cout << ": " << result.error;
+    if (will_retry) std::cout << "; retrying after attempt " << attempt;
+    std::cout << std::endl;
+  };
+  events.run_finished = [&outcome, &on_end](const Job&, std::int64_t, RunStatus status) {
+    outcome = status;
+    if (on_end) on_end();
+  };
+  events.store_error = [](const std::string& what) {
+    std::cerr << "nightshift: store: " << what << std::endl;
+  };
+  return events;
+}
+
+void print_summary(RunStore& store, std::int64_t run_id, const ConfigSpec& config,
+                   const JobSpec& job, Duration elapsed) {
+  auto run = store.get_run(run_id);
+  if (!run) return;
+  std::map<StepState, int> counts;
+  for (const auto& s : run->steps) ++counts[s.state];
+  std::cout << "run " << run_id << " of " << job.name << " for " << run->date << ": "
+            << to_string(run->status) << " in " << seconds(elapsed) << " (";
+  bool first = true;
+  for (const auto& [state, n] : counts) {
+    std::cout << (first ? "" : ", ") << n << " " << to_string(state);
+    first = false;
+  }
+  std::cout << "); logs in " << config.log_dir << "/" << job.name << "/" << run_id << "/"
+            << std::endl;
+}
+
+}  // namespace
+
+int run_command(int argc, char** argv) {
+  CommandLine line;
+  line.usage = "nightshift run JOB [--date YYYY-MM-DD] [--from STEP] --config FILE";
+  line.about =
+      "Runs one job once in the foreground, on the same engine as the daemon, and records it in "
+      "the\n"
+      "store. Without --date: the job's latest fire time at or before now; with --date: that "
+      "day's.\n"
+      "--from STEP runs STEP and everything downstream of it, treating the rest as done.\n"
+      "Ctrl-C cancels the run cleanly. Exit status: 0 iff the run succeeded.";
+  std::string job_name, date_text, from, config_file;
+  line.options.add_options()("job", po::value(&job_name), "the job (positional)")(
+      "date,d", po::value(&date_text), "the local date to run for (YYYY-MM-DD)")(
+      "from,f", po::value(&from), "rerun this step and everything downstream")(
+      "config,c", po::value(&config_file), "the daemon's config file");
+  line.positional.add("job", 1);
+  po::variables_map values;
+  if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
+  if (job_name.empty()) return usage_error(line, "missing JOB");
+  if (config_file.empty()) return usage_error(line, "missing --config");
+  std::optional<date::year_month_day> day;
+  if (!date_text.empty() && !(day = parse_date(date_text)))
+    return usage_error(line, "bad --date '" + date_text + "': expected YYYY-MM-DD");
+
+  auto config = load_config(config_file);
+  if (!config) {
+    for (const auto& e : config.error()) std::cerr << e.str() << "\n";
+    return kExitFailure;
+  }
+  auto set = JobSet::load(config->jobs_dir, &*config);
+  if (!set) {
+    for (const auto& e : set.error()) std::cerr << e.str() << "\n";
+    return kExitFailure;
+  }
+  auto job = (*set)->find(job_name);
+  if (!job) {
+    std::cerr << "nightshift: unknown job '" << job_name << "'\n";
+    return kExitFailure;
+  }
+  std::vector<bool> rerun(job->spec.steps.size(), true);
+  if (!from.empty()) {
+    auto step = job->dag.find(from);
+    if (!step) {
+      std::cerr << "nightshift: job '" << job_name << "' has no step '" << from << "'\n";
+      return kExitFailure;
+    }
+    rerun = job->dag.downstream_closure(*step);
+  }
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  std::optional<Instant> scheduled_at;
+  if (day) {
+    auto fire = fire_time_on(job->spec, *day);
+    if (!fire) {
+      std::cerr << "nightshift: " << fire.error().message << "\n";
+      return kExitFailure;
+    }
+    scheduled_at = *fire;
+  } else if (!(scheduled_at = latest_fire_at_or_before(job->spec, now))) {
+    std::cerr << "nightshift: job '" << job_name << "' has not fired yet; give --date\n";
+    return kExitFailure;
+  }
+
+  std::optional<RunStatus> outcome;
+  std::function<void()> on_end;
+  try {
+    Engine engine(*config, console_events(outcome, on_end));
+    NewRun run;
+    run.job = job->spec.name;
+    run.trigger = Trigger::manual;
+    run.scheduled_at = *scheduled_at;
+    run.scheduled_at_text = format_iso8601(*scheduled_at, job->spec.zone);
+    run.date = local_date(job->spec, *scheduled_at);
+    run.created_at =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    for (std::size_t i = 0; i < job->spec.steps.size(); ++i)
+      run.steps.push_back({job->spec.steps[i].name, !rerun[i]});
+    std::int64_t run_id = engine.store().create_run(run).value();
+    std::cout << "run " << run_id << " of " << job->spec.name << " for " << run.date
+              << " (scheduled " << run.scheduled_at_text << ")" << std::endl;
+
+    // Ctrl-C or SIGTERM cancels: process groups are killed, `cancelled` recorded.
+    // The signal wait is on a strand of its own, so the run's end can cancel it
+    // (letting the io_context run out of work) without racing its handler.
+    auto strand = boost::asio::make_strand(engine.io());
+    boost::asio::signal_set signals(strand, SIGINT, SIGTERM);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          std::cout << clock_time() << "  cancelling run " << run_id << std::endl;
+          engine.executor().cancel_run(run_id);
+          signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+    on_end = [&] { boost::asio::post(strand, [&] { signals.cancel(); }); };
+    auto started = std::chrono::steady_clock::now();
+    engine.executor().start_run(job, run_id);
+    engine.run(engine.workers());
+    print_summary(engine.store(), run_id, *config, job->spec,
+                  std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started));
+  } catch (const StoreError& e) {
+    std::cerr << "nightshift: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return outcome == RunStatus::succeeded ? kExitOk : kExitFailure;
+}
+
+}  // namespace nightshift::cli

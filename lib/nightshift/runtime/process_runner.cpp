@@ -1,0 +1,529 @@
+// ProcessRunner: spawning, exit detection through a pidfd, the copy of the
+// output into the log, and the SIGTERM-then-SIGKILL stop of a process group.
+// All of the runtime's POSIX process code lives in this file.
+#include "nightshift/runtime/process_runner.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace nightshift {
+namespace {
+
+namespace asio = boost::asio;
+
+// Large enough to copy quickly, small enough that many parallel steps cost little.
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// What execvp searches when the environment has no PATH (glibc's _CS_PATH).
+constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
+
+// Longer than any step may take; keeps steady_timer's nanoseconds from overflowing.
+constexpr Duration kLongestWait = std::chrono::hours(24 * 365);
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+std::string cannot_start(const std::string& program, int err) {
+  return "cannot start '" + program + "': " + errno_text(err);
+}
+
+Duration clamp_wait(Duration d) {
+  return std::clamp(d, Duration::zero(), kLongestWait);
+}
+
+// Returns 0 or the errno of the failed write.
+int write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t written = ::write(fd, data, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return 0;
+}
+
+UniqueFd open_log(const std::string& path, std::string& error) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (!ec) {
+    int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
+    if (fd >= 0) return UniqueFd(fd);
+    ec.assign(errno, std::generic_category());
+  }
+  error = "cannot open log '" + path + "': " + ec.message();
+  return {};
+}
+
+// Kills whatever is left of the group and reaps its leader, blocking briefly.
+void kill_group_and_reap(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+struct ResolvedProgram {
+  std::string path;  // what to hand to posix_spawn
+  int error = 0;     // errno when nothing runnable was found
+};
+
+// posix_spawnp would search the daemon's PATH; the step must get the one in its
+// own environment, as execvp in the child would. Relative PATH entries are taken
+// from the step's workdir, where the child will be when it execs.
+ResolvedProgram resolve_program(const StepInvocation& step) {
+  const std::string& name = step.argv.front();
+  if (name.empty()) return {{}, ENOENT};
+  if (name.find('/') != std::string::npos) return {name, 0};
+
+  std::string_view search = kDefaultPath;
+  for (const auto& [key, value] : step.env) {
+    if (key == "PATH") {
+      search = value;
+      break;
+    }
+  }
+  int error = ENOENT;
+  for (std::size_t begin = 0;;) {
+    std::size_t end = search.find(':', begin);
+    std::string_view dir = search.substr(begin, end == std::string_view::npos ? end : end - begin);
+    std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + name;
+    std::string on_disk = candidate.front() == '/' || step.workdir.empty()
+                              ? candidate
+                              : step.workdir + "/" + candidate;
+    struct stat st {};
+    if (::stat(on_disk.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(on_disk.c_str(), X_OK) == 0) return {candidate, 0};
+      error = EACCES;  // like execvp: report EACCES only if nothing runnable follows
+    }
+    if (end == std::string_view::npos) break;
+    begin = end + 1;
+  }
+  return {{}, error};
+}
+
+// The posix_spawn attribute objects, destroyed on every path.
+class SpawnOptions {
+ public:
+  SpawnOptions() {
+    posix_spawn_file_actions_init(&actions_);
+    posix_spawnattr_init(&attr_);
+  }
+  ~SpawnOptions() {
+    posix_spawn_file_actions_destroy(&actions_);
+    posix_spawnattr_destroy(&attr_);
+  }
+  SpawnOptions(const SpawnOptions&) = delete;
+  SpawnOptions& operator=(const SpawnOptions&) = delete;
+
+  // Returns 0 or an errno.
+  int prepare(int output_fd, const std::string& workdir) {
+    sigset_t empty;
+    sigset_t all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    int rc = 0;
+    // The child leads a new group, so one kill(-pid) reaches everything it starts.
+    if (rc == 0) rc = posix_spawnattr_setpgroup(&attr_, 0);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr_, &empty);
+    // Dispositions the daemon ignores (SIGPIPE, SIGHUP...) must not leak into steps.
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr_, &all);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr_, flags);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions_, output_fd, STDOUT_FILENO);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions_, output_fd, STDERR_FILENO);
+    if (rc == 0) {
+      rc = posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    // Our fds are all O_CLOEXEC; this also covers libraries that forget to be.
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions_, STDERR_FILENO + 1);
+    if (rc == 0 && !workdir.empty()) {
+      rc = posix_spawn_file_actions_addchdir_np(&actions_, workdir.c_str());
+    }
+    return rc;
+  }
+
+  const posix_spawn_file_actions_t* actions() const { return &actions_; }
+  const posix_spawnattr_t* attr() const { return &attr_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+  posix_spawnattr_t attr_;
+};
+
+struct Child {
+  pid_t pid = -1;       // also its process group id
+  UniqueFd output;      // read end of the pipe holding its stdout and stderr
+  UniqueFd exit_watch;  // pidfd, readable once it has exited
+  std::string error;    // why nothing runs; then the rest is empty
+};
+
+Child spawn_child(const StepInvocation& step) {
+  Child child;
+  if (step.argv.empty()) {
+    child.error = "cannot start: the command is empty";
+    return child;
+  }
+  const std::string& program = step.argv.front();
+  // posix_spawn would report a bad workdir as if the program were missing.
+  if (!step.workdir.empty()) {
+    struct stat st {};
+    int err = ::stat(step.workdir.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (err != 0) {
+      child.error = "cannot change to workdir '" + step.workdir + "': " + errno_text(err);
+      return child;
+    }
+  }
+  ResolvedProgram resolved = resolve_program(step);
+  if (resolved.error != 0) {
+    child.error = cannot_start(program, resolved.error);
+    return child;
+  }
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    child.error = cannot_start(program, errno);
+    return child;
+  }
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+
+  SpawnOptions options;
+  if (int rc = options.prepare(write_end.get(), step.workdir); rc != 0) {
+    child.error = cannot_start(program, rc);
+    return child;
+  }
+  std::vector<char*> argv;
+  for (const std::string& arg : step.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_entries;
+  env_entries.reserve(step.env.size());
+  for (const auto& [key, value] : step.env) env_entries.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& entry : env_entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = -1;
+  // glibc reaps the child itself when the exec fails, so an error leaves no zombie.
+  int rc = ::posix_spawn(&pid, resolved.path.c_str(), options.actions(), options.attr(),
+                         argv.data(), envp.data());
+  if (rc != 0) {
+    child.error = cannot_start(program, rc);
+    return child;
+  }
+  // Only the child's copies may keep the pipe open, so EOF means they are all gone.
+  write_end.reset();
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always O_CLOEXEC
+  if (pidfd < 0) {
+    int err = errno;
+    kill_group_and_reap(pid);
+    child.error = "cannot watch '" + program + "': pidfd_open: " + errno_text(err);
+    return child;
+  }
+  child.pid = pid;
+  child.output = std::move(read_end);
+  child.exit_watch = UniqueFd(pidfd);
+  return child;
+}
+
+// One attempt. It keeps itself alive through its pending handlers until `done`
+// has been called. After start(), its state is touched only on strand_.
+class Attempt : public std::enable_shared_from_this<Attempt> {
+ public:
+  Attempt(asio::io_context& io, const StepInvocation& step, Duration output_drain,
+          StepRunner::Done done)
+      : strand_(asio::make_strand(io)),
+        output_(strand_),
+        exit_watch_(strand_),
+        timeout_timer_(strand_),
+        kill_timer_(strand_),
+        drain_timer_(strand_),
+        log_path_(step.log_path),
+        timeout_(step.timeout),
+        kill_grace_(clamp_wait(step.kill_grace)),
+        output_drain_(clamp_wait(output_drain)),
+        done_(std::move(done)) {}
+
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+
+  // Reached only when the io_context is destroyed mid-attempt: still no orphan, no zombie.
+  ~Attempt() {
+    if (child_alive_) kill_group_and_reap(pid_);
+  }
+
+  void start(const StepInvocation& step) {
+    std::string error;
+    log_ = open_log(step.log_path, error);
+    if (!log_) return fail_to_start(std::move(error), std::nullopt);
+    if (step.kind == StepKind::sql) {
+      return fail_to_start("the process runner cannot run sql steps", std::nullopt);
+    }
+    Child child = spawn_child(step);
+    if (!child.error.empty()) return fail_to_start(std::move(child.error), 127);
+    pid_ = child.pid;
+    child_alive_ = true;
+
+    boost::system::error_code ec;
+    output_.assign(child.output.get(), ec);
+    if (!ec) {
+      child.output.release();
+      exit_watch_.assign(child.exit_watch.get(), ec);
+      if (!ec) child.exit_watch.release();
+    }
+    if (ec) {
+      kill_group_and_reap(pid_);
+      child_alive_ = false;
+      return fail_to_start("cannot watch '" + step.argv.front() + "': " + ec.message(),
+                           std::nullopt);
+    }
+    asio::post(strand_, [self = shared_from_this()] { self->begin(); });
+  }
+
+  // Any thread; queued behind begin(), so it always finds the child started.
+  void cancel() {
+    asio::post(strand_, [self = shared_from_this()] { self->stop(StepState::cancelled); });
+  }
+
+ private:
+  enum class Phase { starting, running, draining, finished };
+
+  void begin() {
+    phase_ = Phase::running;
+    output_open_ = true;
+    if (timeout_) {
+      timeout_timer_.expires_after(clamp_wait(*timeout_));
+      timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec) self->stop(StepState::timed_out);
+      });
+    }
+    read_output();
+    exit_watch_.async_wait(
+        asio::posix::stream_descriptor::wait_read,
+        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_exit(ec); });
+  }
+
+  void read_output() {
+    output_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t size) {
+          self->on_output(ec, size);
+        });
+  }
+
+  void on_output(const boost::system::error_code& ec, std::size_t size) {
+    // The log is a regular file: a blocking write is short and never waits on the step.
+    if (size > 0 && !log_failed_) {
+      if (int err = write_all(log_.get(), buffer_.data(), size); err != 0) {
+        log_failed_ = true;  // keep draining the pipe so the step never blocks on it
+        note_error("cannot write log '" + log_path_ + "': " + errno_text(err));
+      }
+    }
+    if (!ec && !output_abandoned_) return read_output();
+    if (ec && ec != asio::error::eof && ec != asio::error::operation_aborted) {
+      note_error("cannot read the step's output: " + ec.message());
+    }
+    output_open_ = false;
+    boost::system::error_code ignored;
+    output_.close(ignored);
+    drain_timer_.cancel();
+    finish_when_complete();
+  }
+
+  void on_exit(const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;
+    // The leader is still a zombie, so its pid cannot have been reused for
+    // another group: killing the group now cannot hit a stranger.
+    ::kill(-pid_, SIGKILL);
+    int status = 0;
+    pid_t reaped = -1;
+    do {
+      reaped = ::waitpid(pid_, &status, 0);
+    } while (reaped < 0 && errno == EINTR);
+    child_alive_ = false;
+    if (reaped == pid_) {
+      exit_code_ = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    } else {
+      note_error("lost track of process " + std::to_string(pid_) + ": " + errno_text(errno));
+    }
+    boost::system::error_code ignored;
+    exit_watch_.close(ignored);
+    timeout_timer_.cancel();
+    kill_timer_.cancel();
+    phase_ = Phase::draining;
+    if (output_open_) {
+      drain_timer_.expires_after(output_drain_);
+      drain_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec) self->abandon_output();
+      });
+    }
+    finish_when_complete();
+  }
+
+  void stop(StepState reason) {
+    if (phase_ != Phase::running || stop_reason_) return;
+    stop_reason_ = reason;
+    timeout_timer_.cancel();
+    ::kill(-pid_, SIGTERM);
+    ::kill(-pid_, SIGCONT);  // a stopped process could not act on SIGTERM (as systemd does)
+    kill_timer_.expires_after(kill_grace_);
+    kill_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->on_kill_grace();
+    });
+  }
+
+  void on_kill_grace() {
+    if (phase_ != Phase::running) return;
+    note_error("still running kill_grace after SIGTERM; sent SIGKILL");
+    ::kill(-pid_, SIGKILL);
+  }
+
+  // Someone outside the group (setsid) still holds the pipe; stop waiting for it.
+  void abandon_output() {
+    if (!output_open_) return;
+    output_abandoned_ = true;
+    note_error("the output was still held open by a process outside the step's group");
+    boost::system::error_code ignored;
+    output_.close(ignored);  // the pending read ends with operation_aborted
+  }
+
+  void finish_when_complete() {
+    if (phase_ != Phase::draining || output_open_) return;
+    StepResult result;
+    result.exit_code = exit_code_;
+    if (stop_reason_) {
+      result.outcome = *stop_reason_;
+    } else {
+      result.outcome = exit_code_ == 0 ? StepState::succeeded : StepState::failed;
+    }
+    result.error = error_;
+    report(std::move(result));
+  }
+
+  // Before anything runs the error also goes to the log, the step's only record.
+  void fail_to_start(std::string error, std::optional<int> exit_code) {
+    if (log_) write_all(log_.get(), (error + "\n").data(), error.size() + 1);
+    StepResult result{StepState::failed, exit_code, std::move(error)};
+    asio::post(strand_, [self = shared_from_this(), result = std::move(result)]() mutable {
+      self->report(std::move(result));
+    });
+  }
+
+  void report(StepResult result) {
+    phase_ = Phase::finished;
+    drain_timer_.cancel();
+    log_.reset();
+    // Moved out first so a `done` that holds our handle breaks the cycle.
+    StepRunner::Done done = std::move(done_);
+    done_ = nullptr;
+    if (done) done(std::move(result));
+  }
+
+  void note_error(const std::string& text) {
+    if (!error_.empty()) error_ += "; ";
+    error_ += text;
+  }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::posix::stream_descriptor output_;
+  asio::posix::stream_descriptor exit_watch_;
+  asio::steady_timer timeout_timer_;
+  asio::steady_timer kill_timer_;
+  asio::steady_timer drain_timer_;
+  const std::string log_path_;
+  const std::optional<Duration> timeout_;
+  const Duration kill_grace_;
+  const Duration output_drain_;
+  StepRunner::Done done_;
+
+  Phase phase_ = Phase::starting;
+  pid_t pid_ = -1;
+  bool child_alive_ = false;  // spawned and not yet reaped
+  UniqueFd log_;
+  bool log_failed_ = false;
+  bool output_open_ = false;
+  bool output_abandoned_ = false;
+  std::optional<StepState> stop_reason_;
+  std::optional<int> exit_code_;
+  std::string error_;
+  std::array<char, kReadChunk> buffer_{};
+};
+
+// Holds the attempt weakly: an attempt outliving its io_context would be unsafe.
+class AttemptHandle : public StepHandle {
+ public:
+  explicit AttemptHandle(const std::shared_ptr<Attempt>& attempt) : attempt_(attempt) {}
+  void cancel() override {
+    if (std::shared_ptr<Attempt> attempt = attempt_.lock()) attempt->cancel();
+  }
+
+ private:
+  std::weak_ptr<Attempt> attempt_;
+};
+
+}  // namespace
+
+ProcessRunner::ProcessRunner(boost::asio::io_context& io, Duration output_drain)
+    : io_(io), output_drain_(output_drain) {}
+
+std::shared_ptr<StepHandle> ProcessRunner::start(const StepInvocation& step, Done done) {
+  auto attempt = std::make_shared<Attempt>(io_, step, output_drain_, std::move(done));
+  attempt->start(step);
+  return std::make_shared<AttemptHandle>(attempt);
+}
+
+}  // namespace nightshift

@@ -1,0 +1,557 @@
+#include "nightshift/runtime/sqlite_run_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <filesystem>
+#include <limits>
+#include <utility>
+
+namespace nightshift {
+namespace {
+
+// Migration N brings the schema from version N-1 to N, in one transaction.
+// Append only: a migration that has shipped is never edited.
+constexpr std::array<const char*, 1> kMigrations{{
+    R"sql(
+CREATE TABLE runs (
+  run_id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
+  job               TEXT    NOT NULL,
+  triggered_by      TEXT    NOT NULL,  -- schedule | catchup | manual ("trigger" is reserved in MySQL)
+  scheduled_at      INTEGER NOT NULL,  -- unix seconds
+  scheduled_at_text TEXT    NOT NULL,
+  date              TEXT    NOT NULL,
+  status            TEXT    NOT NULL,
+  created_at        INTEGER NOT NULL,  -- unix milliseconds, as every *_at below
+  started_at        INTEGER,
+  finished_at       INTEGER,
+  fire_key          INTEGER            -- scheduled_at for schedule and catchup; NULL for manual
+);
+-- A fire time makes at most one run, ever; NULLs never collide, so manual runs are free.
+CREATE UNIQUE INDEX runs_fire_key ON runs (job, fire_key);
+CREATE INDEX runs_by_job ON runs (job, run_id DESC);
+CREATE INDEX runs_by_status ON runs (status, run_id);
+
+CREATE TABLE run_steps (
+  run_id       INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  step         TEXT    NOT NULL,
+  position     INTEGER NOT NULL,
+  state        TEXT    NOT NULL,
+  carried_over INTEGER NOT NULL,
+  PRIMARY KEY (run_id, step)
+);
+
+CREATE TABLE attempts (
+  run_id          INTEGER NOT NULL,
+  step            TEXT    NOT NULL,
+  attempt         INTEGER NOT NULL,
+  state           TEXT    NOT NULL,
+  started_at      INTEGER NOT NULL,
+  finished_at     INTEGER,
+  exit_code       INTEGER,
+  counts_as_retry INTEGER NOT NULL,
+  PRIMARY KEY (run_id, step, attempt),
+  FOREIGN KEY (run_id, step) REFERENCES run_steps (run_id, step) ON DELETE CASCADE
+);
+-- Recovery looks for the few running attempts among every attempt ever made.
+CREATE INDEX attempts_running ON attempts (run_id, step) WHERE state = 'running';
+)sql",
+}};
+
+constexpr char kRunColumns[] =
+    "SELECT run_id, job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
+    "created_at, started_at, finished_at FROM runs ";
+
+constexpr char kAttemptColumns[] =
+    "SELECT a.run_id, a.step, a.attempt, a.state, a.started_at, a.finished_at, a.exit_code, "
+    "a.counts_as_retry FROM attempts a "
+    "JOIN run_steps s ON s.run_id = a.run_id AND s.step = a.step ";
+
+std::int64_t to_millis(Timestamp t) {
+  return t.time_since_epoch().count();
+}
+Timestamp from_millis(std::int64_t ms) {
+  return Timestamp(std::chrono::milliseconds(ms));
+}
+
+std::optional<Timestamp> from_millis(std::optional<std::int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return from_millis(*ms);
+}
+
+std::int64_t now_millis() {
+  return to_millis(
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+}
+
+bool is_run_end(RunStatus status) {
+  return status == RunStatus::succeeded || status == RunStatus::failed ||
+         status == RunStatus::cancelled;
+}
+
+}  // namespace
+
+// One use of a cached prepared statement: binds in order, steps, reads columns,
+// and resets the statement when it goes away so no read stays open.
+class SqliteRunStore::Statement {
+ public:
+  Statement(const SqliteRunStore& store, sqlite3_stmt* stmt, std::string_view doing)
+      : store_(store), stmt_(stmt), doing_(doing) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind_int(std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, ++bound_, value));
+    return *this;
+  }
+  Statement& bind_optional_int(std::optional<std::int64_t> value) {
+    if (value) return bind_int(*value);
+    check(sqlite3_bind_null(stmt_, ++bound_));
+    return *this;
+  }
+  Statement& bind_text(std::string_view value) {
+    check(sqlite3_bind_text(stmt_, ++bound_, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  // True when a row is ready, false when the statement is done.
+  bool next() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) store_.fail(doing_);
+    return false;
+  }
+  // For a caller that handles some errors itself.
+  int try_next() { return sqlite3_step(stmt_); }
+
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::optional<std::int64_t> optional_integer(int column) const {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return integer(column);
+  }
+  std::string text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return data ? std::string(data, sqlite3_column_bytes(stmt_, column)) : std::string();
+  }
+
+  const std::string& doing() const { return doing_; }
+
+ private:
+  void check(int rc) const {
+    if (rc != SQLITE_OK) store_.fail(doing_);
+  }
+
+  const SqliteRunStore& store_;
+  sqlite3_stmt* stmt_;
+  std::string doing_;
+  int bound_ = 0;
+};
+
+// BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails
+// half-way to upgrade a read lock; it rolls back unless committed.
+class SqliteRunStore::Transaction {
+ public:
+  Transaction(SqliteRunStore& store, std::string_view doing) : store_(store), doing_(doing) {
+    store_.prepare("BEGIN IMMEDIATE", doing_).next();
+  }
+  ~Transaction() {
+    // SQLite may have rolled back already (after an I/O error, say).
+    if (!committed_ && !sqlite3_get_autocommit(store_.db_))
+      sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    store_.prepare("COMMIT", doing_).next();
+    committed_ = true;
+  }
+
+ private:
+  SqliteRunStore& store_;
+  std::string doing_;
+  bool committed_ = false;
+};
+
+std::unique_ptr<SqliteRunStore> SqliteRunStore::open(const std::string& path) {
+  auto open_error = [&](std::string_view why) {
+    return StoreError("cannot open run store " + path + ": " + std::string(why));
+  };
+  if (path.empty()) throw open_error("no path given");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) throw open_error("cannot create " + parent.string() + ": " + error.message());
+  }
+
+  sqlite3* db = nullptr;
+  // NOMUTEX: the store's own mutex already serializes every use of the connection.
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    throw open_error(why);
+  }
+  std::unique_ptr<SqliteRunStore> store(new SqliteRunStore(db, path));
+  try {
+    store->configure();
+    store->migrate();
+  } catch (const StoreError& error) {
+    throw StoreError(std::string("cannot open ") + error.what());
+  }
+  return store;
+}
+
+int SqliteRunStore::latest_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
+
+SqliteRunStore::SqliteRunStore(sqlite3* db, std::string path) : path_(std::move(path)), db_(db) {}
+
+SqliteRunStore::~SqliteRunStore() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+void SqliteRunStore::configure() {
+  // Another connection (the sqlite3 shell, a backup) may hold the lock for a moment.
+  sqlite3_busy_timeout(db_, 5000);
+  {
+    Statement wal = prepare("PRAGMA journal_mode = WAL", "enabling WAL");
+    if (!wal.next()) fail("enabling WAL", "no answer");
+    if (const std::string mode = wal.text(0); mode != "wal")
+      fail("enabling WAL", "the journal mode stays " + mode);
+  }
+  // In WAL, NORMAL may lose the last commits on power loss; FULL syncs the WAL at each commit.
+  exec("PRAGMA synchronous = FULL", "setting synchronous = FULL");
+  exec("PRAGMA foreign_keys = ON", "enabling foreign keys");
+}
+
+void SqliteRunStore::migrate() {
+  const int latest = latest_schema_version();
+  for (;;) {
+    Transaction transaction(*this, "migrating the schema");
+    exec(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        "creating schema_version");
+    int current = 0;
+    {
+      Statement version = prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                                  "reading the schema version");
+      if (version.next()) current = static_cast<int>(version.integer(0));
+    }
+    if (current > latest)
+      throw StoreError("run store " + path_ + ": store schema version " + std::to_string(current) +
+                       " is newer than this nightshift (" + std::to_string(latest) + ")");
+    if (current == latest) return;
+
+    const std::string doing = "migrating the schema to version " + std::to_string(current + 1);
+    exec(kMigrations[current], doing);
+    prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", doing)
+        .bind_int(current + 1)
+        .bind_int(now_millis())
+        .next();
+    transaction.commit();
+  }
+}
+
+SqliteRunStore::Statement SqliteRunStore::prepare(std::string_view sql, std::string_view doing) {
+  std::string key(sql);
+  auto it = statements_.find(key);
+  if (it == statements_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt, nullptr) != SQLITE_OK)
+      fail(doing);
+    it = statements_.emplace(std::move(key), stmt).first;
+  }
+  return Statement(*this, it->second, doing);
+}
+
+void SqliteRunStore::exec(const char* sql, std::string_view doing) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) == SQLITE_OK) return;
+  const std::string why = message ? message : sqlite3_errmsg(db_);
+  sqlite3_free(message);
+  fail(doing, why);
+}
+
+void SqliteRunStore::fail(std::string_view doing, std::string_view why) const {
+  throw StoreError("run store " + path_ + ": " + std::string(doing) + ": " +
+                   (why.empty() ? std::string(sqlite3_errmsg(db_)) : std::string(why)));
+}
+
+std::optional<std::int64_t> SqliteRunStore::create_run(const NewRun& run) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "creating a run of " + run.job;
+  const std::int64_t scheduled_at = run.scheduled_at.time_since_epoch().count();
+  const std::optional<std::int64_t> fire_key =
+      run.trigger == Trigger::manual ? std::nullopt : std::optional(scheduled_at);
+
+  Transaction transaction(*this, doing);
+  std::int64_t run_id = 0;
+  {
+    Statement insert = prepare(
+        "INSERT INTO runs (job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
+        "created_at, fire_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        doing);
+    insert.bind_text(run.job)
+        .bind_text(to_string(run.trigger))
+        .bind_int(scheduled_at)
+        .bind_text(run.scheduled_at_text)
+        .bind_text(run.date)
+        .bind_text(to_string(run.status))
+        .bind_int(to_millis(run.created_at))
+        .bind_optional_int(fire_key);
+    const int rc = insert.try_next();
+    if (rc != SQLITE_DONE) {
+      // Only a clash on runs_fire_key means "this fire time has its run"; all else is an error.
+      if (sqlite3_extended_errcode(db_) != SQLITE_CONSTRAINT_UNIQUE || !fire_key) fail(doing);
+      const std::string message = sqlite3_errmsg(db_);
+      Statement existing = prepare("SELECT 1 FROM runs WHERE job = ? AND fire_key = ?", doing);
+      if (!existing.bind_text(run.job).bind_int(*fire_key).next()) fail(doing, message);
+      return std::nullopt;
+    }
+    run_id = sqlite3_last_insert_rowid(db_);
+  }
+  for (std::size_t position = 0; position < run.steps.size(); ++position) {
+    const NewRun::Step& step = run.steps[position];
+    prepare(
+        "INSERT INTO run_steps (run_id, step, position, state, carried_over) "
+        "VALUES (?, ?, ?, ?, ?)",
+        doing)
+        .bind_int(run_id)
+        .bind_text(step.name)
+        .bind_int(static_cast<std::int64_t>(position))
+        .bind_text(to_string(step.carried_over ? StepState::succeeded : StepState::pending))
+        .bind_int(step.carried_over ? 1 : 0)
+        .next();
+  }
+  transaction.commit();
+  return run_id;
+}
+
+void SqliteRunStore::set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "setting the status of run " + std::to_string(run_id);
+  // started_at is the first move to running; a run resumed after a restart keeps it.
+  prepare(
+      "UPDATE runs SET status = ?1, "
+      "started_at = CASE WHEN ?2 THEN COALESCE(started_at, ?4) ELSE started_at END, "
+      "finished_at = CASE WHEN ?3 THEN ?4 ELSE finished_at END WHERE run_id = ?5",
+      doing)
+      .bind_text(to_string(status))
+      .bind_int(status == RunStatus::running)
+      .bind_int(is_run_end(status))
+      .bind_int(to_millis(at))
+      .bind_int(run_id)
+      .next();
+  if (sqlite3_changes(db_) == 0) fail(doing, "no such run");
+}
+
+void SqliteRunStore::set_step_state(std::int64_t run_id, const std::string& step, StepState state) {
+  std::lock_guard lock(mutex_);
+  const std::string doing =
+      "setting the state of step " + step + " of run " + std::to_string(run_id);
+  prepare("UPDATE run_steps SET state = ? WHERE run_id = ? AND step = ?", doing)
+      .bind_text(to_string(state))
+      .bind_int(run_id)
+      .bind_text(step)
+      .next();
+  if (sqlite3_changes(db_) == 0) fail(doing, "no such step");
+}
+
+void SqliteRunStore::start_attempt(const AttemptRecord& attempt) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "starting attempt " + std::to_string(attempt.attempt) + " of step " +
+                            attempt.step + " of run " + std::to_string(attempt.run_id);
+  Transaction transaction(*this, doing);
+  prepare("UPDATE run_steps SET state = 'running' WHERE run_id = ? AND step = ?", doing)
+      .bind_int(attempt.run_id)
+      .bind_text(attempt.step)
+      .next();
+  if (sqlite3_changes(db_) == 0) fail(doing, "no such step");
+  prepare(
+      "INSERT INTO attempts (run_id, step, attempt, state, started_at, counts_as_retry) "
+      "VALUES (?, ?, ?, 'running', ?, ?)",
+      doing)
+      .bind_int(attempt.run_id)
+      .bind_text(attempt.step)
+      .bind_int(attempt.attempt)
+      .bind_int(to_millis(attempt.started_at))
+      .bind_int(attempt.counts_as_retry ? 1 : 0)
+      .next();
+  transaction.commit();
+}
+
+void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
+                                    StepState outcome, std::optional<int> exit_code, Timestamp at) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "finishing attempt " + std::to_string(attempt) + " of step " + step +
+                            " of run " + std::to_string(run_id);
+  prepare(
+      "UPDATE attempts SET state = ?, exit_code = ?, finished_at = ? "
+      "WHERE run_id = ? AND step = ? AND attempt = ?",
+      doing)
+      .bind_text(to_string(outcome))
+      .bind_optional_int(exit_code)
+      .bind_int(to_millis(at))
+      .bind_int(run_id)
+      .bind_text(step)
+      .bind_int(attempt)
+      .next();
+  if (sqlite3_changes(db_) == 0) fail(doing, "no such attempt");
+}
+
+std::vector<AttemptRecord> SqliteRunStore::mark_running_attempts_lost(Timestamp now) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "marking running attempts lost";
+  Transaction transaction(*this, doing);
+  std::vector<AttemptRecord> lost;
+  {
+    Statement running = prepare(std::string(kAttemptColumns) +
+                                    "WHERE a.state = 'running' ORDER BY a.run_id, s.position, "
+                                    "a.attempt",
+                                doing);
+    while (running.next()) lost.push_back(read_attempt(running));
+  }
+  prepare(
+      "UPDATE run_steps SET state = 'lost' WHERE state = 'running' AND (run_id, step) IN "
+      "(SELECT run_id, step FROM attempts WHERE state = 'running')",
+      doing)
+      .next();
+  prepare("UPDATE attempts SET state = 'lost', finished_at = ? WHERE state = 'running'", doing)
+      .bind_int(to_millis(now))
+      .next();
+  transaction.commit();
+  for (AttemptRecord& attempt : lost) {
+    attempt.state = StepState::lost;
+    attempt.finished_at = now;
+  }
+  return lost;
+}
+
+std::optional<RunRecord> SqliteRunStore::get_run(std::int64_t run_id) {
+  std::lock_guard lock(mutex_);
+  Statement row = prepare(std::string(kRunColumns) + "WHERE run_id = ?",
+                          "reading run " + std::to_string(run_id));
+  if (!row.bind_int(run_id).next()) return std::nullopt;
+  return read_run(row);
+}
+
+std::vector<AttemptRecord> SqliteRunStore::attempts(std::int64_t run_id) {
+  std::lock_guard lock(mutex_);
+  Statement rows =
+      prepare(std::string(kAttemptColumns) + "WHERE a.run_id = ? ORDER BY s.position, a.attempt",
+              "reading the attempts of run " + std::to_string(run_id));
+  rows.bind_int(run_id);
+  std::vector<AttemptRecord> result;
+  while (rows.next()) result.push_back(read_attempt(rows));
+  return result;
+}
+
+std::vector<RunRecord> SqliteRunStore::list_runs(const std::string& job, int limit,
+                                                 std::optional<std::int64_t> before) {
+  if (limit <= 0) return {};
+  std::lock_guard lock(mutex_);
+  Statement rows = prepare(
+      std::string(kRunColumns) + "WHERE job = ? AND run_id < ? ORDER BY run_id DESC LIMIT ?",
+      "listing the runs of " + job);
+  rows.bind_text(job)
+      .bind_int(before.value_or(std::numeric_limits<std::int64_t>::max()))
+      .bind_int(limit);
+  return read_runs(rows);
+}
+
+std::vector<RunRecord> SqliteRunStore::unfinished_runs() {
+  std::lock_guard lock(mutex_);
+  Statement rows =
+      prepare(std::string(kRunColumns) + "WHERE status IN ('queued', 'running') ORDER BY run_id",
+              "listing unfinished runs");
+  return read_runs(rows);
+}
+
+RunRecord SqliteRunStore::read_run(Statement& row) {
+  RunRecord run;
+  run.run_id = row.integer(0);
+  run.job = row.text(1);
+  const std::string trigger = row.text(2);
+  const std::string status = row.text(6);
+  const auto parsed_trigger = parse_trigger(trigger);
+  const auto parsed_status = parse_run_status(status);
+  if (!parsed_trigger || !parsed_status)
+    fail("reading run " + std::to_string(run.run_id),
+         "unknown trigger '" + trigger + "' or status '" + status + "'");
+  run.trigger = *parsed_trigger;
+  run.scheduled_at = Instant(std::chrono::seconds(row.integer(3)));
+  run.scheduled_at_text = row.text(4);
+  run.date = row.text(5);
+  run.status = *parsed_status;
+  run.created_at = from_millis(row.integer(7));
+  run.started_at = from_millis(row.optional_integer(8));
+  run.finished_at = from_millis(row.optional_integer(9));
+  run.steps = read_steps(run.run_id);
+  return run;
+}
+
+std::vector<RunRecord> SqliteRunStore::read_runs(Statement& rows) {
+  std::vector<RunRecord> runs;
+  while (rows.next()) runs.push_back(read_run(rows));
+  return runs;
+}
+
+std::vector<StepRecord> SqliteRunStore::read_steps(std::int64_t run_id) {
+  const std::string doing = "reading the steps of run " + std::to_string(run_id);
+  Statement rows = prepare(
+      "SELECT s.step, s.state, s.carried_over, a.attempt, a.started_at, a.finished_at, "
+      "a.exit_code FROM run_steps s LEFT JOIN attempts a ON a.run_id = s.run_id "
+      "AND a.step = s.step AND a.attempt = (SELECT MAX(attempt) FROM attempts m "
+      "WHERE m.run_id = s.run_id AND m.step = s.step) "
+      "WHERE s.run_id = ? ORDER BY s.position",
+      doing);
+  rows.bind_int(run_id);
+  std::vector<StepRecord> steps;
+  while (rows.next()) {
+    StepRecord step;
+    step.step = rows.text(0);
+    const std::string state = rows.text(1);
+    const auto parsed_state = parse_step_state(state);
+    if (!parsed_state) fail(doing, "step " + step.step + " has unknown state '" + state + "'");
+    step.state = *parsed_state;
+    step.carried_over = rows.integer(2) != 0;
+    step.attempt = static_cast<int>(rows.optional_integer(3).value_or(0));
+    step.started_at = from_millis(rows.optional_integer(4));
+    step.finished_at = from_millis(rows.optional_integer(5));
+    if (const auto exit_code = rows.optional_integer(6))
+      step.exit_code = static_cast<int>(*exit_code);
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+AttemptRecord SqliteRunStore::read_attempt(Statement& row) {
+  AttemptRecord attempt;
+  attempt.run_id = row.integer(0);
+  attempt.step = row.text(1);
+  attempt.attempt = static_cast<int>(row.integer(2));
+  const std::string state = row.text(3);
+  const auto parsed_state = parse_step_state(state);
+  if (!parsed_state) fail(row.doing(), "attempt in unknown state '" + state + "'");
+  attempt.state = *parsed_state;
+  attempt.started_at = from_millis(row.integer(4));
+  attempt.finished_at = from_millis(row.optional_integer(5));
+  if (const auto exit_code = row.optional_integer(6))
+    attempt.exit_code = static_cast<int>(*exit_code);
+  attempt.counts_as_retry = row.integer(7) != 0;
+  return attempt;
+}
+
+}  // namespace nightshift

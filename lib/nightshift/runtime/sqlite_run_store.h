@@ -1,0 +1,78 @@
+// SqliteRunStore: the embedded default RunStore, one SQLite file in WAL mode.
+// Its schema is versioned and migrated forward at open. One connection guarded
+// by a mutex serves the executor's writes and the HTTP threads' reads.
+#pragma once
+
+#include "nightshift/runtime/run_store.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace nightshift {
+
+class SqliteRunStore final : public RunStore {
+ public:
+  // Opens (creating it and its parent directories if needed) and migrates the
+  // store at `path`. Throws StoreError naming the path when the file cannot be
+  // opened, is not a database, or has a schema newer than this binary knows.
+  static std::unique_ptr<SqliteRunStore> open(const std::string& path);
+
+  // The schema version this binary migrates to.
+  static int latest_schema_version();
+
+  ~SqliteRunStore() override;
+  SqliteRunStore(const SqliteRunStore&) = delete;
+  SqliteRunStore& operator=(const SqliteRunStore&) = delete;
+
+  std::optional<std::int64_t> create_run(const NewRun& run) override;
+  void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;
+  void set_step_state(std::int64_t run_id, const std::string& step, StepState state) override;
+  // The attempt is recorded as running whatever its state, finished_at and exit_code say.
+  void start_attempt(const AttemptRecord& attempt) override;
+  void finish_attempt(std::int64_t run_id, const std::string& step, int attempt, StepState outcome,
+                      std::optional<int> exit_code, Timestamp at) override;
+  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  std::optional<RunRecord> get_run(std::int64_t run_id) override;
+  std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
+  std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                   std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunRecord> unfinished_runs() override;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  class Statement;
+  class Transaction;
+
+  SqliteRunStore(sqlite3* db, std::string path);
+
+  void configure();
+  void migrate();
+  // A cached prepared statement, reset when the returned object goes away.
+  Statement prepare(std::string_view sql, std::string_view doing);
+  void exec(const char* sql, std::string_view doing);
+  // Throws a StoreError naming the path, what was being done and why (by
+  // default SQLite's last error message).
+  [[noreturn]] void fail(std::string_view doing, std::string_view why = {}) const;
+
+  RunRecord read_run(Statement& row);
+  std::vector<RunRecord> read_runs(Statement& rows);
+  std::vector<StepRecord> read_steps(std::int64_t run_id);
+  AttemptRecord read_attempt(Statement& row);
+
+  std::string path_;
+  sqlite3* db_;
+  std::mutex mutex_;  // the connection and the statements are used by one thread at a time
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+}  // namespace nightshift

@@ -1,0 +1,530 @@
+#include "nightshift/runtime/process_runner.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace nightshift;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Only catches a hang; no test relies on how fast a shared machine is.
+constexpr auto kHangLimit = 60s;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "process_runner_test.XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = fs::canonical(pattern);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+StepInvocation command(std::vector<std::string> argv, const TempDir& dir) {
+  StepInvocation step;
+  step.run_id = 1;
+  step.job = "test";
+  step.step = "step";
+  step.kind = StepKind::command;
+  step.argv = std::move(argv);
+  step.env = {{"PATH", "/usr/bin:/bin"}};
+  step.log_path = dir / "logs/test/1/step.1.log";
+  return step;
+}
+
+StepInvocation shell(const std::string& script, const TempDir& dir) {
+  StepInvocation step = command({"/bin/sh", "-c", script}, dir);
+  step.kind = StepKind::shell;
+  return step;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs one attempt to its end, on a fresh io_context run by this thread.
+StepResult run(const StepInvocation& step, Duration output_drain = 5s) {
+  boost::asio::io_context io;
+  ProcessRunner runner(io, output_drain);
+  std::optional<StepResult> result;
+  int calls = 0;
+  runner.start(step, [&](StepResult r) {
+    ++calls;
+    result = std::move(r);
+  });
+  io.run_for(kHangLimit);
+  REQUIRE(calls == 1);
+  return *result;
+}
+
+// No child of ours is left, running or zombie.
+bool no_children_left() {
+  errno = 0;
+  return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
+}
+
+std::size_t open_fd_count() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+// Dead, or a zombie waiting for its reaper: some containers' pid 1 never reaps
+// orphans, which is not ours to fix.
+bool is_dead(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
+}
+
+// Polls until the process is dead; SIGKILL is delivered asynchronously.
+bool becomes_dead(pid_t pid) {
+  auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (!is_dead(pid)) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+pid_t read_pid(const std::string& path) {
+  std::string text = read_file(path);
+  INFO("pid file " << path << " holds '" << text << "'");
+  REQUIRE(!text.empty());
+  return static_cast<pid_t>(std::stol(text));
+}
+
+// Calls `then` on io once `path` exists, polling it (the step writes it).
+void when_file_exists(boost::asio::io_context& io, const std::string& path,
+                      std::function<void()> then) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(io, 10ms);
+  timer->async_wait([&io, path, then, timer](const boost::system::error_code&) {
+    if (fs::exists(path)) {
+      then();
+    } else {
+      when_file_exists(io, path, then);
+    }
+  });
+}
+
+// A script line that writes the pid of a `sleep 1000` started in the
+// background to `pid_file`, atomically so a reader never sees half of it.
+std::string start_background_sleep(const std::string& pid_file) {
+  return "sleep 1000 & echo $! > '" + pid_file + ".tmp' && mv '" + pid_file + ".tmp' '" + pid_file +
+         "'; ";
+}
+
+}  // namespace
+
+TEST_CASE("process runner: exit 0 succeeds and the log holds stdout and stderr") {
+  TempDir dir;
+  StepResult result = run(shell("echo out; echo err >&2; printf 'no newline'", dir));
+  CHECK(result.outcome == StepState::succeeded);
+  CHECK(result.exit_code == 0);
+  CHECK(result.error.empty());
+  CHECK(read_file(dir / "logs/test/1/step.1.log") == "out\nerr\nno newline");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a non-zero exit fails with its exit code") {
+  TempDir dir;
+  StepResult result = run(shell("echo failing; exit 3", dir));
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.exit_code == 3);
+  CHECK(read_file(dir / "logs/test/1/step.1.log") == "failing\n");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: death by a signal is 128 plus the signal") {
+  TempDir dir;
+  // The step must get default dispositions and an empty mask whatever the daemon has.
+  struct sigaction ignore {};
+  struct sigaction previous {};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGUSR1, &ignore, &previous) == 0);
+  sigset_t usr1;
+  sigset_t previous_mask;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  REQUIRE(::pthread_sigmask(SIG_BLOCK, &usr1, &previous_mask) == 0);
+
+  StepResult result = run(shell("kill -USR1 $$; sleep 1000", dir));
+
+  ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  ::sigaction(SIGUSR1, &previous, nullptr);
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.exit_code == 128 + SIGUSR1);
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a missing program fails with 127 and says so in the log") {
+  TempDir dir;
+  StepInvocation step = command({"/no/such", "arg"}, dir);
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  std::optional<StepResult> result;
+  runner.start(step, [&](StepResult r) { result = std::move(r); });
+  CHECK_FALSE(result.has_value());  // never from inside start()
+  io.run_for(kHangLimit);
+  REQUIRE(result.has_value());
+  CHECK(result->outcome == StepState::failed);
+  CHECK(result->exit_code == 127);
+  CHECK(result->error == "cannot start '/no/such': No such file or directory");
+  CHECK(read_file(step.log_path) == "cannot start '/no/such': No such file or directory\n");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: the environment is exactly the given one") {
+  TempDir dir;
+  StepInvocation step = command({"env"}, dir);
+  step.env = {{"PATH", "/usr/bin:/bin"}, {"NIGHTSHIFT_DATE", "2026-11-17"}, {"SPACED", "a b  c"}};
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::succeeded);
+  CHECK(read_file(step.log_path) ==
+        "PATH=/usr/bin:/bin\nNIGHTSHIFT_DATE=2026-11-17\nSPACED=a b  c\n");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: the step runs in its workdir") {
+  TempDir dir;
+  fs::create_directory(dir / "work");
+
+  SECTION("an existing directory") {
+    StepInvocation step = command({"pwd"}, dir);
+    step.workdir = dir / "work";
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == step.workdir + "\n");
+  }
+  SECTION("a relative program path is taken from the workdir") {
+    std::ofstream(dir / "work/hello.sh") << "#!/bin/sh\necho hello from work\n";
+    fs::permissions(dir / "work/hello.sh", fs::perms::owner_all);
+    StepInvocation step = command({"./hello.sh"}, dir);
+    step.workdir = dir / "work";
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == "hello from work\n");
+  }
+  SECTION("a missing directory") {
+    StepInvocation step = command({"pwd"}, dir);
+    step.workdir = dir / "missing";
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::failed);
+    CHECK(result.exit_code == 127);
+    CHECK(result.error ==
+          "cannot change to workdir '" + step.workdir + "': No such file or directory");
+    CHECK(read_file(step.log_path) == result.error + "\n");
+  }
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a program name is looked up in the step's PATH") {
+  TempDir dir;
+  SECTION("command: [sh, -c, ...]") {
+    StepResult result = run(command({"sh", "-c", "echo via path"}, dir));
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(dir / "logs/test/1/step.1.log") == "via path\n");
+  }
+  SECTION("the step's PATH, not the daemon's") {
+    fs::create_directory(dir / "bin");
+    std::ofstream(dir / "bin/nightshift-probe") << "#!/bin/sh\necho probe ran\n";
+    fs::permissions(dir / "bin/nightshift-probe", fs::perms::owner_all);
+    StepInvocation step = command({"nightshift-probe"}, dir);
+    step.env = {{"PATH", "/nonexistent:" + (dir / "bin")}};
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == "probe ran\n");
+  }
+  SECTION("a name missing from the step's PATH") {
+    StepInvocation step = command({"sh", "-c", "true"}, dir);
+    step.env = {{"PATH", dir / "empty"}};
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::failed);
+    CHECK(result.exit_code == 127);
+    CHECK(result.error == "cannot start 'sh': No such file or directory");
+  }
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a timeout stops the whole process group") {
+  TempDir dir;
+  StepInvocation step = shell(start_background_sleep(dir / "grandchild.pid") + "sleep 1000", dir);
+  step.timeout = 2s;  // leaves the shell ample time to write the pid file
+  auto started = std::chrono::steady_clock::now();
+  StepResult result = run(step);
+  CHECK(std::chrono::steady_clock::now() - started < 20s);
+  CHECK(result.outcome == StepState::timed_out);
+  CHECK(becomes_dead(read_pid(dir / "grandchild.pid")));
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a step ignoring SIGTERM is killed after kill_grace") {
+  TempDir dir;
+  StepInvocation step = shell("trap '' TERM; echo trapped; while :; do sleep 1; done", dir);
+  step.timeout = 2s;  // leaves the shell ample time to set its trap
+  step.kill_grace = 200ms;
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::timed_out);
+  CHECK(result.exit_code == 128 + SIGKILL);
+  CHECK(result.error == "still running kill_grace after SIGTERM; sent SIGKILL");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a step that exits on SIGTERM does not wait for kill_grace") {
+  TempDir dir;
+  StepInvocation step = shell("sleep 1000", dir);
+  step.timeout = 200ms;
+  step.kill_grace = 600s;
+  auto started = std::chrono::steady_clock::now();
+  StepResult result = run(step);
+  CHECK(std::chrono::steady_clock::now() - started < 20s);
+  CHECK(result.outcome == StepState::timed_out);
+  CHECK(result.exit_code == 128 + SIGTERM);
+  CHECK(result.error.empty());
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: cancel stops the group and ends as cancelled") {
+  TempDir dir;
+  StepInvocation step = shell(start_background_sleep(dir / "grandchild.pid") + "sleep 1000", dir);
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  std::optional<StepResult> result;
+  int calls = 0;
+  std::shared_ptr<StepHandle> handle = runner.start(step, [&](StepResult r) {
+    ++calls;
+    result = std::move(r);
+  });
+  when_file_exists(io, dir / "grandchild.pid", [&] {
+    handle->cancel();
+    handle->cancel();  // idempotent
+  });
+  io.run_for(kHangLimit);
+  REQUIRE(calls == 1);
+  CHECK(result->outcome == StepState::cancelled);
+  CHECK(becomes_dead(read_pid(dir / "grandchild.pid")));
+
+  handle->cancel();  // after the end: nothing happens
+  io.restart();
+  io.run_for(kHangLimit);
+  CHECK(calls == 1);
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: destroying the io_context mid-attempt leaves no process behind") {
+  TempDir dir;
+  std::string pid_file = dir / "grandchild.pid";
+  bool called = false;
+  {
+    boost::asio::io_context io;
+    ProcessRunner runner(io);
+    runner.start(shell(start_background_sleep(pid_file) + "sleep 1000", dir),
+                 [&](StepResult) { called = true; });
+    when_file_exists(io, pid_file, [&] { io.stop(); });
+    io.run_for(kHangLimit);
+  }
+  CHECK_FALSE(called);  // there is no io_context left to call it on
+  CHECK(becomes_dead(read_pid(pid_file)));
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a background child left by an exiting leader is killed") {
+  TempDir dir;
+  StepResult result =
+      run(shell(start_background_sleep(dir / "orphan.pid") + "echo leader done", dir));
+  CHECK(result.outcome == StepState::succeeded);
+  CHECK(result.exit_code == 0);
+  CHECK(read_file(dir / "logs/test/1/step.1.log") == "leader done\n");
+  CHECK(becomes_dead(read_pid(dir / "orphan.pid")));
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a process escaping the group does not hold the attempt open") {
+  TempDir dir;
+  std::string pid_file = dir / "escaped.pid";
+  // setsid puts the sleep out of reach of kill(-pgid); it still holds the pipe.
+  StepInvocation step = shell("setsid sh -c 'echo $$ > " + pid_file + ".tmp && mv " + pid_file +
+                                  ".tmp " + pid_file + "; exec sleep 1000' & " + "while [ ! -e " +
+                                  pid_file + " ]; do sleep 0.01; done; echo bye",
+                              dir);
+  StepResult result = run(step, 300ms);
+  pid_t escaped = read_pid(pid_file);
+  ::kill(escaped, SIGKILL);
+  CHECK(result.outcome == StepState::succeeded);
+  CHECK(result.error == "the output was still held open by a process outside the step's group");
+  CHECK(read_file(step.log_path) == "bye\n");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: large output lands byte-exact in the log") {
+  TempDir dir;
+  constexpr std::size_t kSize = 50'000'000;
+  {
+    std::mt19937_64 random(42);
+    std::vector<std::uint64_t> block(kSize / sizeof(std::uint64_t));
+    for (auto& word : block) word = random();
+    std::ofstream(dir / "expected", std::ios::binary)
+        .write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(kSize));
+  }
+  StepInvocation step = command({"head", "-c", std::to_string(kSize), dir / "expected"}, dir);
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::succeeded);
+  std::string expected = read_file(dir / "expected");
+  std::string logged = read_file(step.log_path);
+  REQUIRE(logged.size() == kSize);
+  bool identical = logged == expected;
+  CHECK(identical);
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a log that cannot be written is reported, the step still drained") {
+  TempDir dir;
+  StepInvocation step = shell("head -c 1000000 /dev/zero; echo done >&2", dir);
+  step.log_path = "/dev/full";
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::succeeded);
+  CHECK(result.exit_code == 0);
+  CHECK(result.error == "cannot write log '/dev/full': No space left on device");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a log that cannot be opened fails the attempt") {
+  TempDir dir;
+  std::ofstream(dir / "file") << "not a directory";
+  StepInvocation step = shell("touch '" + (dir / "ran") + "'", dir);
+  step.log_path = dir / "file/step.1.log";
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::failed);
+  CHECK_FALSE(result.exit_code.has_value());
+  CHECK(result.error.rfind("cannot open log '" + step.log_path + "': ", 0) == 0);
+  CHECK_FALSE(fs::exists(dir / "ran"));
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: an sql step is refused") {
+  TempDir dir;
+  StepInvocation step = command({}, dir);
+  step.kind = StepKind::sql;
+  step.sql = "SELECT 1;";
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.error == "the process runner cannot run sql steps");
+}
+
+TEST_CASE("process runner: no fd leaks, and the child inherits only stdin, stdout, stderr") {
+  TempDir dir;
+  std::size_t before = open_fd_count();
+  {
+    // An fd some library opened without O_CLOEXEC must not reach the step either.
+    int stray = ::open("/dev/null", O_RDONLY);
+    REQUIRE(stray >= 0);
+    StepInvocation step = shell("readlink /proc/$$/fd/0; [ -e /proc/$$/fd/" +
+                                    std::to_string(stray) + " ] && echo leaked || echo closed",
+                                dir);
+    StepResult inherited = run(step);
+    ::close(stray);
+    CHECK(inherited.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == "/dev/null\nclosed\n");
+
+    run(shell("exit 0", dir));
+    run(command({"/no/such"}, dir));
+    StepInvocation unopenable = shell("exit 0", dir);
+    unopenable.log_path = "/proc/no/such/log";
+    run(unopenable);
+    StepInvocation timing_out = shell("sleep 1000", dir);
+    timing_out.timeout = 100ms;
+    run(timing_out);
+  }
+  CHECK(open_fd_count() == before);
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: 50 concurrent attempts on two threads all complete") {
+  TempDir dir;
+  constexpr int kAttempts = 50;
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  std::mutex mutex;
+  std::vector<std::optional<StepResult>> results(kAttempts);
+  std::vector<std::shared_ptr<StepHandle>> handles(kAttempts);
+  std::vector<StepInvocation> steps;
+  for (int i = 0; i < kAttempts; ++i) {
+    StepInvocation step =
+        shell("echo attempt $NIGHTSHIFT_ATTEMPT; exit " + std::to_string(i % 4), dir);
+    step.attempt = i + 1;
+    step.env.emplace_back("NIGHTSHIFT_ATTEMPT", std::to_string(i + 1));
+    step.log_path = dir / ("logs/step." + std::to_string(i + 1) + ".log");
+    if (i % 10 == 9) {  // some are stopped while others finish
+      step.timeout = 100ms;
+      step.argv.back() = "sleep 1000";
+    }
+    steps.push_back(std::move(step));
+  }
+  // Started from both io threads at once, as an executor on a threaded io_context would.
+  for (int i = 0; i < kAttempts; ++i) {
+    boost::asio::post(io, [&, i] {
+      auto handle = runner.start(steps[i], [&, i](StepResult r) {
+        std::lock_guard lock(mutex);
+        results[i] = std::move(r);
+      });
+      std::lock_guard lock(mutex);
+      handles[i] = std::move(handle);
+    });
+  }
+  std::thread second([&] { io.run_for(kHangLimit); });
+  io.run_for(kHangLimit);
+  second.join();
+
+  for (int i = 0; i < kAttempts; ++i) {
+    INFO("attempt " << i + 1);
+    REQUIRE(results[i].has_value());
+    if (i % 10 == 9) {
+      CHECK(results[i]->outcome == StepState::timed_out);
+    } else {
+      CHECK(results[i]->exit_code == i % 4);
+      CHECK(results[i]->outcome == (i % 4 == 0 ? StepState::succeeded : StepState::failed));
+      CHECK(read_file(steps[i].log_path) == "attempt " + std::to_string(i + 1) + "\n");
+    }
+  }
+  REQUIRE(no_children_left());
+}

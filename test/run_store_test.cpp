@@ -1,0 +1,577 @@
+#include "nightshift/runtime/memory_run_store.h"
+#include "nightshift/runtime/sqlite_run_store.h"
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace nightshift;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "nightshift-run-store-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The two stores behind one face. reopen() closes and opens the SQLite file, as a
+// restarted daemon would; the memory store has nothing to reopen.
+class MemoryStore {
+ public:
+  RunStore* operator->() { return &store_; }
+  void reopen() {}
+
+ private:
+  MemoryRunStore store_;
+};
+
+class SqliteStore {
+ public:
+  SqliteStore() : path_((dir_.path() / "state" / "runs.db").string()) { reopen(); }
+  RunStore* operator->() { return store_.get(); }
+  void reopen() {
+    store_.reset();  // the old connection goes away before the new one opens
+    store_ = SqliteRunStore::open(path_);
+  }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<SqliteRunStore> store_;
+};
+
+Timestamp at_ms(std::int64_t ms) {
+  return Timestamp(std::chrono::milliseconds(ms));
+}
+Instant at_s(std::int64_t s) {
+  return Instant(std::chrono::seconds(s));
+}
+
+constexpr std::int64_t kFire = 1'764'000'600;  // 2025-11-24T16:10:00Z, 00:10 in Tokyo
+
+NewRun new_run(std::string job, Trigger trigger, Instant scheduled_at,
+               std::vector<std::string> steps = {"extract", "aggregate", "load"}) {
+  NewRun run;
+  run.job = std::move(job);
+  run.trigger = trigger;
+  run.scheduled_at = scheduled_at;
+  run.scheduled_at_text = "2025-11-25T01:10:00+09:00";
+  run.date = "2025-11-25";
+  run.created_at = at_ms(1'764'000'600'123);
+  for (std::string& name : steps) run.steps.push_back({std::move(name), false});
+  return run;
+}
+
+AttemptRecord attempt_of(std::int64_t run_id, std::string step, int number, Timestamp started,
+                         bool counts_as_retry = true) {
+  AttemptRecord attempt;
+  attempt.run_id = run_id;
+  attempt.step = std::move(step);
+  attempt.attempt = number;
+  attempt.started_at = started;
+  attempt.counts_as_retry = counts_as_retry;
+  return attempt;
+}
+
+const StepRecord& step_of(const RunRecord& run, const std::string& name) {
+  for (const StepRecord& step : run.steps)
+    if (step.step == name) return step;
+  throw std::runtime_error("no step " + name);
+}
+
+std::vector<std::int64_t> ids_of(const std::vector<RunRecord>& runs) {
+  std::vector<std::int64_t> ids;
+  for (const RunRecord& run : runs) ids.push_back(run.run_id);
+  return ids;
+}
+
+// Runs one statement on a connection of its own and returns the first column of
+// its first row (or "" when there is none).
+std::string query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  INFO(sqlite3_errmsg(db));
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string result;
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0))
+    result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  CHECK((rc == SQLITE_ROW || rc == SQLITE_DONE));
+  return result;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("run store: a created run reads back with every field", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  NewRun run = new_run("kpi", Trigger::catchup, at_s(kFire));
+  run.steps[0].carried_over = true;
+  const auto run_id = store->create_run(run);
+  REQUIRE(run_id);
+
+  store.reopen();
+  const auto read = store->get_run(*run_id);
+  REQUIRE(read);
+  CHECK(read->run_id == *run_id);
+  CHECK(read->job == "kpi");
+  CHECK(read->trigger == Trigger::catchup);
+  CHECK(read->scheduled_at == at_s(kFire));
+  CHECK(read->scheduled_at_text == "2025-11-25T01:10:00+09:00");
+  CHECK(read->date == "2025-11-25");
+  CHECK(read->status == RunStatus::queued);
+  CHECK(read->created_at == at_ms(1'764'000'600'123));
+  CHECK_FALSE(read->started_at);
+  CHECK_FALSE(read->finished_at);
+  REQUIRE(read->steps.size() == 3);
+  CHECK(read->steps[0].step == "extract");
+  CHECK(read->steps[1].step == "aggregate");
+  CHECK(read->steps[2].step == "load");
+  CHECK(read->steps[0].carried_over);
+  CHECK(read->steps[0].state == StepState::succeeded);
+  for (const StepRecord& step : {read->steps[1], read->steps[2]}) {
+    CHECK_FALSE(step.carried_over);
+    CHECK(step.state == StepState::pending);
+  }
+  for (const StepRecord& step : read->steps) {
+    CHECK(step.attempt == 0);
+    CHECK_FALSE(step.started_at);
+    CHECK_FALSE(step.finished_at);
+    CHECK_FALSE(step.exit_code);
+  }
+
+  for (Trigger trigger : {Trigger::schedule, Trigger::manual}) {
+    const auto other = store->create_run(new_run("kpi", trigger, at_s(kFire + 86'400)));
+    REQUIRE(other);
+    CHECK(store->get_run(*other)->trigger == trigger);
+  }
+  CHECK_FALSE(store->get_run(*run_id + 100));
+  CHECK(store->attempts(*run_id + 100).empty());
+}
+
+TEST_CASE("run store: triggers have names") {
+  CHECK(to_string(Trigger::schedule) == "schedule");
+  CHECK(to_string(Trigger::catchup) == "catchup");
+  CHECK(to_string(Trigger::manual) == "manual");
+  CHECK(parse_trigger("catchup") == Trigger::catchup);
+  CHECK_FALSE(parse_trigger("Manual"));
+  CHECK_FALSE(parse_trigger(""));
+}
+
+TEMPLATE_TEST_CASE("run store: a fire time makes one schedule or catchup run, ever", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  const auto first = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire)));
+  REQUIRE(first);
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::catchup, at_s(kFire))));
+
+  store.reopen();  // a restarted daemon
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::catchup, at_s(kFire))));
+
+  // Another job, or another fire time, is another run.
+  CHECK(store->create_run(new_run("sales", Trigger::schedule, at_s(kFire))));
+  CHECK(store->create_run(new_run("kpi", Trigger::catchup, at_s(kFire + 60))));
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire + 60))));
+  CHECK(ids_of(store->list_runs("kpi", 10)).size() == 2);
+}
+
+TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]", MemoryStore,
+                   SqliteStore) {
+  TestType store;
+  const auto one = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
+  const auto two = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
+  REQUIRE(one);
+  REQUIRE(two);
+  CHECK(*one != *two);
+  // A manual run does not take the fire time from the schedule, nor the other way round.
+  CHECK(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+  store.reopen();
+  CHECK(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))));
+  CHECK(store->list_runs("kpi", 10).size() == 4);
+}
+
+TEMPLATE_TEST_CASE("run store: a failed create leaves nothing behind", "[run_store]", MemoryStore,
+                   SqliteStore) {
+  TestType store;
+  // A step listed twice is a bug, not a duplicate run: an error, and no run.
+  CHECK_THROWS_AS(
+      store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire), {"extract", "extract"})),
+      StoreError);
+  CHECK(store->list_runs("kpi", 10).empty());
+  CHECK(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+}
+
+TEMPLATE_TEST_CASE("run store: status changes set started_at once and finished_at at the end",
+                   "[run_store]", MemoryStore, SqliteStore) {
+  TestType store;
+  for (RunStatus end : {RunStatus::succeeded, RunStatus::failed, RunStatus::cancelled}) {
+    CAPTURE(to_string(end));
+    const auto run_id = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+    store->set_run_status(run_id, RunStatus::running, at_ms(1000));
+    auto run = store->get_run(run_id).value();
+    CHECK(run.status == RunStatus::running);
+    CHECK(run.started_at == at_ms(1000));
+    CHECK_FALSE(run.finished_at);
+
+    store.reopen();
+    store->set_run_status(run_id, RunStatus::running, at_ms(2000));  // resumed after a restart
+    CHECK(store->get_run(run_id)->started_at == at_ms(1000));
+
+    store->set_run_status(run_id, end, at_ms(3000));
+    run = store->get_run(run_id).value();
+    CHECK(run.status == end);
+    CHECK(run.started_at == at_ms(1000));
+    CHECK(run.finished_at == at_ms(3000));
+  }
+  CHECK_THROWS_AS(store->set_run_status(999, RunStatus::running, at_ms(1)), StoreError);
+}
+
+TEMPLATE_TEST_CASE("run store: retries are attempts, and the run shows the latest", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+
+  store->start_attempt(attempt_of(run_id, "extract", 1, at_ms(1000)));
+  CHECK(step_of(store->get_run(run_id).value(), "extract").state == StepState::running);
+  store->finish_attempt(run_id, "extract", 1, StepState::failed, 3, at_ms(2000));
+  // The step's state is the executor's to set: a failed attempt may be retried.
+  auto step = step_of(store->get_run(run_id).value(), "extract");
+  CHECK(step.state == StepState::running);
+  CHECK(step.attempt == 1);
+  CHECK(step.exit_code == 3);
+  store->set_step_state(run_id, "extract", StepState::ready);
+  CHECK(step_of(store->get_run(run_id).value(), "extract").state == StepState::ready);
+
+  store->start_attempt(attempt_of(run_id, "extract", 2, at_ms(5000)));
+  step = step_of(store->get_run(run_id).value(), "extract");
+  CHECK(step.attempt == 2);
+  CHECK(step.started_at == at_ms(5000));
+  CHECK_FALSE(step.finished_at);
+  CHECK_FALSE(step.exit_code);
+
+  store->finish_attempt(run_id, "extract", 2, StepState::succeeded, 0, at_ms(6000));
+  store->set_step_state(run_id, "extract", StepState::succeeded);
+  store.reopen();
+  const RunRecord run = store->get_run(run_id).value();
+  step = step_of(run, "extract");
+  CHECK(step.state == StepState::succeeded);
+  CHECK(step.attempt == 2);
+  CHECK(step.started_at == at_ms(5000));
+  CHECK(step.finished_at == at_ms(6000));
+  CHECK(step.exit_code == 0);
+  CHECK(step_of(run, "aggregate").attempt == 0);
+  CHECK(step_of(run, "aggregate").state == StepState::pending);
+
+  const auto attempts = store->attempts(run_id);
+  REQUIRE(attempts.size() == 2);
+  CHECK(attempts[0].run_id == run_id);
+  CHECK(attempts[0].step == "extract");
+  CHECK(attempts[0].attempt == 1);
+  CHECK(attempts[0].state == StepState::failed);
+  CHECK(attempts[0].started_at == at_ms(1000));
+  CHECK(attempts[0].finished_at == at_ms(2000));
+  CHECK(attempts[0].exit_code == 3);
+  CHECK(attempts[0].counts_as_retry);
+  CHECK(attempts[1].attempt == 2);
+  CHECK(attempts[1].state == StepState::succeeded);
+  CHECK(attempts[1].exit_code == 0);
+
+  // A timed-out attempt has no exit code.
+  store->start_attempt(attempt_of(run_id, "aggregate", 1, at_ms(7000)));
+  store->finish_attempt(run_id, "aggregate", 1, StepState::timed_out, std::nullopt, at_ms(8000));
+  CHECK_FALSE(step_of(store->get_run(run_id).value(), "aggregate").exit_code);
+  CHECK(store->attempts(run_id).size() == 3);
+
+  // What does not exist is an error, not a silent no-op.
+  CHECK_THROWS_AS(store->start_attempt(attempt_of(run_id, "nope", 1, at_ms(1))), StoreError);
+  CHECK_THROWS_AS(store->start_attempt(attempt_of(run_id, "extract", 2, at_ms(1))), StoreError);
+  CHECK_THROWS_AS(store->finish_attempt(run_id, "load", 1, StepState::failed, 1, at_ms(1)),
+                  StoreError);
+  CHECK_THROWS_AS(store->set_step_state(run_id, "nope", StepState::ready), StoreError);
+  CHECK_THROWS_AS(store->set_step_state(run_id + 1, "extract", StepState::ready), StoreError);
+}
+
+TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  const auto run_id =
+      store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire), {"a", "b", "c"})).value();
+  const auto other = store->create_run(new_run("sales", Trigger::manual, at_s(kFire))).value();
+  store->start_attempt(attempt_of(run_id, "a", 1, at_ms(1000)));
+  store->finish_attempt(run_id, "a", 1, StepState::succeeded, 0, at_ms(1500));
+  store->set_step_state(run_id, "a", StepState::succeeded);
+  store->start_attempt(attempt_of(run_id, "c", 1, at_ms(2000)));
+  store->start_attempt(attempt_of(run_id, "b", 1, at_ms(2100), false));
+  store->start_attempt(attempt_of(other, "extract", 1, at_ms(2200)));
+
+  store.reopen();  // the store object goes away with the attempts unfinished
+  const auto lost = store->mark_running_attempts_lost(at_ms(9000));
+  REQUIRE(lost.size() == 3);
+  CHECK(lost[0].run_id == run_id);
+  CHECK(lost[0].step == "b");  // by run, then in step order
+  CHECK(lost[0].attempt == 1);
+  CHECK(lost[0].state == StepState::lost);
+  CHECK(lost[0].started_at == at_ms(2100));
+  CHECK(lost[0].finished_at == at_ms(9000));
+  CHECK_FALSE(lost[0].exit_code);
+  CHECK_FALSE(lost[0].counts_as_retry);
+  CHECK(lost[1].step == "c");
+  CHECK(lost[1].counts_as_retry);
+  CHECK(lost[2].run_id == other);
+
+  const RunRecord run = store->get_run(run_id).value();
+  CHECK(step_of(run, "a").state == StepState::succeeded);
+  CHECK(step_of(run, "b").state == StepState::lost);
+  CHECK(step_of(run, "c").state == StepState::lost);
+  CHECK(step_of(run, "c").finished_at == at_ms(9000));
+  CHECK(store->attempts(run_id)[2].state == StepState::lost);
+  CHECK(store->mark_running_attempts_lost(at_ms(9500)).empty());
+
+  // The restart is a new attempt that does not use up a retry.
+  store->start_attempt(attempt_of(run_id, "b", 2, at_ms(9600), false));
+  store.reopen();
+  const auto attempts = store->attempts(run_id);
+  REQUIRE(attempts.size() == 4);
+  CHECK(attempts[2].step == "b");
+  CHECK(attempts[2].attempt == 2);
+  CHECK(attempts[2].state == StepState::running);
+  CHECK_FALSE(attempts[2].counts_as_retry);
+  CHECK(step_of(store->get_run(run_id).value(), "b").state == StepState::running);
+}
+
+TEMPLATE_TEST_CASE("run store: list_runs pages newest first", "[run_store]", MemoryStore,
+                   SqliteStore) {
+  TestType store;
+  std::vector<std::int64_t> kpi;
+  for (int day = 0; day < 5; ++day) {
+    kpi.push_back(
+        store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire + day * 86'400))).value());
+    store->create_run(new_run("sales", Trigger::schedule, at_s(kFire + day * 86'400)));
+  }
+  const auto first = store->list_runs("kpi", 2);
+  CHECK(ids_of(first) == std::vector<std::int64_t>{kpi[4], kpi[3]});
+  CHECK(first[0].steps.size() == 3);
+  CHECK(first[0].scheduled_at == at_s(kFire + 4 * 86'400));
+  CHECK(ids_of(store->list_runs("kpi", 2, kpi[3])) == std::vector<std::int64_t>{kpi[2], kpi[1]});
+  CHECK(ids_of(store->list_runs("kpi", 10, kpi[1])) == std::vector<std::int64_t>{kpi[0]});
+  CHECK(store->list_runs("kpi", 10, kpi[0]).empty());
+  CHECK(store->list_runs("kpi", 0).empty());
+  CHECK(store->list_runs("nope", 10).empty());
+  CHECK(store->list_runs("kpi", 100).size() == 5);
+}
+
+TEMPLATE_TEST_CASE("run store: unfinished runs are the queued and running ones, oldest first",
+                   "[run_store]", MemoryStore, SqliteStore) {
+  TestType store;
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value());
+  store->set_run_status(ids[0], RunStatus::running, at_ms(1));
+  store->set_run_status(ids[1], RunStatus::running, at_ms(1));
+  store->set_run_status(ids[1], RunStatus::succeeded, at_ms(2));
+  store->set_run_status(ids[2], RunStatus::failed, at_ms(2));
+  store->set_run_status(ids[3], RunStatus::cancelled, at_ms(2));
+  store.reopen();
+  const auto unfinished = store->unfinished_runs();
+  CHECK(ids_of(unfinished) == std::vector<std::int64_t>{ids[0], ids[4]});
+  REQUIRE(unfinished.size() == 2);
+  CHECK(unfinished[0].status == RunStatus::running);
+  CHECK(unfinished[1].status == RunStatus::queued);
+  CHECK(unfinished[1].steps.size() == 3);
+}
+
+TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_store][concurrency]",
+                   MemoryStore, SqliteStore) {
+  constexpr int kWriters = 4;
+  constexpr int kSteps = 25;
+  TestType store;
+  std::vector<std::string> names;
+  for (int i = 0; i < kSteps; ++i) names.push_back("step_" + std::to_string(i));
+  std::vector<std::int64_t> runs;
+  for (int w = 0; w < kWriters; ++w)
+    runs.push_back(
+        store
+            ->create_run(new_run("job_" + std::to_string(w), Trigger::schedule, at_s(kFire), names))
+            .value());
+
+  // Catch2 v2 assertions are not thread-safe: threads only record what went wrong.
+  std::mutex errors_mutex;
+  std::vector<std::string> errors;
+  auto record = [&](const std::exception& e) {
+    std::lock_guard lock(errors_mutex);
+    errors.emplace_back(e.what());
+  };
+  std::atomic<int> writers_left{kWriters};
+  std::atomic<long> reads{0};
+  std::thread reader([&] {
+    try {
+      while (writers_left.load() > 0) {
+        for (std::int64_t run_id : runs) {
+          if (store->get_run(run_id)->steps.size() != kSteps)
+            throw std::runtime_error("a run lost steps");
+          store->attempts(run_id);
+        }
+        store->list_runs("job_0", 10);
+        store->unfinished_runs();
+        ++reads;
+      }
+    } catch (const std::exception& e) {
+      record(e);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      try {
+        for (int i = 0; i < kSteps; ++i) {
+          store->start_attempt(attempt_of(runs[w], names[i], 1, at_ms(i)));
+          store->finish_attempt(runs[w], names[i], 1, StepState::succeeded, 0, at_ms(i + 1));
+          store->set_step_state(runs[w], names[i], StepState::succeeded);
+        }
+      } catch (const std::exception& e) {
+        record(e);
+      }
+      --writers_left;
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  reader.join();
+
+  CHECK(errors.empty());
+  for (const std::string& error : errors) WARN(error);
+  CHECK(reads.load() > 0);
+  for (std::int64_t run_id : runs) {
+    CHECK(store->attempts(run_id).size() == kSteps);
+    const RunRecord run = store->get_run(run_id).value();
+    for (const StepRecord& step : run.steps) {
+      CHECK(step.state == StepState::succeeded);
+      CHECK(step.attempt == 1);
+    }
+  }
+}
+
+TEST_CASE("run store: sqlite: a fresh file gets the latest schema, applied once") {
+  TempDir dir;
+  const std::string path = (dir.path() / "a" / "b" / "runs.db").string();  // parents created
+  const std::string latest = std::to_string(SqliteRunStore::latest_schema_version());
+  std::int64_t run_id = 0;
+  {
+    auto store = SqliteRunStore::open(path);
+    run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  }
+  CHECK(query(path, "SELECT MAX(version) FROM schema_version") == latest);
+  CHECK(query(path, "SELECT COUNT(*) FROM schema_version") == latest);
+  {
+    auto store = SqliteRunStore::open(path);  // would fail if a migration ran again
+    CHECK(store->get_run(run_id));
+  }
+  CHECK(query(path, "SELECT COUNT(*) FROM schema_version") == latest);
+}
+
+TEST_CASE("run store: sqlite: a schema newer than this binary is refused") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  SqliteRunStore::open(path);
+  const int newer = SqliteRunStore::latest_schema_version() + 1;
+  query(path, "INSERT INTO schema_version (version, applied_at) VALUES (" + std::to_string(newer) +
+                  ", 0)");
+  CHECK_THROWS_WITH(SqliteRunStore::open(path),
+                    "cannot open run store " + path + ": store schema version " +
+                        std::to_string(newer) + " is newer than this nightshift (" +
+                        std::to_string(newer - 1) + ")");
+}
+
+TEST_CASE("run store: sqlite: the journal is a WAL") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  auto store = SqliteRunStore::open(path);
+  CHECK(query(path, "PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("run store: sqlite: a file that is not a store is an error naming it") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  const std::string garbage(4096, 'x');
+  std::ofstream(path) << garbage;
+  CHECK_THROWS_AS(SqliteRunStore::open(path), StoreError);
+  CHECK_THROWS_WITH(SqliteRunStore::open(path),
+                    Catch::Contains(path) && Catch::Contains("not a database"));
+  std::ifstream in(path);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == garbage);  // left as it was
+
+  // A parent that is a file cannot become a directory.
+  const std::string below_file = path + "/runs.db";
+  CHECK_THROWS_WITH(SqliteRunStore::open(below_file),
+                    Catch::StartsWith("cannot open run store " + below_file + ": "));
+  CHECK_THROWS_WITH(SqliteRunStore::open(""), "cannot open run store : no path given");
+}
+
+TEST_CASE("run store: sqlite: attempts running when the daemon is killed are found lost") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The daemon: records a running attempt, then dies without closing anything.
+    try {
+      auto store = SqliteRunStore::open(path);
+      const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire)));
+      store->set_run_status(*run_id, RunStatus::running, at_ms(1000));
+      store->start_attempt(attempt_of(*run_id, "extract", 1, at_ms(1000)));
+      std::raise(SIGKILL);
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+
+  auto store = SqliteRunStore::open(path);
+  const auto unfinished = store->unfinished_runs();
+  REQUIRE(unfinished.size() == 1);
+  CHECK(unfinished[0].status == RunStatus::running);
+  const auto lost = store->mark_running_attempts_lost(at_ms(5000));
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0].step == "extract");
+  CHECK(lost[0].state == StepState::lost);
+  CHECK(step_of(store->get_run(unfinished[0].run_id).value(), "extract").state == StepState::lost);
+  CHECK_FALSE(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+}
