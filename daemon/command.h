@@ -12,5 +12,10 @@ constexpr int kExitUsage = 2;
 int check_command(int argc, char** argv);
 int calendar_command(int argc, char** argv);
 int run_command(int argc, char** argv);
+int serve_command(int argc, char** argv);
+int status_command(int argc, char** argv);
+int rerun_command(int argc, char** argv);
+int logs_command(int argc, char** argv);
+int cancel_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

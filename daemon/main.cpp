@@ -14,9 +14,14 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"serve", nightshift::cli::serve_command, "run the daemon: schedule, run, serve HTTP"},
     {"check", nightshift::cli::check_command, "validate the config and every job file"},
     {"calendar", nightshift::cli::calendar_command, "print the next fire times of a schedule"},
     {"run", nightshift::cli::run_command, "run one job once in the foreground"},
+    {"status", nightshift::cli::status_command, "show the jobs, or one job's recent runs"},
+    {"rerun", nightshift::cli::rerun_command, "queue a manual run of a job on the daemon"},
+    {"logs", nightshift::cli::logs_command, "print or follow the log of a step"},
+    {"cancel", nightshift::cli::cancel_command, "cancel a run on the daemon"},
 };
 
 void print_usage(std::ostream& out) {

@@ -210,6 +210,21 @@ TEMPLATE_TEST_CASE("run store: a fire time makes one schedule or catchup run, ev
   CHECK(ids_of(store->list_runs("kpi", 10)).size() == 2);
 }
 
+TEMPLATE_TEST_CASE("run store: the scheduler's watermark survives a restart", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  CHECK_FALSE(store->scheduled_through("kpi"));
+  store->set_scheduled_through("kpi", at_s(kFire));
+  store->set_scheduled_through("kpi", at_s(kFire + 86400));
+  store->set_scheduled_through("sales", at_s(kFire));
+  store.reopen();
+  if (std::is_same_v<TestType, SqliteStore>) {
+    CHECK(store->scheduled_through("kpi") == at_s(kFire + 86400));
+    CHECK(store->scheduled_through("sales") == at_s(kFire));
+  }
+  CHECK_FALSE(store->scheduled_through("other"));
+}
+
 TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]", MemoryStore,
                    SqliteStore) {
   TestType store;

@@ -1,15 +1,20 @@
 """Helpers for the integration tests: a scratch project (config, jobs.d,
 secrets) and the real nightshift binary run against it."""
 
+import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 NIGHTSHIFT = os.path.abspath(os.environ.get("NIGHTSHIFT_BIN") or sys.argv[1])
 
@@ -52,7 +57,8 @@ class Project:
                                 cwd=self.dir)
 
     def query(self, sql, *params):
-        db = sqlite3.connect(self.path("var", "nightshift.db"))
+        # A daemon may be writing: wait for its lock rather than fail.
+        db = sqlite3.connect(self.path("var", "nightshift.db"), timeout=30)
         try:
             return db.execute(sql, params).fetchall()
         finally:
@@ -84,6 +90,219 @@ class ProjectTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
 
+# --- the daemon: `nightshift serve` on 127.0.0.1, and HTTP helpers ---
+
+# No proxy from the environment may stand between the tests and 127.0.0.1.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Answer:
+    """An HTTP answer: status, headers (case-insensitive), body bytes."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"HTTP {self.status}: not JSON: {self.text[:500]!r}") from None
+
+    def __repr__(self):
+        return f"<HTTP {self.status} {self.text[:300]!r}>"
+
+
+def http(method, url, headers=None, body=None, timeout=30):
+    """One request; an error status is an Answer too, not an exception."""
+    if body is None and method == "POST":
+        body = b""  # Content-Length: 0
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with _OPENER.open(request, timeout=timeout) as r:
+            return Answer(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return Answer(e.code, e.headers, e.read())
+
+
+def free_port():
+    """A port free on 127.0.0.1 right now (another process may take it before
+    the daemon binds it: Daemon.start retries on "Address already in use")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, message, interval=0.05):
+    """Polls until predicate() is truthy and returns its value; fails after
+    `timeout` seconds (a bound that only catches hangs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message}")
+        time.sleep(interval)
+
+
+class Daemon:
+    """`nightshift serve` on a free port of 127.0.0.1, for one Project. Its
+    stderr goes to daemon.log in the project (appended across restarts). It is
+    stopped by its PID only."""
+
+    START_TIMEOUT = 20
+
+    def __init__(self, project, *args):
+        self.project = project
+        self.args = args
+        self.proc = None
+        self.port = None
+        self.log_path = project.path("daemon.log")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _set_listen(self, port):
+        config = self.project.path("nightshift.yaml")
+        with open(config) as f:
+            lines = [line for line in f.read().splitlines(True) if not line.startswith("listen:")]
+        with open(config, "w") as f:
+            f.write(f"listen: 127.0.0.1:{port}\n" + "".join(lines))
+
+    def start(self):
+        """Starts the daemon and waits until GET /healthz answers 200."""
+        assert not self.running(), "the daemon is running already"
+        for _ in range(5):
+            self.port = free_port()
+            self._set_listen(self.port)
+            offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            with open(self.log_path, "ab") as err:
+                self.proc = subprocess.Popen(
+                    [NIGHTSHIFT, "serve", "--config", self.project.path("nightshift.yaml"), *self.args],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=self.project.dir)
+            deadline = time.monotonic() + self.START_TIMEOUT
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    if http("GET", self.url + "/healthz", timeout=2).status == 200:
+                        return self
+                except OSError:
+                    pass  # not listening yet
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.stop(quiet=True)
+                raise AssertionError(f"the daemon did not answer /healthz within "
+                                     f"{self.START_TIMEOUT} s:\n{self.log()[offset:]}")
+            started = self.log()[offset:]
+            if "Address already in use" not in started:
+                raise AssertionError(f"the daemon exited with {self.proc.returncode} at start:\n{started}")
+        raise AssertionError("no free port after 5 tries")
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30, quiet=False):
+        """Sends `sig`, waits up to `timeout` s for the exit, then SIGKILL;
+        returns the exit status (negative: killed by that signal). Unless
+        `quiet`, a daemon that needed the SIGKILL fails the test."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                if not quiet:
+                    raise AssertionError(f"the daemon did not exit within {timeout} s of "
+                                         f"signal {sig}:\n{self.log()[-3000:]}") from None
+        return self.proc.returncode
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # HTTP on this daemon: paths like "/jobs/kpi".
+    def get(self, path, headers=None, timeout=30):
+        return http("GET", self.url + path, headers, timeout=timeout)
+
+    def post(self, path, token=None, headers=None, body=None, timeout=30):
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return http("POST", self.url + path, headers, body, timeout=timeout)
+
+    def open(self, path, timeout=30):
+        """GET whose body is read as it comes (a followed log): the response
+        object, to use in a with statement."""
+        return _OPENER.open(self.url + path, timeout=timeout)
+
+    def get_json(self, path):
+        """GET that must answer 200; its parsed JSON."""
+        answer = self.get(path)
+        if answer.status != 200:
+            raise AssertionError(f"GET {path}: {answer!r}")
+        return answer.json
+
+    def run_json(self, run_id):
+        return self.get_json(f"/runs/{run_id}")
+
+    def wait_for_run(self, run_id, timeout=60, statuses=("succeeded", "failed", "cancelled")):
+        """Waits until the run's status is one of `statuses`; returns the run."""
+        return wait_for(lambda: (lambda r: r if r["status"] in statuses else None)(self.run_json(run_id)),
+                        timeout, f"run {run_id} to reach {statuses}", interval=0.1)
+
+
+class DaemonTest(ProjectTest):
+    """A ProjectTest with a Daemon (not started) in self.daemon, stopped in tearDown."""
+
+    daemon_args = ()
+
+    def setUp(self):
+        super().setUp()
+        self.daemon = Daemon(self.project, *self.daemon_args)
+
+    def tearDown(self):
+        if self.daemon.running():
+            # shutdown_grace may be long: a daemon that does not leave soon is killed.
+            self.daemon.stop(timeout=10, quiet=True)
+        if _failed(self):
+            sys.stderr.write(f"\n--- daemon log of {self.id()} ---\n{self.daemon.log()[-6000:]}\n")
+        super().tearDown()
+
+
+def _failed(test):
+    """True when the test that is tearing down has failed or raised."""
+    outcome = getattr(test, "_outcome", None)
+    result = getattr(outcome, "result", None)
+    if result is None:
+        return False
+    return any(t is test for t, _ in result.failures + result.errors)
+
+
 def main():
     # ctest passes the binary as the first argument.
     unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
@@ -100,4 +319,5 @@ def pid_alive(pid):
     return state not in ("Z", "X")
 
 
-__all__ = ["Project", "ProjectTest", "main", "pid_alive", "signal", "subprocess"]
+__all__ = ["Answer", "Daemon", "DaemonTest", "NIGHTSHIFT", "Project", "ProjectTest", "free_port", "http",
+           "main", "pid_alive", "signal", "subprocess", "wait_for"]

@@ -73,8 +73,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, RunStore& store, StepRunners runners, ExecutorOptions options,
        ExecutorEvents events)
-      : io_(io),
-        strand_(asio::make_strand(io)),
+      : strand_(asio::make_strand(io)),
         store_(store),
         runners_(runners),
         options_(std::move(options)),
@@ -92,6 +91,12 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume);
   void cancel_run(std::int64_t run_id);
   void cancel_all();
+  void drain() {
+    draining_ = true;
+    // Steps waiting to retry stay as they are in the store; a restarted daemon retries them.
+    for (auto& [id, run] : runs_) run->retry_timers.clear();
+    publish_load();
+  }
   Load load() const {
     std::lock_guard lock(load_mutex_);
     return load_;
@@ -122,7 +127,6 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  asio::io_context& io_;
   asio::strand<asio::io_context::executor_type> strand_;
   RunStore& store_;
   StepRunners runners_;
@@ -135,6 +139,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
   int running_ = 0;
   std::map<std::string, int> pool_used_;
+  bool draining_ = false;
 
   mutable std::mutex load_mutex_;
   Load load_;
@@ -218,7 +223,7 @@ void Executor::Impl::enqueue(RunState& run, std::size_t step) {
 }
 
 void Executor::Impl::dispatch() {
-  for (auto it = ready_.begin(); it != ready_.end() && running_ < options_.workers;) {
+  for (auto it = ready_.begin(); !draining_ && it != ready_.end() && running_ < options_.workers;) {
     auto [run_id, step] = *it;
     RunState& run = *runs_.at(run_id);
     const auto& pool = run.job->spec.steps[step].pool;
@@ -487,6 +492,10 @@ void Executor::resume_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
 
 void Executor::cancel_run(std::int64_t run_id) {
   impl_->on_strand([run_id](Impl& impl) { impl.cancel_run(run_id); });
+}
+
+void Executor::drain() {
+  impl_->on_strand([](Impl& impl) { impl.drain(); });
 }
 
 void Executor::cancel_all() {

@@ -70,6 +70,10 @@ class Executor {
   // up a retry. Call after RunStore::mark_running_attempts_lost. Thread-safe.
   void resume_run(std::shared_ptr<const Job> job, std::int64_t run_id);
 
+  // Stops starting steps (a draining daemon): running attempts go on; runs stay
+  // unfinished in the store, so a restarted daemon resumes them. Thread-safe.
+  void drain();
+
   // Cancels a run: no new step starts, running ones are stopped. Thread-safe.
   void cancel_run(std::int64_t run_id);
   void cancel_all();

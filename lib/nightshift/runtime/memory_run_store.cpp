@@ -190,4 +190,16 @@ RunRecord MemoryRunStore::read(const StoredRun& stored) const {
   return run;
 }
 
+std::optional<Instant> MemoryRunStore::scheduled_through(const std::string& job) {
+  std::lock_guard lock(mutex_);
+  auto it = scheduled_through_.find(job);
+  if (it == scheduled_through_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryRunStore::set_scheduled_through(const std::string& job, Instant t) {
+  std::lock_guard lock(mutex_);
+  scheduled_through_[job] = t;
+}
+
 }  // namespace nightshift

@@ -30,6 +30,8 @@ class MemoryRunStore final : public RunStore {
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override;
   std::vector<RunRecord> unfinished_runs() override;
+  std::optional<Instant> scheduled_through(const std::string& job) override;
+  void set_scheduled_through(const std::string& job, Instant t) override;
 
  private:
   // A run as stored: its steps keep only state and carried_over; the fields of
@@ -47,6 +49,7 @@ class MemoryRunStore final : public RunStore {
   std::int64_t next_run_id_ = 1;
   std::map<std::int64_t, StoredRun> runs_;
   std::set<std::pair<std::string, Instant>> fire_keys_;  // (job, scheduled_at), schedule/catchup
+  std::map<std::string, Instant> scheduled_through_;
 };
 
 }  // namespace nightshift

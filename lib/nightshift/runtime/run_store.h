@@ -110,6 +110,12 @@ class RunStore {
                                            std::optional<std::int64_t> before = std::nullopt) = 0;
   // Runs not yet finished (queued or running), oldest first.
   virtual std::vector<RunRecord> unfinished_runs() = 0;
+
+  // The scheduler's watermark of a job: every fire time up to it has been dealt
+  // with (a run created, or skipped by `catchup`). A restarted daemon catches up
+  // from here; nullopt for a job it has never scheduled.
+  virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
+  virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
 };
 
 }  // namespace nightshift

@@ -46,6 +46,8 @@ class SqliteRunStore final : public RunStore {
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override;
   std::vector<RunRecord> unfinished_runs() override;
+  std::optional<Instant> scheduled_through(const std::string& job) override;
+  void set_scheduled_through(const std::string& job, Instant t) override;
 
   const std::string& path() const { return path_; }
 

@@ -1,0 +1,296 @@
+#include "daemon.h"
+
+#include "dashboard.h"
+
+#include "nightshift/server/log_follower.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace nightshift {
+namespace {
+
+std::vector<std::string> read_tokens(const std::string& path) {
+  std::vector<std::string> tokens;
+  if (path.empty()) return tokens;
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read tokens_file " + path);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty() && line[0] != '#') tokens.push_back(line);
+  }
+  if (tokens.empty()) throw std::runtime_error("tokens_file " + path + " holds no token");
+  return tokens;
+}
+
+double seconds_between(const std::optional<Timestamp>& a, const std::optional<Timestamp>& b) {
+  if (!a || !b) return 0;
+  return std::chrono::duration<double>(*b - *a).count();
+}
+
+}  // namespace
+
+Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log)
+    : config_(std::move(config)),
+      log_(std::move(log)),
+      started_(std::chrono::steady_clock::now()),
+      metrics_(NIGHTSHIFT_VERSION),
+      initial_jobs_(std::move(jobs)) {
+  engine_ = std::make_unique<Engine>(config_, executor_events());
+  scheduler_ = std::make_unique<Scheduler>(engine_->io(), engine_->store(), engine_->executor(),
+                                           scheduler_events());
+  api_ =
+      std::make_unique<Api>(*this, read_tokens(config_.tokens_file), std::string(kDashboardHtml));
+  HttpServerOptions options;
+  options.host = config_.listen_host;
+  options.port = static_cast<unsigned short>(config_.listen_port);
+  options.log = [this](const std::string& m) { log_("warn", "http: " + m); };
+  http_ = std::make_unique<HttpServer>(engine_->io(), options,
+                                       [this](const HttpRequest& r) { return api_->handle(r); });
+}
+
+Daemon::~Daemon() = default;
+
+ExecutorEvents Daemon::executor_events() {
+  ExecutorEvents events;
+  events.step_started = [this](const Job& job, std::int64_t run_id, const std::string& step,
+                               int attempt) {
+    log_("info", "run " + std::to_string(run_id) + " " + job.spec.name + "." + step + ": attempt " +
+                     std::to_string(attempt) + " started");
+  };
+  events.step_finished = [this](const Job& job, std::int64_t run_id, const std::string& step,
+                                int attempt, const StepResult& result, Duration elapsed,
+                                bool will_retry) {
+    double seconds = std::chrono::duration<double>(elapsed).count();
+    metrics_.attempt_finished(job.spec.name, step, result.outcome, seconds);
+    std::string line = "run " + std::to_string(run_id) + " " + job.spec.name + "." + step +
+                       ": attempt " + std::to_string(attempt) + " " +
+                       std::string(to_string(result.outcome));
+    if (result.exit_code && result.outcome != StepState::succeeded)
+      line += " (exit " + std::to_string(*result.exit_code) + ")";
+    if (!result.error.empty()) line += ": " + result.error;
+    if (will_retry) line += "; will retry";
+    log_(result.outcome == StepState::succeeded ? "info" : "warn", line);
+  };
+  events.run_finished = [this](const Job& job, std::int64_t run_id, RunStatus status) {
+    run_ended(job.spec.name, run_id, status);
+  };
+  events.store_error = [this](const std::string& what) {
+    metrics_.store_error();
+    {
+      std::lock_guard lock(mutex_);
+      store_error_ = what;
+    }
+    log_("error", "store: " + what);
+  };
+  return events;
+}
+
+void Daemon::run_ended(const std::string& job, std::int64_t run_id, RunStatus status) {
+  double seconds = 0;
+  try {
+    if (auto run = engine_->store().get_run(run_id))
+      seconds = seconds_between(run->started_at, run->finished_at);
+  } catch (const StoreError&) {
+  }
+  metrics_.run_finished(
+      job, status, seconds,
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+  log_(status == RunStatus::succeeded ? "info" : "warn",
+       "run " + std::to_string(run_id) + " of " + job + " " + std::string(to_string(status)));
+  scheduler_->run_finished(job, run_id, status);
+}
+
+SchedulerEvents Daemon::scheduler_events() {
+  SchedulerEvents events;
+  events.next_run = [this](const std::string& job, std::optional<Instant> next) {
+    metrics_.set_next_run(
+        job, next ? std::optional<double>(static_cast<double>(next->time_since_epoch().count()))
+                  : std::nullopt);
+  };
+  events.deadline_missed = [this](const std::string& job, bool missed) {
+    metrics_.set_deadline_missed(job, missed);
+  };
+  events.schedule_delay = [this](double seconds) { metrics_.observe_schedule_delay(seconds); };
+  events.log = [this](const std::string& message) { log_("info", message); };
+  return events;
+}
+
+int Daemon::run() {
+  if (auto ec = http_->start()) {
+    log_("error", "cannot listen on " + config_.listen_host + ":" +
+                      std::to_string(config_.listen_port) + ": " + ec.message());
+    return 1;
+  }
+  metrics_.set_jobs_loaded(initial_jobs_->jobs().size());
+  metrics_.set_config_reload_success(true);
+  scheduler_->start(initial_jobs_);
+  wait_for_signals();
+  log_("info", "nightshift " NIGHTSHIFT_VERSION " serving " +
+                   std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
+                   config_.listen_host + ":" + std::to_string(http_->port()) + "/");
+  sd_notify(0, "READY=1");
+  engine_->run(std::max(2, engine_->workers()));
+  log_("info", "stopped");
+  return 0;
+}
+
+void Daemon::wait_for_signals() {
+  signals_ = std::make_unique<boost::asio::signal_set>(engine_->io(), SIGHUP, SIGTERM, SIGINT);
+  signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      log_("info", "SIGHUP: reloading " + config_.jobs_dir);
+      reload();
+      wait_for_signals();
+    } else {
+      drain();
+    }
+  });
+}
+
+// Stops scheduling and starting steps; running steps get shutdown_grace to
+// finish, then are cancelled; then the server stops and run() returns.
+void Daemon::drain() {
+  {
+    std::lock_guard lock(mutex_);
+    if (draining_) return;
+    draining_ = true;
+  }
+  sd_notify(0, "STOPPING=1");
+  log_("info", "draining: no new runs or steps; waiting up to " +
+                   format_duration(config_.shutdown_grace) + " for running steps");
+  scheduler_->stop();
+  engine_->executor().drain();
+  drain_timer_ = std::make_unique<boost::asio::steady_timer>(engine_->io());
+  finish_drain(std::chrono::steady_clock::now() + config_.shutdown_grace, false);
+}
+
+void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled) {
+  auto load = engine_->executor().load();
+  if (load.steps_running == 0) {
+    signals_->cancel();
+    http_->stop(std::chrono::seconds(1), [] {});
+    return;
+  }
+  if (!cancelled && std::chrono::steady_clock::now() >= deadline) {
+    log_("warn", "shutdown_grace is over: stopping " + std::to_string(load.steps_running) +
+                     " running steps");
+    engine_->executor().cancel_all();
+    cancelled = true;
+  }
+  // Checking the executor's load while draining only: the daemon is going away.
+  drain_timer_->expires_after(std::chrono::milliseconds(50));
+  drain_timer_->async_wait([this, deadline, cancelled](const boost::system::error_code& ec) {
+    if (!ec) finish_drain(deadline, cancelled);
+  });
+}
+
+std::shared_ptr<const JobSet> Daemon::jobs() {
+  return scheduler_->jobs();
+}
+std::optional<Instant> Daemon::next_run(const std::string& job) {
+  return scheduler_->next_run(job);
+}
+bool Daemon::deadline_missed(const std::string& job) {
+  return scheduler_->deadline_missed(job);
+}
+RunStore& Daemon::store() {
+  return engine_->store();
+}
+
+DaemonStatus Daemon::status() {
+  DaemonStatus s;
+  s.version = NIGHTSHIFT_VERSION;
+  s.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  {
+    std::lock_guard lock(mutex_);
+    s.config_errors = config_errors_;
+  }
+  try {
+    engine_->store().list_runs("", 1);
+    s.store_ok = true;
+  } catch (const StoreError& e) {
+    s.store_ok = false;
+    s.store_error = e.what();
+  }
+  auto load = engine_->executor().load();
+  s.steps_running = load.steps_running;
+  s.steps_ready = load.steps_ready;
+  s.pool_slots_in_use = load.pool_slots_in_use;
+  s.pool_sizes = {config_.pools.begin(), config_.pools.end()};
+  s.workers = engine_->workers();
+  return s;
+}
+
+std::string Daemon::metrics() {
+  auto load = engine_->executor().load();
+  // Every configured pool has its series, at 0 until a step takes a slot: the
+  // executor only knows the pools it has used.
+  std::map<std::string, int> in_use;
+  for (const auto& [pool, size] : config_.pools) in_use[pool] = 0;
+  for (const auto& [pool, used] : load.pool_slots_in_use) in_use[pool] = used;
+  metrics_.set_load(load.steps_running, load.steps_ready, in_use);
+  return metrics_.serialize();
+}
+
+std::string Daemon::log_path(const std::string& job, std::int64_t run_id, const std::string& step,
+                             int attempt) {
+  return (std::filesystem::path(config_.log_dir) / job / std::to_string(run_id) /
+          (step + "." + std::to_string(attempt) + ".log"))
+      .string();
+}
+
+Scheduler::RerunResult Daemon::rerun(const Scheduler::Rerun& request) {
+  {
+    std::lock_guard lock(mutex_);
+    if (draining_) return {std::nullopt, 503, "the daemon is shutting down"};
+  }
+  return scheduler_->rerun(request);
+}
+
+void Daemon::cancel(std::int64_t run_id) {
+  log_("info", "cancelling run " + std::to_string(run_id));
+  // A queued run has no executor state yet: the scheduler ends it (steps
+  // included, under its lock so it cannot start meanwhile), and its end is
+  // reported like that of any other run.
+  if (scheduler_->cancel_queued(run_id)) {
+    if (auto run = engine_->store().get_run(run_id))
+      run_ended(run->job, run_id, RunStatus::cancelled);
+    return;
+  }
+  engine_->executor().cancel_run(run_id);
+}
+
+Diagnostics Daemon::reload() {
+  auto set = JobSet::load(config_.jobs_dir, &config_);
+  std::lock_guard lock(mutex_);
+  if (!set) {
+    config_errors_ = set.error();
+    metrics_.set_config_reload_success(false);
+    log_("error", "reload refused (" + std::to_string(config_errors_.size()) +
+                      " errors); the jobs in force stay: " + config_errors_.front().str());
+    for (std::size_t i = 1; i < config_errors_.size(); ++i) log_("error", config_errors_[i].str());
+    return config_errors_;
+  }
+  auto old = scheduler_->jobs();
+  for (const auto& job : old->jobs())
+    if (!(*set)->find(job->spec.name)) metrics_.forget_job(job->spec.name);
+  scheduler_->reload(*set);
+  config_errors_.clear();
+  metrics_.set_config_reload_success(true);
+  metrics_.set_jobs_loaded((*set)->jobs().size());
+  log_("info", "reloaded: " + std::to_string((*set)->jobs().size()) + " jobs");
+  return {};
+}
+
+std::shared_ptr<BodyStream> Daemon::follow_log(const std::string& path, std::int64_t run_id,
+                                               const std::string& step, int attempt,
+                                               std::size_t offset) {
+  return make_log_follower(engine_->io(), engine_->store(), path, run_id, step, attempt, offset);
+}
+
+}  // namespace nightshift

@@ -1,0 +1,77 @@
+// Daemon: `nightshift serve` — the engine, the scheduler, the HTTP API and the
+// metrics wired together on one io_context, with reload (SIGHUP, POST /reload),
+// drain on SIGTERM/SIGINT, and systemd readiness notifications.
+#pragma once
+
+#include "engine.h"
+
+#include "nightshift/config_spec.h"
+#include "nightshift/server/api.h"
+#include "nightshift/server/daemon_control.h"
+#include "nightshift/server/http_server.h"
+#include "nightshift/server/metrics.h"
+#include "nightshift/server/scheduler.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace nightshift {
+
+class Daemon final : public DaemonControl {
+ public:
+  using Logger = std::function<void(const std::string& level, const std::string& message)>;
+
+  Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log);
+  ~Daemon() override;
+
+  // Serves until SIGTERM or SIGINT has drained it; returns the exit code.
+  int run();
+
+  // DaemonControl
+  std::shared_ptr<const JobSet> jobs() override;
+  std::optional<Instant> next_run(const std::string& job) override;
+  bool deadline_missed(const std::string& job) override;
+  RunStore& store() override;
+  DaemonStatus status() override;
+  std::string metrics() override;
+  std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,
+                       int attempt) override;
+  Scheduler::RerunResult rerun(const Scheduler::Rerun& request) override;
+  void cancel(std::int64_t run_id) override;
+  Diagnostics reload() override;
+  std::shared_ptr<BodyStream> follow_log(const std::string& path, std::int64_t run_id,
+                                         const std::string& step, int attempt,
+                                         std::size_t offset) override;
+
+ private:
+  ExecutorEvents executor_events();
+  SchedulerEvents scheduler_events();
+  // A run ended (by the executor, or cancelled while queued): metrics, log, queue.
+  void run_ended(const std::string& job, std::int64_t run_id, RunStatus status);
+  void wait_for_signals();
+  void drain();
+  void finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled);
+
+  ConfigSpec config_;
+  Logger log_;
+  std::chrono::steady_clock::time_point started_;
+  Metrics metrics_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<boost::asio::steady_timer> drain_timer_;
+  std::shared_ptr<const JobSet> initial_jobs_;
+
+  std::mutex mutex_;  // config_errors_, store state
+  Diagnostics config_errors_;
+  std::string store_error_;
+  bool draining_ = false;
+};
+
+}  // namespace nightshift

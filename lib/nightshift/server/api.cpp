@@ -1,0 +1,293 @@
+#include "nightshift/server/api.h"
+
+#include "nightshift/run_time.h"
+#include "nightshift/server/run_json.h"
+
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace nightshift {
+namespace {
+
+namespace json = boost::json;
+
+HttpResponse json_response(int status, const json::value& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(body) + "\n";
+  return r;
+}
+
+HttpResponse error(int status, const std::string& message) {
+  return json_response(status, json::object{{"error", message}});
+}
+
+HttpResponse wrong_method(const std::string& allowed) {
+  HttpResponse r = error(405, "method not allowed; use " + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::istringstream in(path);
+  for (std::string part; std::getline(in, part, '/');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+std::optional<std::int64_t> parse_id(const std::string& text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+std::string query(const HttpRequest& r, const std::string& key) {
+  auto it = r.query.find(key);
+  return it == r.query.end() ? "" : it->second;
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+  return diff == 0;
+}
+
+Api::Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html)
+    : daemon_(daemon), tokens_(std::move(tokens)), dashboard_html_(std::move(dashboard_html)) {}
+
+HttpResponse Api::handle(const HttpRequest& request) {
+  try {
+    return route(request, split_path(request.path));
+  } catch (const StoreError& e) {
+    return error(503, std::string("store unavailable: ") + e.what());
+  }
+}
+
+std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
+  if (tokens_.empty()) return std::nullopt;
+  const std::string& header = request.header("authorization");
+  if (!header.starts_with("Bearer ") || header.size() == 7)
+    return error(401, "this action needs Authorization: Bearer TOKEN");
+  std::string_view token = std::string_view(header).substr(7);
+  bool ok = false;
+  for (const auto& t : tokens_) ok |= constant_time_equal(token, t);  // no early exit either
+  if (!ok) return error(403, "the token is not allowed");
+  return std::nullopt;
+}
+
+HttpResponse Api::route(const HttpRequest& request, const std::vector<std::string>& p) {
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool post = request.method == "POST";
+  auto only = [&](bool is_post, auto&& answer) -> HttpResponse {
+    if (is_post ? !post : !get) return wrong_method(is_post ? "POST" : "GET");
+    if (is_post)
+      if (auto denied = authorize(request)) return *denied;
+    return answer();
+  };
+  const std::size_t n = p.size();
+  if (n == 0) {
+    return only(false, [&] {
+      HttpResponse r;
+      r.content_type = "text/html; charset=utf-8";
+      r.body = dashboard_html_;
+      return r;
+    });
+  }
+  if (n == 1 && p[0] == "healthz")
+    return only(false, [] { return json_response(200, json::object{{"status", "ok"}}); });
+  if (n == 1 && p[0] == "readyz") {
+    return only(false, [&] {
+      DaemonStatus s = daemon_.status();
+      bool ready = s.store_ok && daemon_.jobs() != nullptr;
+      return json_response(ready ? 200 : 503,
+                           json::object{{"ready", ready}, {"store_ok", s.store_ok}});
+    });
+  }
+  if (n == 1 && p[0] == "metrics") {
+    return only(false, [&] {
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = daemon_.metrics();
+      return r;
+    });
+  }
+  if (n == 1 && p[0] == "status") return only(false, [&] { return status(); });
+  if (n == 1 && p[0] == "reload") return only(true, [&] { return reload(); });
+  if (n == 1 && p[0] == "jobs") return only(false, [&] { return jobs(); });
+  if (n == 2 && p[0] == "jobs") return only(false, [&] { return job(p[1]); });
+  if (n == 3 && p[0] == "jobs" && p[2] == "runs")
+    return only(false, [&] { return job_runs(p[1], request); });
+  if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
+    return only(true, [&] { return rerun(p[1], request); });
+  if (n == 2 && p[0] == "runs") return only(false, [&] { return run(p[1]); });
+  if (n == 3 && p[0] == "runs" && p[2] == "cancel") return only(true, [&] { return cancel(p[1]); });
+  if (n == 5 && p[0] == "runs" && p[2] == "steps" && p[4] == "log")
+    return only(false, [&] { return log(p[1], p[3], request); });
+  return error(404, "no such resource: " + request.path);
+}
+
+HttpResponse Api::jobs() {
+  json::array out;
+  auto set = daemon_.jobs();
+  for (const auto& job : set->jobs()) {
+    const std::string& name = job->spec.name;
+    auto last = daemon_.store().list_runs(name, 1);
+    out.push_back(job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name),
+                                   last.empty() ? std::nullopt : std::optional(last.front())));
+  }
+  return json_response(200, json::object{{"jobs", std::move(out)}});
+}
+
+HttpResponse Api::job(const std::string& name) {
+  auto job = daemon_.jobs()->find(name);
+  if (!job) return error(404, "unknown job '" + name + "'");
+  json::object out = job_definition_json(*job);
+  out["next_run"] =
+      job_summary_json(job->spec, daemon_.next_run(name), false, std::nullopt)["next_run"];
+  out["deadline_missed"] = daemon_.deadline_missed(name);
+  json::array runs;
+  for (const RunRecord& r : daemon_.store().list_runs(name, 10)) runs.push_back(run_json(r));
+  out["runs"] = std::move(runs);
+  return json_response(200, out);
+}
+
+HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) {
+  if (!daemon_.jobs()->find(name) && daemon_.store().list_runs(name, 1).empty())
+    return error(404, "unknown job '" + name + "'");
+  int limit = 20;
+  std::optional<std::int64_t> before;
+  if (auto text = query(request, "limit"); !text.empty()) {
+    auto value = parse_id(text);
+    if (!value || *value > 1000) return error(400, "limit must be a whole number from 1 to 1000");
+    limit = static_cast<int>(*value);
+  }
+  if (auto text = query(request, "before"); !text.empty()) {
+    before = parse_id(text);
+    if (!before) return error(400, "before must be a run id");
+  }
+  json::array runs;
+  for (const RunRecord& r : daemon_.store().list_runs(name, limit, before))
+    runs.push_back(run_json(r));
+  return json_response(200, json::object{{"runs", std::move(runs)}});
+}
+
+HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
+  Scheduler::Rerun rerun;
+  rerun.job = name;
+  if (auto text = query(request, "date"); !text.empty()) {
+    rerun.date = parse_date(text);
+    if (!rerun.date) return error(400, "bad date '" + text + "': expected YYYY-MM-DD");
+  }
+  if (auto text = query(request, "from"); !text.empty()) rerun.from = text;
+  std::string failed = query(request, "failed");
+  if (!failed.empty() && failed != "true" && failed != "false")
+    return error(400, "failed must be true or false");
+  rerun.failed = failed == "true";
+  auto result = daemon_.rerun(rerun);
+  if (!result.run_id) return error(result.status, result.error);
+  return json_response(202, json::object{{"run_id", *result.run_id}});
+}
+
+HttpResponse Api::run(const std::string& id_text) {
+  auto id = parse_id(id_text);
+  auto record = id ? daemon_.store().get_run(*id) : std::nullopt;
+  if (!record) return error(404, "unknown run '" + id_text + "'");
+  json::object out = run_json(*record);
+  // Every attempt of every step, for the Gantt view and for retries.
+  std::map<std::string, json::array> attempts;
+  for (const AttemptRecord& a : daemon_.store().attempts(*id))
+    attempts[a.step].push_back(attempt_json(a));
+  for (auto& step : out["steps"].as_array()) {
+    auto& s = step.as_object();
+    s["attempts"] = std::move(attempts[std::string(s["step"].as_string())]);
+  }
+  return json_response(200, out);
+}
+
+HttpResponse Api::cancel(const std::string& id_text) {
+  auto id = parse_id(id_text);
+  auto record = id ? daemon_.store().get_run(*id) : std::nullopt;
+  if (!record) return error(404, "unknown run '" + id_text + "'");
+  if (record->status != RunStatus::queued && record->status != RunStatus::running)
+    return error(409, "run " + id_text + " has already ended (" +
+                          std::string(to_string(record->status)) + ")");
+  daemon_.cancel(*id);
+  return json_response(202, json::object{{"run_id", *id}, {"status", "cancelling"}});
+}
+
+HttpResponse Api::log(const std::string& id_text, const std::string& step,
+                      const HttpRequest& request) {
+  auto id = parse_id(id_text);
+  auto record = id ? daemon_.store().get_run(*id) : std::nullopt;
+  if (!record) return error(404, "unknown run '" + id_text + "'");
+  int latest = 0;
+  bool known = false;
+  for (const StepRecord& s : record->steps)
+    if (s.step == step) known = true, latest = s.attempt;
+  if (!known) return error(404, "run " + id_text + " has no step '" + step + "'");
+  int attempt = latest;
+  if (auto text = query(request, "attempt"); !text.empty()) {
+    auto value = parse_id(text);
+    if (!value || *value > latest) return error(404, "step '" + step + "' has no attempt " + text);
+    attempt = static_cast<int>(*value);
+  }
+  if (attempt == 0) return error(404, "step '" + step + "' has not started yet");
+  std::string path = daemon_.log_path(record->job, *id, step, attempt);
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = text.str();
+  if (query(request, "follow") == "true")
+    r.stream = daemon_.follow_log(path, *id, step, attempt, r.body.size());
+  return r;
+}
+
+HttpResponse Api::status() {
+  DaemonStatus s = daemon_.status();
+  json::array errors;
+  for (const auto& e : s.config_errors) errors.push_back(json::string(e.str()));
+  json::object pools;
+  for (const auto& [name, size] : s.pool_sizes) {
+    auto used = s.pool_slots_in_use.find(name);
+    pools[name] = json::object{{"size", size},
+                               {"in_use", used == s.pool_slots_in_use.end() ? 0 : used->second}};
+  }
+  auto set = daemon_.jobs();
+  return json_response(200,
+                       json::object{
+                           {"version", s.version},
+                           {"uptime_seconds", s.uptime_seconds},
+                           {"jobs_loaded", set ? set->jobs().size() : 0},
+                           {"config_errors", std::move(errors)},
+                           {"store", json::object{{"ok", s.store_ok}, {"error", s.store_error}}},
+                           {"workers", s.workers},
+                           {"steps_running", s.steps_running},
+                           {"steps_ready", s.steps_ready},
+                           {"pools", std::move(pools)},
+                       });
+}
+
+HttpResponse Api::reload() {
+  Diagnostics errors = daemon_.reload();
+  if (errors.empty())
+    return json_response(200,
+                         json::object{{"reloaded", true}, {"jobs", daemon_.jobs()->jobs().size()}});
+  json::array list;
+  for (const auto& e : errors) list.push_back(json::string(e.str()));
+  std::string first = errors.front().str();
+  return json_response(422,
+                       json::object{{"error", "jobs refused, the previous ones stay: " + first},
+                                    {"errors", std::move(list)}});
+}
+
+}  // namespace nightshift

@@ -1,0 +1,44 @@
+// Api: routes DESIGN.md's HTTP API onto a DaemonControl. A pure function from
+// request to response (plus what DaemonControl does), so every route and error
+// code is testable without sockets.
+#pragma once
+
+#include "nightshift/server/daemon_control.h"
+#include "nightshift/server/http_message.h"
+
+#include <string>
+#include <vector>
+
+namespace nightshift {
+
+class Api {
+ public:
+  // `tokens`: the bearer tokens every POST needs; empty means no authentication.
+  // `dashboard_html`: the page served at GET /.
+  Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html);
+
+  HttpResponse handle(const HttpRequest& request);
+
+ private:
+  HttpResponse route(const HttpRequest& request, const std::vector<std::string>& path);
+  HttpResponse jobs();
+  HttpResponse job(const std::string& name);
+  HttpResponse job_runs(const std::string& name, const HttpRequest& request);
+  HttpResponse rerun(const std::string& name, const HttpRequest& request);
+  HttpResponse run(const std::string& id);
+  HttpResponse cancel(const std::string& id);
+  HttpResponse log(const std::string& id, const std::string& step, const HttpRequest& request);
+  HttpResponse status();
+  HttpResponse reload();
+  std::optional<HttpResponse> authorize(const HttpRequest& request) const;
+
+  DaemonControl& daemon_;
+  std::vector<std::string> tokens_;
+  std::string dashboard_html_;
+};
+
+// Compares without an early exit, so the time taken says nothing of where a
+// guessed token first differs.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace nightshift

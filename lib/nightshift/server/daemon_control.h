@@ -1,0 +1,55 @@
+// DaemonControl: the daemon as the HTTP API sees it — read-only views and the
+// few actions the API may take. The seam between Api (pure routing) and the
+// running daemon; unit tests give Api a fake.
+#pragma once
+
+#include "nightshift/job_set.h"
+#include "nightshift/runtime/run_store.h"
+#include "nightshift/server/scheduler.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nightshift {
+
+struct DaemonStatus {
+  std::string version;
+  double uptime_seconds = 0;
+  Diagnostics
+      config_errors;  // of the last refused reload; empty when the jobs in force are the latest
+  bool store_ok = true;
+  std::string store_error;
+  std::size_t steps_running = 0;
+  std::size_t steps_ready = 0;
+  int workers = 0;
+  std::map<std::string, int> pool_slots_in_use;
+  std::map<std::string, int> pool_sizes;
+};
+
+class DaemonControl {
+ public:
+  virtual ~DaemonControl() = default;
+
+  virtual std::shared_ptr<const JobSet> jobs() = 0;
+  virtual std::optional<Instant> next_run(const std::string& job) = 0;
+  virtual bool deadline_missed(const std::string& job) = 0;
+  virtual RunStore& store() = 0;
+  virtual DaemonStatus status() = 0;
+  virtual std::string metrics() = 0;
+  // The file of an attempt's log ({log_dir}/{job}/{run_id}/{step}.{attempt}.log).
+  virtual std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,
+                               int attempt) = 0;
+
+  virtual Scheduler::RerunResult rerun(const Scheduler::Rerun& request) = 0;
+  virtual void cancel(std::int64_t run_id) = 0;
+  // Reloads jobs_dir; the errors when the new set was refused (the old one stays).
+  virtual Diagnostics reload() = 0;
+  // A followed log: pieces of the file until the attempt ends.
+  virtual std::shared_ptr<class BodyStream> follow_log(const std::string& path, std::int64_t run_id,
+                                                       const std::string& step, int attempt,
+                                                       std::size_t offset) = 0;
+};
+
+}  // namespace nightshift

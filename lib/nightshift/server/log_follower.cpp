@@ -1,0 +1,110 @@
+#include "nightshift/server/log_follower.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <fstream>
+#include <mutex>
+
+namespace nightshift {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::size_t kPieceSize = 64 * 1024;
+constexpr auto kPollInterval = std::chrono::milliseconds(200);
+
+class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFollower> {
+ public:
+  LogFollower(asio::io_context& io, RunStore& store, std::string path, std::int64_t run_id,
+              std::string step, int attempt, std::size_t offset)
+      : io_(io),
+        timer_(io),
+        store_(store),
+        path_(std::move(path)),
+        run_id_(run_id),
+        step_(std::move(step)),
+        attempt_(attempt),
+        offset_(offset) {}
+
+  void next(Deliver deliver) override {
+    asio::post(io_, [self = shared_from_this(), deliver = std::move(deliver)]() mutable {
+      self->poll(std::move(deliver));
+    });
+  }
+
+  void cancel() override {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  // Delivers new bytes if there are any; otherwise the end once the attempt has
+  // ended (after one last read), or waits a moment and looks again.
+  void poll(Deliver deliver) {
+    {
+      std::lock_guard lock(mutex_);
+      if (cancelled_ || done_) return deliver(std::nullopt);
+    }
+    bool ended =
+        attempt_ended();  // read before the file, so no byte written before the end is missed
+    std::string piece = read_more();
+    if (!piece.empty()) return deliver(std::move(piece));
+    if (ended) {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+      return deliver(std::nullopt);
+    }
+    std::lock_guard lock(mutex_);
+    timer_.expires_after(kPollInterval);
+    timer_.async_wait([self = shared_from_this(), deliver = std::move(deliver)](auto) mutable {
+      self->poll(std::move(deliver));
+    });
+  }
+
+  std::string read_more() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return {};
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string piece(kPieceSize, '\0');
+    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+    piece.resize(static_cast<std::size_t>(in.gcount()));
+    offset_ += piece.size();
+    return piece;
+  }
+
+  bool attempt_ended() {
+    try {
+      for (const AttemptRecord& a : store_.attempts(run_id_))
+        if (a.step == step_ && a.attempt == attempt_) return a.state != StepState::running;
+      return false;  // not started yet
+    } catch (const StoreError&) {
+      return false;  // the store is away: keep following
+    }
+  }
+
+  asio::io_context& io_;
+  asio::steady_timer timer_;
+  RunStore& store_;
+  std::string path_;
+  std::int64_t run_id_;
+  std::string step_;
+  int attempt_;
+  std::size_t offset_;
+  std::mutex mutex_;
+  bool cancelled_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<BodyStream> make_log_follower(asio::io_context& io, RunStore& store,
+                                              std::string path, std::int64_t run_id,
+                                              std::string step, int attempt, std::size_t offset) {
+  return std::make_shared<LogFollower>(io, store, std::move(path), run_id, std::move(step), attempt,
+                                       offset);
+}
+
+}  // namespace nightshift

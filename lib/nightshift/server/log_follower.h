@@ -1,0 +1,22 @@
+// LogFollower: a BodyStream over a step's log file that delivers what the step
+// writes as it writes it, and ends once its attempt has ended (`follow=true`).
+#pragma once
+
+#include "nightshift/runtime/run_store.h"
+#include "nightshift/server/http_message.h"
+
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace nightshift {
+
+// Reads from `offset` on; checks the store for the attempt's end between reads.
+std::shared_ptr<BodyStream> make_log_follower(boost::asio::io_context& io, RunStore& store,
+                                              std::string path, std::int64_t run_id,
+                                              std::string step, int attempt, std::size_t offset);
+
+}  // namespace nightshift

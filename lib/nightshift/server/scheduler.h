@@ -1,0 +1,85 @@
+// Scheduler: fires each job on its schedule. One timer per job, armed for its
+// next fire time and re-checked against the wall clock on wake (no polling).
+// It creates runs in the store (a fire time makes at most one run), starts them
+// within max_active_runs (queueing the rest), catches up after downtime, watches
+// deadlines, and answers manual reruns. Decisions come from the pure
+// fire_schedule functions; this class owns the timers and the bookkeeping.
+#pragma once
+
+#include "nightshift/job_set.h"
+#include "nightshift/runtime/executor.h"
+#include "nightshift/runtime/run_store.h"
+
+#include <date/date.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace nightshift {
+
+struct SchedulerEvents {
+  std::function<void(const std::string& job, std::optional<Instant> next)> next_run;
+  std::function<void(const std::string& job, bool missed)> deadline_missed;
+  std::function<void(double seconds)> schedule_delay;  // fire time → run start
+  std::function<void(const std::string& message)> log;
+};
+
+class Scheduler {
+ public:
+  using Clock = std::function<Instant()>;
+
+  Scheduler(boost::asio::io_context& io, RunStore& store, Executor& executor,
+            SchedulerEvents events, Clock clock = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Recovers what a previous daemon left (lost attempts restart, unfinished runs
+  // resume, queued runs start when they may), catches up missed fire times by
+  // each job's `catchup`, then arms the timers.
+  void start(std::shared_ptr<const JobSet> jobs);
+
+  // Swaps in a new (already validated) job set; running runs keep their Job.
+  void reload(std::shared_ptr<const JobSet> jobs);
+
+  // No more fires or queued starts (running runs are the executor's to drain).
+  void stop();
+
+  // The executor reports a run's end: the next queued run of the job may start.
+  void run_finished(const std::string& job, std::int64_t run_id, RunStatus status);
+
+  struct Rerun {
+    std::string job;
+    std::optional<date::year_month_day> date;
+    std::optional<std::string> from;
+    bool failed = false;
+  };
+  struct RerunResult {
+    std::optional<std::int64_t> run_id;
+    int status = 202;  // 404 unknown job or step, 409 too many active runs, 400 bad date
+    std::string error;
+  };
+  // Creates a manual run and starts it, unless max_active_runs runs are active.
+  RerunResult rerun(const Rerun& request);
+
+  // Ends a queued run as cancelled, with its steps, and returns true; false
+  // when the run is not queued (a running one is the executor's to cancel).
+  // Under the scheduler's lock, so the run cannot start meanwhile.
+  bool cancel_queued(std::int64_t run_id);
+
+  std::shared_ptr<const JobSet> jobs() const;
+  std::optional<Instant> next_run(const std::string& job) const;
+  bool deadline_missed(const std::string& job) const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace nightshift
