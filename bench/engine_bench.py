@@ -606,8 +606,9 @@ def dag_causes(fig, profile):
     if fsyncs:
         notes.append(
             f"DAG, store: one more run under `strace -f -c -w -e trace=fsync,fdatasync` made "
-            f"{fsyncs['calls']} of them, {fsyncs['calls'] / steps:.2f} a step (a commit per "
-            f"persisted transition: ready, running + attempt, attempt end, succeeded), and "
+            f"{fsyncs['calls']} of them, {fsyncs['calls'] / steps:.2f} a step (one a commit "
+            f"under synchronous = FULL, three commits a step: ready, running + attempt, "
+            f"attempt end + succeeded), and "
             f"spent {fsyncs['seconds']:.2f} s in them, "
             f"{1000 * fsyncs['seconds'] / max(fsyncs['calls'], 1):.2f} ms each (that run took "
             f"{fsyncs['wall']:.2f} s: strace also slows every spawn). The engine makes these "

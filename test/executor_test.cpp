@@ -96,6 +96,61 @@ steps:
   d: { shell: 'true', depends_on: [b, c] }
 )";
 
+// A memory store that logs each write call: one call is one commit in the SQLite store.
+class RecordingStore final : public RunStore {
+ public:
+  std::vector<std::string> writes;
+
+  std::optional<std::int64_t> create_run(const NewRun& run) override {
+    return store_.create_run(run);
+  }
+  void set_run_status(std::int64_t id, RunStatus status, Timestamp at) override {
+    store_.set_run_status(id, status, at);
+  }
+  void set_step_state(std::int64_t id, const std::string& step, StepState state) override {
+    writes.push_back(step + "=" + std::string(to_string(state)));
+    store_.set_step_state(id, step, state);
+  }
+  void set_step_states(std::int64_t id,
+                       const std::vector<std::pair<std::string, StepState>>& states) override {
+    std::string write;
+    for (const auto& [step, state] : states)
+      write += (write.empty() ? "" : " ") + step + "=" + std::string(to_string(state));
+    writes.push_back(write);
+    store_.set_step_states(id, states);
+  }
+  void start_attempt(const AttemptRecord& attempt) override {
+    writes.push_back(attempt.step + " start");
+    store_.start_attempt(attempt);
+  }
+  void finish_attempt(std::int64_t id, const std::string& step, int attempt, StepState outcome,
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt) override {
+    writes.push_back(step + " end " + std::string(to_string(outcome)) +
+                     (step_state ? "=" + std::string(to_string(*step_state)) : ""));
+    store_.finish_attempt(id, step, attempt, outcome, exit_code, at, step_state);
+  }
+  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override {
+    return store_.mark_running_attempts_lost(now);
+  }
+  std::optional<RunRecord> get_run(std::int64_t id) override { return store_.get_run(id); }
+  std::vector<AttemptRecord> attempts(std::int64_t id) override { return store_.attempts(id); }
+  std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                   std::optional<std::int64_t> before) override {
+    return store_.list_runs(job, limit, before);
+  }
+  std::vector<RunRecord> unfinished_runs() override { return store_.unfinished_runs(); }
+  std::optional<Instant> scheduled_through(const std::string& job) override {
+    return store_.scheduled_through(job);
+  }
+  void set_scheduled_through(const std::string& job, Instant t) override {
+    store_.set_scheduled_through(job, t);
+  }
+
+ private:
+  MemoryRunStore store_;
+};
+
 }  // namespace
 
 TEST_CASE("executor: a diamond runs every step once, after its dependencies") {
@@ -291,4 +346,45 @@ TEST_CASE("executor: many runs on a pool of threads") {
   for (const auto& [id, status] : h.finished) CHECK(status == RunStatus::succeeded);
   CHECK(h.runner.started().size() == 4 * 40);
   CHECK(h.runner.max_running() <= 3);
+}
+
+TEST_CASE("executor: a final outcome is one write, and steps settled together are one write") {
+  boost::asio::io_context io;
+  RecordingStore store;
+  FakeStepRunner runner{io};
+  runner.script("b", {StepState::failed});
+  auto logs = std::filesystem::temp_directory_path() /
+              ("nightshift-executor-writes-" + std::to_string(::getpid()));
+  ExecutorOptions options;
+  options.workers = 1;  // one step at a time, so the order of the writes is fixed
+  options.log_dir = logs.string();
+  Executor executor(io, store, StepRunners{&runner, &runner}, options, {});
+  auto job = job_from(R"(job: fan
+steps:
+  a: { shell: 'true' }
+  b: { shell: 'true', depends_on: [a] }
+  c: { shell: 'true', depends_on: [a] }
+  d: { shell: 'true', depends_on: [b] }
+  e: { shell: 'true', depends_on: [d] }
+)");
+  NewRun run;
+  run.job = "fan";
+  for (const auto& s : job->spec.steps) run.steps.push_back({s.name, false});
+  auto id = store.create_run(run).value();
+  executor.start_run(job, id);
+  io.run();
+  std::filesystem::remove_all(logs);
+
+  CHECK(store.writes == std::vector<std::string>{
+                            "a=ready",
+                            "a start",
+                            "a end succeeded=succeeded",
+                            "b=ready c=ready",
+                            "b start",
+                            "b end failed=failed",
+                            "d=upstream_failed e=upstream_failed",
+                            "c start",
+                            "c end succeeded=succeeded",
+                        });
+  CHECK(store.get_run(id)->status == RunStatus::failed);
 }

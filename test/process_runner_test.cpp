@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,22 +39,9 @@ namespace {
 // Only catches a hang; no test relies on how fast a shared machine is.
 constexpr auto kHangLimit = 60s;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "process_runner_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// Each test's own folder, named after this file.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("process_runner_test") {}
 };
 
 StepInvocation command(std::vector<std::string> argv, const TempDir& dir) {

@@ -341,6 +341,53 @@ TEMPLATE_TEST_CASE("run store: retries are attempts, and the run shows the lates
   CHECK_THROWS_AS(store->set_step_state(run_id + 1, "extract", StepState::ready), StoreError);
 }
 
+TEMPLATE_TEST_CASE("run store: a final attempt ends with its step's state, together", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  store->start_attempt(attempt_of(run_id, "extract", 1, at_ms(1000)));
+  store->finish_attempt(run_id, "extract", 1, StepState::failed, 2, at_ms(2000), StepState::failed);
+  store.reopen();
+  auto step = step_of(store->get_run(run_id).value(), "extract");
+  CHECK(step.state == StepState::failed);
+  CHECK(step.exit_code == 2);
+  CHECK(step.finished_at == at_ms(2000));
+  CHECK(store->attempts(run_id)[0].state == StepState::failed);
+  CHECK(store->mark_running_attempts_lost(at_ms(3000)).empty());
+
+  // A missing attempt is an error that changes nothing, the step included.
+  store->start_attempt(attempt_of(run_id, "load", 1, at_ms(4000)));
+  CHECK_THROWS_AS(store->finish_attempt(run_id, "load", 2, StepState::succeeded, 0, at_ms(5000),
+                                        StepState::succeeded),
+                  StoreError);
+  step = step_of(store->get_run(run_id).value(), "load");
+  CHECK(step.state == StepState::running);
+  CHECK_FALSE(step.finished_at);
+}
+
+TEMPLATE_TEST_CASE("run store: set_step_states changes every step or none", "[run_store]",
+                   MemoryStore, SqliteStore) {
+  TestType store;
+  const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  store->set_step_states(run_id, {});
+  store->set_step_states(run_id,
+                         {{"extract", StepState::ready}, {"load", StepState::upstream_failed}});
+  store.reopen();
+  auto run = store->get_run(run_id).value();
+  CHECK(step_of(run, "extract").state == StepState::ready);
+  CHECK(step_of(run, "aggregate").state == StepState::pending);
+  CHECK(step_of(run, "load").state == StepState::upstream_failed);
+
+  CHECK_THROWS_AS(
+      store->set_step_states(run_id, {{"aggregate", StepState::ready}, {"nope", StepState::ready}}),
+      StoreError);
+  CHECK_THROWS_AS(store->set_step_states(run_id + 1, {{"extract", StepState::cancelled}}),
+                  StoreError);
+  run = store->get_run(run_id).value();
+  CHECK(step_of(run, "extract").state == StepState::ready);
+  CHECK(step_of(run, "aggregate").state == StepState::pending);
+}
+
 TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[run_store]",
                    MemoryStore, SqliteStore) {
   TestType store;
@@ -455,7 +502,8 @@ TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_stor
   std::atomic<long> reads{0};
   std::thread reader([&] {
     try {
-      while (writers_left.load() > 0) {
+      // At least one pass, however fast the writers are done.
+      do {
         for (std::int64_t run_id : runs) {
           if (store->get_run(run_id)->steps.size() != kSteps)
             throw std::runtime_error("a run lost steps");
@@ -464,7 +512,7 @@ TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_stor
         store->list_runs("job_0", 10);
         store->unfinished_runs();
         ++reads;
-      }
+      } while (writers_left.load() > 0);
     } catch (const std::exception& e) {
       record(e);
     }
@@ -589,4 +637,70 @@ TEST_CASE("run store: sqlite: attempts running when the daemon is killed are fou
   CHECK(lost[0].state == StepState::lost);
   CHECK(step_of(store->get_run(unfinished[0].run_id).value(), "extract").state == StepState::lost);
   CHECK_FALSE(store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))));
+}
+
+// A trigger that fails the second write of a transaction stands in for a crash
+// between the two: whatever the first wrote must be gone with it.
+TEST_CASE(
+    "run store: sqlite: a failure between an attempt's end and its step's state keeps neither") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  auto store = SqliteRunStore::open(path);
+  const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  store->start_attempt(attempt_of(run_id, "extract", 1, at_ms(1000)));
+  query(path,
+        "CREATE TRIGGER crash BEFORE UPDATE OF state ON run_steps "
+        "WHEN NEW.state IN ('succeeded', 'upstream_failed') "
+        "BEGIN SELECT RAISE(ABORT, 'injected crash'); END");
+
+  CHECK_THROWS_WITH(store->finish_attempt(run_id, "extract", 1, StepState::succeeded, 0,
+                                          at_ms(2000), StepState::succeeded),
+                    Catch::Contains("injected crash"));
+  auto step = step_of(store->get_run(run_id).value(), "extract");
+  CHECK(step.state == StepState::running);
+  CHECK_FALSE(step.finished_at);
+  CHECK(store->attempts(run_id)[0].state == StepState::running);
+
+  CHECK_THROWS_WITH(store->set_step_states(run_id, {{"aggregate", StepState::ready},
+                                                    {"load", StepState::upstream_failed}}),
+                    Catch::Contains("injected crash"));
+  CHECK(step_of(store->get_run(run_id).value(), "aggregate").state == StepState::pending);
+
+  // The store goes on working once the cause is gone.
+  query(path, "DROP TRIGGER crash");
+  store->finish_attempt(run_id, "extract", 1, StepState::succeeded, 0, at_ms(3000),
+                        StepState::succeeded);
+  step = step_of(store->get_run(run_id).value(), "extract");
+  CHECK(step.state == StepState::succeeded);
+  CHECK(step.finished_at == at_ms(3000));
+}
+
+TEST_CASE("run store: sqlite: a killed daemon leaves a final attempt with its step's state") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The daemon: ends an attempt as final, then dies right after the call returns.
+    try {
+      auto store = SqliteRunStore::open(path);
+      const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire)));
+      store->start_attempt(attempt_of(*run_id, "extract", 1, at_ms(1000)));
+      store->finish_attempt(*run_id, "extract", 1, StepState::succeeded, 0, at_ms(2000),
+                            StepState::succeeded);
+      std::raise(SIGKILL);
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+
+  auto store = SqliteRunStore::open(path);
+  CHECK(store->mark_running_attempts_lost(at_ms(5000)).empty());
+  const auto run = store->unfinished_runs().at(0);
+  CHECK(step_of(run, "extract").state == StepState::succeeded);
+  CHECK(store->attempts(run.run_id).at(0).state == StepState::succeeded);
 }

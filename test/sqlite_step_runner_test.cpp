@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include <stdlib.h>
 
 #include <chrono>
@@ -32,21 +34,9 @@ constexpr const char* kEndlessQuery =
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000000)\n"
     "SELECT count(*) FROM c;";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sqlite_step_runner_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// Each test's own folder, named after this file.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sqlite_step_runner_test") {}
 };
 
 StepInvocation sql_step(const std::string& sql, const TempDir& dir,

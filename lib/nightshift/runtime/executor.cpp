@@ -109,12 +109,14 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void start_attempt(RunState& run, std::size_t step);
   void on_attempt_done(std::int64_t run_id, std::size_t step, int attempt, StepResult result);
   void finish_step(RunState& run, std::size_t step, StepState outcome);
-  void sync_derived_states(RunState& run);
+  void derived_states(RunState& run, std::vector<std::pair<std::size_t, StepState>>& changes);
   void maybe_finish(RunState& run);
   std::optional<StepInvocation> invocation(RunState& run, std::size_t step, int attempt,
                                            std::string& error);
   std::string log_path(const RunState& run, std::size_t step, int attempt) const;
   void set_step_state(RunState& run, std::size_t step, StepState state);
+  void set_step_states(RunState& run,
+                       const std::vector<std::pair<std::size_t, StepState>>& changes);
   void publish_load();
   // Runs a store write; a failing store is reported, and the run goes on from
   // memory (a later issue replays what the store missed).
@@ -177,8 +179,8 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
     run->attempt[*i] = std::max(run->attempt[*i], a.attempt);
     if (is_failure(a.state)) ++run->failures[*i];
   }
-  // A crash between an attempt's end and its step's new state leaves the step
-  // running with a finished attempt: settle it as the executor would have.
+  // A store written before the two went in one commit may hold a running step
+  // with a finished attempt (a crash between them): settle it as the executor would have.
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (!latest[i] || is_final(run->stored[i]) || run->stored[i] == StepState::lost) continue;
     if (*latest[i] == StepState::succeeded ||
@@ -197,6 +199,7 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
 }
 
 void Executor::Impl::advance(RunState& run) {
+  std::vector<std::size_t> ready_now;
   for (;;) {
     auto ready = run.plan.take_ready();
     if (ready.empty()) break;
@@ -209,10 +212,16 @@ void Executor::Impl::advance(RunState& run) {
         run.plan.step_finished(i, StepState::cancelled);
         continue;
       }
-      enqueue(run, i);
+      ready_now.push_back(i);
     }
   }
-  sync_derived_states(run);
+  // Every state this event settles goes to the store in one commit, before any step starts.
+  std::vector<std::pair<std::size_t, StepState>> changes;
+  for (std::size_t i : ready_now)
+    if (run.stored[i] != StepState::lost) changes.emplace_back(i, StepState::ready);
+  derived_states(run, changes);
+  set_step_states(run, changes);
+  for (std::size_t i : ready_now) ready_.emplace_back(run.run_id, i);
   dispatch();
   maybe_finish(run);
 }
@@ -366,12 +375,17 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   --running_;
   if (spec.pool) --pool_used_[spec.pool->value];
   run.handles.erase(step);
-  write("recording attempt end", [&] {
-    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code, now_ms());
-  });
   if (is_failure(result.outcome)) ++run.failures[step];
   bool retry = is_failure(result.outcome) && !run.cancelled &&
                run.failures[step] <= run.job->spec.retries(spec);
+  // A final outcome is the step's state too, in the same commit as the attempt's end.
+  std::optional<StepState> step_state;
+  if (!retry) step_state = result.outcome;
+  write("recording attempt end", [&] {
+    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code, now_ms(),
+                          step_state);
+  });
+  if (!retry) run.stored[step] = result.outcome;
   auto elapsed =
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
   if (events_.step_finished)
@@ -395,7 +409,8 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
     });
     run.retry_timers[step] = std::move(timer);
   } else {
-    finish_step(run, step, result.outcome);
+    run.plan.step_finished(step, result.outcome);  // stored above with the attempt
+    advance(run);
   }
   dispatch();
 }
@@ -406,11 +421,13 @@ void Executor::Impl::finish_step(RunState& run, std::size_t step, StepState outc
   advance(run);
 }
 
-void Executor::Impl::sync_derived_states(RunState& run) {
+// Adds the upstream_failed and cancelled states the plan derived and the store lacks.
+void Executor::Impl::derived_states(RunState& run,
+                                    std::vector<std::pair<std::size_t, StepState>>& changes) {
   for (std::size_t i = 0; i < run.stored.size(); ++i) {
     StepState s = run.plan.state(i);
     if ((s == StepState::upstream_failed || s == StepState::cancelled) && run.stored[i] != s)
-      set_step_state(run, i, s);
+      changes.emplace_back(i, s);
   }
 }
 
@@ -429,6 +446,20 @@ void Executor::Impl::set_step_state(RunState& run, std::size_t step, StepState s
   write("recording step state",
         [&] { store_.set_step_state(run.run_id, run.job->spec.steps[step].name, state); });
   run.stored[step] = state;
+}
+
+void Executor::Impl::set_step_states(
+    RunState& run, const std::vector<std::pair<std::size_t, StepState>>& changes) {
+  if (changes.empty()) return;
+  if (changes.size() == 1) {  // one UPDATE commits by itself: no BEGIN and COMMIT around it
+    set_step_state(run, changes[0].first, changes[0].second);
+    return;
+  }
+  std::vector<std::pair<std::string, StepState>> named;
+  named.reserve(changes.size());
+  for (auto [step, state] : changes) named.emplace_back(run.job->spec.steps[step].name, state);
+  write("recording step states", [&] { store_.set_step_states(run.run_id, named); });
+  for (auto [step, state] : changes) run.stored[step] = state;
 }
 
 void Executor::Impl::cancel_run(std::int64_t run_id) {
@@ -450,10 +481,12 @@ void Executor::Impl::cancel_run(std::int64_t run_id) {
   }
   for (auto& [step, timer] : run.retry_timers) waiting.push_back(step);
   run.retry_timers.clear();
+  std::vector<std::pair<std::size_t, StepState>> changes;
   for (std::size_t step : waiting) {
     run.plan.step_finished(step, StepState::cancelled);
-    set_step_state(run, step, StepState::cancelled);
+    changes.emplace_back(step, StepState::cancelled);
   }
+  set_step_states(run, changes);
   for (auto& [step, handle] : run.handles) handle->cancel();
   advance(run);
 }

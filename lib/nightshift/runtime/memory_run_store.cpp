@@ -61,6 +61,17 @@ void MemoryRunStore::set_step_state(std::int64_t run_id, const std::string& step
   find_step(find_run(run_id, "setting step state"), step, "setting step state").state = state;
 }
 
+void MemoryRunStore::set_step_states(std::int64_t run_id,
+                                     const std::vector<std::pair<std::string, StepState>>& states) {
+  std::lock_guard lock(mutex_);
+  StoredRun& stored = find_run(run_id, "setting step states");
+  // Every step is found before any changes: all of them or none, as in one transaction.
+  std::vector<StepRecord*> steps;
+  for (const auto& [step, state] : states)
+    steps.push_back(&find_step(stored, step, "setting step states"));
+  for (std::size_t i = 0; i < steps.size(); ++i) steps[i]->state = states[i].second;
+}
+
 void MemoryRunStore::start_attempt(const AttemptRecord& attempt) {
   std::lock_guard lock(mutex_);
   StoredRun& stored = find_run(attempt.run_id, "starting attempt");
@@ -78,18 +89,21 @@ void MemoryRunStore::start_attempt(const AttemptRecord& attempt) {
 }
 
 void MemoryRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
-                                    StepState outcome, std::optional<int> exit_code, Timestamp at) {
+                                    StepState outcome, std::optional<int> exit_code, Timestamp at,
+                                    std::optional<StepState> step_state) {
   std::lock_guard lock(mutex_);
   StoredRun& stored = find_run(run_id, "finishing attempt");
-  for (AttemptRecord& record : stored.attempts) {
-    if (record.step != step || record.attempt != attempt) continue;
-    record.state = outcome;
-    record.exit_code = exit_code;
-    record.finished_at = at;
-    return;
-  }
-  fail("finishing attempt", "no attempt " + std::to_string(attempt) + " of step '" + step +
-                                "' in run " + std::to_string(run_id));
+  auto record = std::find_if(stored.attempts.begin(), stored.attempts.end(),
+                             [&](const auto& a) { return a.step == step && a.attempt == attempt; });
+  if (record == stored.attempts.end())
+    fail("finishing attempt", "no attempt " + std::to_string(attempt) + " of step '" + step +
+                                  "' in run " + std::to_string(run_id));
+  // Found before anything changes: the attempt and the step change together or not at all.
+  StepRecord* step_record = step_state ? &find_step(stored, step, "finishing attempt") : nullptr;
+  record->state = outcome;
+  record->exit_code = exit_code;
+  record->finished_at = at;
+  if (step_record) step_record->state = *step_state;
 }
 
 std::vector<AttemptRecord> MemoryRunStore::mark_running_attempts_lost(Timestamp now) {

@@ -21,9 +21,12 @@ class MemoryRunStore final : public RunStore {
   std::optional<std::int64_t> create_run(const NewRun& run) override;
   void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;
   void set_step_state(std::int64_t run_id, const std::string& step, StepState state) override;
+  void set_step_states(std::int64_t run_id,
+                       const std::vector<std::pair<std::string, StepState>>& states) override;
   void start_attempt(const AttemptRecord& attempt) override;
   void finish_attempt(std::int64_t run_id, const std::string& step, int attempt, StepState outcome,
-                      std::optional<int> exit_code, Timestamp at) override;
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt) override;
   std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;

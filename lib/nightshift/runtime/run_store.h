@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nightshift {
@@ -93,11 +94,18 @@ class RunStore {
 
   virtual void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) = 0;
   virtual void set_step_state(std::int64_t run_id, const std::string& step, StepState state) = 0;
+  // Several steps of one run in one transaction: all of them change, or none
+  // (one commit when an event makes many steps ready or upstream_failed).
+  virtual void set_step_states(std::int64_t run_id,
+                               const std::vector<std::pair<std::string, StepState>>& states) = 0;
 
   // Records an attempt as running (and its step as running) before it starts.
   virtual void start_attempt(const AttemptRecord& attempt) = 0;
+  // With a step_state (the outcome is final: no retry), the step takes it in the
+  // same transaction, so no crash can leave a finished attempt under a running step.
   virtual void finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
-                              StepState outcome, std::optional<int> exit_code, Timestamp at) = 0;
+                              StepState outcome, std::optional<int> exit_code, Timestamp at,
+                              std::optional<StepState> step_state = std::nullopt) = 0;
 
   // Recovery after a crash: every attempt still `running` becomes `lost`
   // (finished at `now`). Returns them.

@@ -5,6 +5,7 @@
 #include <array>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <utility>
 
 namespace nightshift {
@@ -239,7 +240,7 @@ void SqliteRunStore::configure() {
   // NORMAL in WAL: every commit reaches the WAL (the OS) before the call returns,
   // so a killed or crashed daemon loses nothing; only an OS crash or power loss
   // may drop the last commits, whose steps then run again (steps are idempotent).
-  // FULL would fsync each of the ~4 commits a step makes: 3x slower on a 2,000-step DAG.
+  // FULL would fsync each of the ~3 commits a step makes: 3x slower on a 2,000-step DAG.
   exec("PRAGMA synchronous = NORMAL", "setting synchronous = NORMAL");
   exec("PRAGMA foreign_keys = ON", "enabling foreign keys");
 }
@@ -369,14 +370,29 @@ void SqliteRunStore::set_run_status(std::int64_t run_id, RunStatus status, Times
 
 void SqliteRunStore::set_step_state(std::int64_t run_id, const std::string& step, StepState state) {
   std::lock_guard lock(mutex_);
-  const std::string doing =
-      "setting the state of step " + step + " of run " + std::to_string(run_id);
+  update_step_state(run_id, step, state,
+                    "setting the state of step " + step + " of run " + std::to_string(run_id));
+}
+
+void SqliteRunStore::set_step_states(std::int64_t run_id,
+                                     const std::vector<std::pair<std::string, StepState>>& states) {
+  if (states.empty()) return;
+  std::lock_guard lock(mutex_);
+  const std::string doing = "setting the states of " + std::to_string(states.size()) +
+                            " steps of run " + std::to_string(run_id);
+  Transaction transaction(*this, doing);
+  for (const auto& [step, state] : states) update_step_state(run_id, step, state, doing);
+  transaction.commit();
+}
+
+void SqliteRunStore::update_step_state(std::int64_t run_id, const std::string& step,
+                                       StepState state, std::string_view doing) {
   prepare("UPDATE run_steps SET state = ? WHERE run_id = ? AND step = ?", doing)
       .bind_text(to_string(state))
       .bind_int(run_id)
       .bind_text(step)
       .next();
-  if (sqlite3_changes(db_) == 0) fail(doing, "no such step");
+  if (sqlite3_changes(db_) == 0) fail(doing, "no such step " + step);
 }
 
 void SqliteRunStore::start_attempt(const AttemptRecord& attempt) {
@@ -403,10 +419,14 @@ void SqliteRunStore::start_attempt(const AttemptRecord& attempt) {
 }
 
 void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
-                                    StepState outcome, std::optional<int> exit_code, Timestamp at) {
+                                    StepState outcome, std::optional<int> exit_code, Timestamp at,
+                                    std::optional<StepState> step_state) {
   std::lock_guard lock(mutex_);
   const std::string doing = "finishing attempt " + std::to_string(attempt) + " of step " + step +
                             " of run " + std::to_string(run_id);
+  // Without a step state the UPDATE commits on its own; with one, both commit or neither.
+  std::optional<Transaction> transaction;
+  if (step_state) transaction.emplace(*this, doing);
   prepare(
       "UPDATE attempts SET state = ?, exit_code = ?, finished_at = ? "
       "WHERE run_id = ? AND step = ? AND attempt = ?",
@@ -419,6 +439,9 @@ void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step
       .bind_int(attempt)
       .next();
   if (sqlite3_changes(db_) == 0) fail(doing, "no such attempt");
+  if (!step_state) return;
+  update_step_state(run_id, step, *step_state, doing);
+  transaction->commit();
 }
 
 std::vector<AttemptRecord> SqliteRunStore::mark_running_attempts_lost(Timestamp now) {

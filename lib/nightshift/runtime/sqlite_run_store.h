@@ -36,10 +36,13 @@ class SqliteRunStore final : public RunStore {
   std::optional<std::int64_t> create_run(const NewRun& run) override;
   void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;
   void set_step_state(std::int64_t run_id, const std::string& step, StepState state) override;
+  void set_step_states(std::int64_t run_id,
+                       const std::vector<std::pair<std::string, StepState>>& states) override;
   // The attempt is recorded as running whatever its state, finished_at and exit_code say.
   void start_attempt(const AttemptRecord& attempt) override;
   void finish_attempt(std::int64_t run_id, const std::string& step, int attempt, StepState outcome,
-                      std::optional<int> exit_code, Timestamp at) override;
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt) override;
   std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
@@ -70,6 +73,9 @@ class SqliteRunStore final : public RunStore {
   std::vector<RunRecord> read_runs(Statement& rows);
   std::vector<StepRecord> read_steps(std::int64_t run_id);
   AttemptRecord read_attempt(Statement& row);
+  // The UPDATE of one step's state, for a caller holding the mutex.
+  void update_step_state(std::int64_t run_id, const std::string& step, StepState state,
+                         std::string_view doing);
 
   std::string path_;
   sqlite3* db_;
