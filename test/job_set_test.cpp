@@ -3,9 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 using namespace nightshift;
 namespace fs = std::filesystem;
@@ -13,23 +14,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // A scratch jobs directory, removed at the end of the test.
+// A scratch jobs directory.
 class JobsDir {
  public:
-  JobsDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("nightshift-jobs-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~JobsDir() { fs::remove_all(path_); }
-
   void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
+    std::ofstream(dir_.path() / name) << text;
   }
-  std::string path() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string path() const { return dir_.path().string(); }
+  std::string file(const std::string& name) const { return dir_ / name; }
 
  private:
-  fs::path path_;
+  test::TempDir dir_{"nightshift-jobs"};
 };
 
 std::vector<std::string> errors_of(const JobSetResult& set) {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -24,24 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "nightshift-run-store-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("nightshift-run-store") {}
 };
 
 // The two stores behind one face. reopen() closes and opens the SQLite file, as a
