@@ -114,6 +114,10 @@ SchedulerEvents Daemon::scheduler_events() {
     metrics_.set_deadline_missed(job, missed);
   };
   events.schedule_delay = [this](double seconds) { metrics_.observe_schedule_delay(seconds); };
+  // How long a lost attempt ran is unknown (its daemon died): it counts, with no duration.
+  events.attempt_lost = [this](const std::string& job, const std::string& step) {
+    metrics_.attempt_finished(job, step, StepState::lost, std::nullopt);
+  };
   events.log = [this](const std::string& message) { log_("info", message); };
   return events;
 }

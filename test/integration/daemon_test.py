@@ -693,6 +693,9 @@ class CrashTest(DaemonTest):
         self.assertEqual([a["status"] for a in steps["b"]["attempts"]], ["lost", "succeeded"])
         self.assertEqual(steps["a"]["attempt"], 1)
         self.assertEqual(steps["c"]["attempt"], 1)
+        # The restarted daemon counts the lost attempt in its metrics.
+        metrics = self.daemon.get("/metrics").text
+        self.assertIn('nightshift_step_attempts_total{job="chain",outcome="lost",step="b"} 1', metrics)
 
 
 class DeadlineTest(DaemonTest):

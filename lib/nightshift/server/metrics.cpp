@@ -246,7 +246,7 @@ void Metrics::run_finished(const std::string& job, RunStatus status, double dura
 }
 
 void Metrics::attempt_finished(const std::string& job, const std::string& step, StepState outcome,
-                               double duration_seconds) {
+                               std::optional<double> duration_seconds) {
   std::lock_guard lock(impl_->mutex);
   for (StepState initial : kAttemptOutcomes)
     impl_->step_attempts.Add(
@@ -254,8 +254,9 @@ void Metrics::attempt_finished(const std::string& job, const std::string& step, 
   impl_->step_attempts
       .Add({{"job", job}, {"step", step}, {"outcome", std::string(to_string(outcome))}})
       .Increment();
-  impl_->step_duration.Add({{"job", job}, {"step", step}}, kDurationBuckets)
-      .Observe(non_negative(duration_seconds));
+  if (duration_seconds)
+    impl_->step_duration.Add({{"job", job}, {"step", step}}, kDurationBuckets)
+        .Observe(non_negative(*duration_seconds));
 }
 
 void Metrics::set_next_run(const std::string& job, std::optional<double> unix_seconds) {

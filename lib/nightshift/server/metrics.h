@@ -30,9 +30,10 @@ class Metrics {
                     Timestamp finished_at);
 
   // An attempt of a step ended with `outcome` (succeeded, failed, timed_out,
-  // cancelled, lost). Outcome series of a step start at 0 as for runs.
+  // cancelled, lost). Outcome series of a step start at 0 as for runs. A lost
+  // attempt's duration is unknown (its daemon died): nullopt counts it only.
   void attempt_finished(const std::string& job, const std::string& step, StepState outcome,
-                        double duration_seconds);
+                        std::optional<double> duration_seconds);
 
   // nullopt removes the series: a manual-only job has no next run.
   void set_next_run(const std::string& job, std::optional<double> unix_seconds);

@@ -136,9 +136,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 // running runs resume; queued ones wait for their turn.
 void Scheduler::Impl::recover() {
   auto lost = store_.mark_running_attempts_lost(now_ms());
-  for (const auto& a : lost)
+  for (const auto& a : lost) {
     log("attempt " + std::to_string(a.attempt) + " of step " + a.step + " of run " +
         std::to_string(a.run_id) + " was lost with its daemon; it starts again");
+    if (auto run = store_.get_run(a.run_id); run && events_.attempt_lost)
+      events_.attempt_lost(run->job, a.step);
+  }
   for (const RunRecord& run : store_.unfinished_runs()) {
     auto job = jobs_->find(run.job);
     if (!job) {

@@ -27,6 +27,8 @@ struct SchedulerEvents {
   std::function<void(const std::string& job, std::optional<Instant> next)> next_run;
   std::function<void(const std::string& job, bool missed)> deadline_missed;
   std::function<void(double seconds)> schedule_delay;  // fire time → run start
+  // An attempt found running at start-up: its daemon died under it.
+  std::function<void(const std::string& job, const std::string& step)> attempt_lost;
   std::function<void(const std::string& message)> log;
 };
 
