@@ -158,6 +158,7 @@ void Scheduler::Impl::recover() {
 void Scheduler::Impl::schedule_job(const Job& job, bool at_startup) {
   const std::string& name = job.spec.name;
   Instant now = clock_();
+  Instant from = now;
   if (job.spec.schedule) {
     auto since = store_.scheduled_through(name);
     if (!since) {
@@ -166,9 +167,14 @@ void Scheduler::Impl::schedule_job(const Job& job, bool at_startup) {
       for (const DueFire& fire : due_fires(job.spec, *since, now, true))
         create_scheduled_run(job, fire);
       store_.set_scheduled_through(name, now);
+    } else {
+      // A reload that lands just after a fire time whose timer has not run
+      // yet must not skip it: arm from the watermark (at most a minute back,
+      // so an edited schedule does not fire for its whole past day).
+      from = std::max(*since, now - std::chrono::minutes(1));
     }
   }
-  auto next = job.spec.schedule ? job.spec.schedule->next_fire_after(now) : std::nullopt;
+  auto next = job.spec.schedule ? job.spec.schedule->next_fire_after(from) : std::nullopt;
   next_[name] = next;
   if (events_.next_run) events_.next_run(name, next);
   if (next) arm(name, *next);
