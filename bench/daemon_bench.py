@@ -27,7 +27,6 @@ suite.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -35,7 +34,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +43,7 @@ import urllib.error
 import urllib.request
 import zoneinfo
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import REPO, median, progress, snapshot_binary, write
 LATENCY_GOAL_MS = 5.0       # p99, fire time -> step process start
 RSS_EXAMPLE_GOAL_KIB = 15 * 1024
 RSS_1000_GOAL_KIB = 40 * 1024
@@ -112,24 +110,6 @@ def check_tools(args):
         sys.exit("daemon_bench: wrk missing: apt-get install -y wrk (or scripts/install-deps)")
 
 
-def snapshot_binary(args, tmp):
-    """Copies the binary into tmp, so a rebuild during the run cannot change what is measured."""
-    digest = hashlib.sha256()
-    with open(args.nightshift, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    args.binary_sha = digest.hexdigest()[:12]
-    args.binary_mtime = datetime.datetime.fromtimestamp(os.path.getmtime(args.nightshift))
-    copy = os.path.join(tmp, "bin", "nightshift")
-    os.makedirs(os.path.dirname(copy))
-    shutil.copy2(args.nightshift, copy)
-    args.nightshift_source, args.nightshift = args.nightshift, copy
-    try:
-        args.revision = subprocess.run(
-            ["git", "-C", REPO, "describe", "--always", "--dirty"],
-            capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        args.revision = "unknown"
 
 
 def build_stamp(tmp):
@@ -152,21 +132,8 @@ def build_stamp(tmp):
             "/bin/date +%s%N (dynamically linked: includes ld.so and libc start-up)")
 
 
-def write(path, text):
-    """Writes text to path, creating its folder."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
 
 
-def progress(text):
-    """A progress line on stderr, so stdout stays the report."""
-    print(text, file=sys.stderr, flush=True)
-
-
-def median(values):
-    """The median, or NaN for no values."""
-    return statistics.median(values) if values else float("nan")
 
 
 def percentile(values, p):
