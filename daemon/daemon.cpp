@@ -95,9 +95,7 @@ void Daemon::run_ended(const std::string& job, std::int64_t run_id, RunStatus st
       seconds = seconds_between(run->started_at, run->finished_at);
   } catch (const StoreError&) {
   }
-  metrics_.run_finished(
-      job, status, seconds,
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+  metrics_.run_finished(job, status, seconds, now_timestamp());
   log_(status == RunStatus::succeeded ? "info" : "warn",
        "run " + std::to_string(run_id) + " of " + job + " " + std::string(to_string(status)));
   scheduler_->run_finished(job, run_id, status);

@@ -146,16 +146,9 @@ int run_command(int argc, char** argv) {
   std::function<void()> on_end;
   try {
     Engine engine(*config, console_events(outcome, on_end));
-    NewRun run;
-    run.job = job->spec.name;
-    run.trigger = Trigger::manual;
-    run.scheduled_at = *scheduled_at;
-    run.scheduled_at_text = format_iso8601(*scheduled_at, job->spec.zone);
-    run.date = local_date(job->spec, *scheduled_at);
-    run.created_at =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    for (std::size_t i = 0; i < job->spec.steps.size(); ++i)
-      run.steps.push_back({job->spec.steps[i].name, !rerun[i]});
+    std::vector<bool> carried(rerun.size());
+    for (std::size_t i = 0; i < rerun.size(); ++i) carried[i] = !rerun[i];
+    NewRun run = make_new_run(job->spec, Trigger::manual, *scheduled_at, carried);
     std::int64_t run_id = engine.store().create_run(run).value();
     std::cout << "run " << run_id << " of " << job->spec.name << " for " << run.date
               << " (scheduled " << run.scheduled_at_text << ")" << std::endl;

@@ -23,10 +23,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-Timestamp now_ms() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 bool is_failure(StepState outcome) {
   return outcome == StepState::failed || outcome == StepState::timed_out;
 }
@@ -194,7 +190,7 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
   runs_.emplace(run_id, std::move(run));
   if (record->status != RunStatus::running)
     write("marking run running",
-          [&] { store_.set_run_status(run_id, RunStatus::running, now_ms()); });
+          [&] { store_.set_run_status(run_id, RunStatus::running, now_timestamp()); });
   advance(r);
 }
 
@@ -257,8 +253,8 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
   bool counts = !run.uncounted_next[step] && attempt > 1;
   run.uncounted_next[step] = false;
   write("recording attempt start", [&] {
-    store_.start_attempt(AttemptRecord{run.run_id, spec.name, attempt, StepState::running, now_ms(),
-                                       std::nullopt, std::nullopt, counts});
+    store_.start_attempt(AttemptRecord{run.run_id, spec.name, attempt, StepState::running,
+                                       now_timestamp(), std::nullopt, std::nullopt, counts});
   });
   run.stored[step] = StepState::running;
   run.started[step] = std::chrono::steady_clock::now();
@@ -382,8 +378,8 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   std::optional<StepState> step_state;
   if (!retry) step_state = result.outcome;
   write("recording attempt end", [&] {
-    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code, now_ms(),
-                          step_state);
+    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code,
+                          now_timestamp(), step_state);
   });
   if (!retry) run.stored[step] = result.outcome;
   auto elapsed =
@@ -435,7 +431,7 @@ void Executor::Impl::maybe_finish(RunState& run) {
   if (!run.plan.done() || !run.retry_timers.empty()) return;
   RunStatus status = run.plan.status();
   std::int64_t run_id = run.run_id;
-  write("recording run end", [&] { store_.set_run_status(run_id, status, now_ms()); });
+  write("recording run end", [&] { store_.set_run_status(run_id, status, now_timestamp()); });
   auto job = run.job;
   runs_.erase(run_id);  // `run` is gone from here on
   publish_load();

@@ -1,5 +1,8 @@
 #include "nightshift/runtime/run_store.h"
 
+#include "nightshift/job_spec.h"
+#include "nightshift/run_time.h"
+
 namespace nightshift {
 
 std::string_view to_string(Trigger trigger) {
@@ -18,6 +21,24 @@ std::optional<Trigger> parse_trigger(std::string_view text) {
   for (Trigger trigger : {Trigger::schedule, Trigger::catchup, Trigger::manual})
     if (to_string(trigger) == text) return trigger;
   return std::nullopt;
+}
+
+Timestamp now_timestamp() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+NewRun make_new_run(const JobSpec& job, Trigger trigger, Instant scheduled_at,
+                    const std::vector<bool>& carried_over) {
+  NewRun run;
+  run.job = job.name;
+  run.trigger = trigger;
+  run.scheduled_at = scheduled_at;
+  run.scheduled_at_text = format_iso8601(scheduled_at, job.zone);
+  run.date = local_date(job, scheduled_at);
+  run.created_at = now_timestamp();
+  for (std::size_t i = 0; i < job.steps.size(); ++i)
+    run.steps.push_back({job.steps[i].name, i < carried_over.size() && carried_over[i]});
+  return run;
 }
 
 }  // namespace nightshift

@@ -29,6 +29,9 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The current time at the store's precision.
+Timestamp now_timestamp();
+
 struct NewRun {
   std::string job;
   Trigger trigger = Trigger::manual;
@@ -82,6 +85,14 @@ struct RunRecord {
   std::optional<Timestamp> finished_at;
   std::vector<StepRecord> steps;  // in the order given to create_run
 };
+
+struct JobSpec;
+
+// A new run of `job` for fire time `scheduled_at` (its text and local date in
+// the job's zone), created now, queued; steps marked in `carried_over` (by
+// index, empty = none) start as succeeded.
+NewRun make_new_run(const JobSpec& job, Trigger trigger, Instant scheduled_at,
+                    const std::vector<bool>& carried_over = {});
 
 class RunStore {
  public:

@@ -14,10 +14,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-Timestamp now_ms() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 }  // namespace
 
 class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
@@ -84,7 +80,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     // Its steps end with it: a cancelled run shows no step still waiting.
     for (const StepRecord& s : run->steps)
       if (!s.carried_over) store_.set_step_state(run_id, s.step, StepState::cancelled);
-    store_.set_run_status(run_id, RunStatus::cancelled, now_ms());
+    store_.set_run_status(run_id, RunStatus::cancelled, now_timestamp());
     return true;
   }
 
@@ -135,7 +131,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 // What a dead daemon left: running attempts become lost and restart; its
 // running runs resume; queued ones wait for their turn.
 void Scheduler::Impl::recover() {
-  auto lost = store_.mark_running_attempts_lost(now_ms());
+  auto lost = store_.mark_running_attempts_lost(now_timestamp());
   for (const auto& a : lost) {
     log("attempt " + std::to_string(a.attempt) + " of step " + a.step + " of run " +
         std::to_string(a.run_id) + " was lost with its daemon; it starts again");
@@ -147,7 +143,7 @@ void Scheduler::Impl::recover() {
     if (!job) {
       log("run " + std::to_string(run.run_id) + " of job " + run.job +
           " cannot resume: the job is no longer defined; marking it failed");
-      store_.set_run_status(run.run_id, RunStatus::failed, now_ms());
+      store_.set_run_status(run.run_id, RunStatus::failed, now_timestamp());
       continue;
     }
     if (run.status == RunStatus::running) executor_.resume_run(job, run.run_id);
@@ -225,14 +221,7 @@ void Scheduler::Impl::fire(const std::string& job_name) {
 }
 
 void Scheduler::Impl::create_scheduled_run(const Job& job, const DueFire& fire) {
-  NewRun run;
-  run.job = job.spec.name;
-  run.trigger = fire.catchup ? Trigger::catchup : Trigger::schedule;
-  run.scheduled_at = fire.at;
-  run.scheduled_at_text = format_iso8601(fire.at, job.spec.zone);
-  run.date = local_date(job.spec, fire.at);
-  run.created_at = now_ms();
-  for (const auto& s : job.spec.steps) run.steps.push_back({s.name, false});
+  NewRun run = make_new_run(job.spec, fire.catchup ? Trigger::catchup : Trigger::schedule, fire.at);
   auto id = store_.create_run(run);
   if (!id) return;  // this fire time has its run already (a restart within the same second)
   log("run " + std::to_string(*id) + " of " + run.job + " for " + run.date + " created (" +
@@ -255,7 +244,7 @@ void Scheduler::Impl::start_queued(const Job& job) {
   for (const RunRecord& run : queued) {
     if (running >= static_cast<std::size_t>(job.spec.max_active_runs)) break;
     // Mark it running now, so a second call before the executor gets to it does not start it twice.
-    store_.set_run_status(run.run_id, RunStatus::running, now_ms());
+    store_.set_run_status(run.run_id, RunStatus::running, now_timestamp());
     ++running;
     if (run.trigger != Trigger::manual && events_.schedule_delay) {
       auto delay = std::chrono::system_clock::now() - run.scheduled_at;
@@ -356,16 +345,8 @@ Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
             "job '" + spec.name + "' has " + std::to_string(spec.max_active_runs) +
                 " active run(s), its max_active_runs"};
 
-  NewRun run;
-  run.job = spec.name;
-  run.trigger = Trigger::manual;
-  run.scheduled_at = *scheduled_at;
-  run.scheduled_at_text = format_iso8601(*scheduled_at, spec.zone);
-  run.date = local_date(spec, *scheduled_at);
-  run.created_at = now_ms();
-  for (std::size_t i = 0; i < spec.steps.size(); ++i)
-    run.steps.push_back({spec.steps[i].name, carried[i]});
-  auto id = store_.create_run(run);
+  NewRun run = make_new_run(spec, Trigger::manual, *scheduled_at, carried);
+  auto id = store_.create_run(run);  // manual runs are never deduplicated: always an id
   log("run " + std::to_string(*id) + " of " + spec.name + " for " + run.date + " created (manual)");
   start_queued(*job);
   return {id, 202, ""};
