@@ -1,8 +1,10 @@
 """Helpers for the integration tests: a scratch project (config, jobs.d,
 secrets) and the real nightshift binary run against it."""
 
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,23 +20,37 @@ import urllib.request
 
 NIGHTSHIFT = os.path.abspath(os.environ.get("NIGHTSHIFT_BIN") or sys.argv[1])
 
+# ctest runs each suite twice: on SQLite, and with NIGHTSHIFT_TEST_STATE=mysql
+# with the run store in a fresh database on the test MariaDB server.
+STATE = os.environ.get("NIGHTSHIFT_TEST_STATE", "sqlite")
+if STATE not in ("sqlite", "mysql"):
+    raise SystemExit(f"NIGHTSHIFT_TEST_STATE={STATE!r}: expected sqlite or mysql")
+
 
 class Project:
     """A temporary folder with nightshift.yaml, jobs.d/ and var/."""
 
     def __init__(self, workers=4, pools=None, extra_config=""):
+        server = mysql_server() if STATE == "mysql" else None  # fails before making anything
         self.dir = tempfile.mkdtemp(prefix="nightshift-it-")
         os.makedirs(os.path.join(self.dir, "jobs.d"))
         os.makedirs(os.path.join(self.dir, "secrets"))
+        self.database = None  # the MySQL database of the run store, if any
+        state = "state: sqlite:var/nightshift.db"
+        if server:
+            host, port, user, password = server
+            self.database = create_mysql_database("nightshift_it")
+            self.write("secrets/STATE_DB_PASSWORD", password + "\n")
+            state = (f"state: mysql://{user}@{host}:{port}/{self.database}\n"
+                     'state_password: "${secret:STATE_DB_PASSWORD}"')
         pools_text = "{ " + ", ".join(f"{k}: {v}" for k, v in (pools or {}).items()) + " }"
         self.write("nightshift.yaml", textwrap.dedent(f"""\
             jobs_dir: jobs.d
-            state: sqlite:var/nightshift.db
             log_dir: var/logs
             workers: {workers}
             pools: {pools_text}
             secrets_dir: secrets
-            """) + extra_config)
+            """) + state + "\n" + extra_config)
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -57,6 +73,9 @@ class Project:
                                 cwd=self.dir)
 
     def query(self, sql, *params):
+        """Runs SQL with ? params on the run store; a list of tuples either way."""
+        if self.database is not None:
+            return mysql_query(self.database, sql, *params)
         # A daemon may be writing: wait for its lock rather than fail.
         db = sqlite3.connect(self.path("var", "nightshift.db"), timeout=30)
         try:
@@ -73,6 +92,9 @@ class Project:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.database is not None:
+            drop_mysql_database(self.database)
+            self.database = None
 
 
 class ProjectTest(unittest.TestCase):
@@ -303,6 +325,111 @@ def _failed(test):
     return any(t is test for t, _ in result.failures + result.errors)
 
 
+# --- the test MariaDB server (scripts/test-mariadb, ctest fixture "mariadb") ---
+
+def mysql_server():
+    """(host, port, user, password) of the test server, from the files in
+    $NIGHTSHIFT_TEST_MYSQL_DIR; fails (not skips) when there is none."""
+    directory = os.environ.get("NIGHTSHIFT_TEST_MYSQL_DIR")
+    if not directory:
+        raise AssertionError("NIGHTSHIFT_TEST_MYSQL_DIR is not set: this test needs the test MariaDB "
+                             "server; run it through ctest (fixture mariadb) or start one with "
+                             "`scripts/test-mariadb start DIR` and set NIGHTSHIFT_TEST_MYSQL_DIR=DIR")
+    values = []
+    for name in ("port", "user", "password"):
+        path = os.path.join(directory, name)
+        try:
+            with open(path) as f:
+                values.append(f.read().strip())
+        except OSError as e:
+            raise AssertionError(f"cannot read {path} (NIGHTSHIFT_TEST_MYSQL_DIR): {e}; "
+                                 "is the test MariaDB server started?") from None
+    port, user, password = values
+    return "127.0.0.1", int(port), user, password
+
+
+def sql_literal(value):
+    """VALUE as a MySQL literal (the default sql_mode, where backslash escapes)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0")
+    return "'" + text + "'"
+
+
+def bind_params(sql, params):
+    """SQL with each ? outside quotes replaced by the next param as a literal,
+    as sqlite3 binds them."""
+    params = list(params)
+    pieces = re.split(r"""('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\?)""", sql)
+    out = []
+    for piece in pieces:
+        if piece == "?":
+            if not params:
+                raise ValueError(f"more ? than params in: {sql}")
+            piece = sql_literal(params.pop(0))
+        out.append(piece)
+    if params:
+        raise ValueError(f"more params than ? in: {sql}")
+    return "".join(out)
+
+
+_BATCH_ESCAPES = {"t": "\t", "n": "\n", "\\": "\\", "0": "\0", "r": "\r"}
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def _batch_value(field):
+    """One field of `mariadb --batch` output as the value sqlite3 would give:
+    NULL as None, an integer as int (SQLite results are compared with ints)."""
+    if field in ("NULL", "\\N"):
+        return None  # --batch prints NULL; a string 'NULL' reads as None too
+    if _INTEGER.fullmatch(field):
+        return int(field)
+    # --batch escapes tab, newline, backslash and NUL in values.
+    return re.sub(r"\\(.)", lambda m: _BATCH_ESCAPES.get(m.group(1), m.group(0)), field)
+
+
+def mysql_query(database, sql, *params):
+    """Runs SQL (one or more statements; ? params as in sqlite3) with the
+    `mariadb` client on the test server, in DATABASE ("" or None: none).
+    Returns the rows as a list of tuples; an error raises AssertionError."""
+    host, port, user, password = mysql_server()
+    args = ["mariadb", "--no-defaults", "-h", host, "-P", str(port), "-u", user, "--batch",
+            "--skip-column-names", "--default-character-set=utf8mb4"]
+    if database:
+        args += ["-D", database]
+    # The password goes in the environment, never on the command line (ps);
+    # the SQL on stdin, so no length limit.
+    result = subprocess.run(args, input=bind_params(sql, params), capture_output=True, text=True,
+                            encoding="utf-8", env=dict(os.environ, MYSQL_PWD=password), timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"mysql_query in {database!r}: {result.stderr.strip()}\nSQL: {sql}")
+    if not result.stdout:
+        return []
+    # One line a row (a row of one empty string is an empty line: keep it).
+    return [tuple(_batch_value(f) for f in line.split("\t"))
+            for line in result.stdout.removesuffix("\n").split("\n")]
+
+
+_DATABASE_COUNTER = itertools.count(1)
+
+
+def create_mysql_database(prefix="t"):
+    """A new database on the test server, named for no one else; returns its name."""
+    name = f"{prefix}_{os.getpid()}_{next(_DATABASE_COUNTER)}_{os.urandom(3).hex()}"
+    mysql_query(None, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return name
+
+
+def drop_mysql_database(name):
+    mysql_query(None, f"DROP DATABASE IF EXISTS `{name}`")
+
+
 def main():
     # ctest passes the binary as the first argument.
     unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
@@ -319,5 +446,6 @@ def pid_alive(pid):
     return state not in ("Z", "X")
 
 
-__all__ = ["Answer", "Daemon", "DaemonTest", "NIGHTSHIFT", "Project", "ProjectTest", "free_port", "http",
-           "main", "pid_alive", "signal", "subprocess", "wait_for"]
+__all__ = ["Answer", "Daemon", "DaemonTest", "NIGHTSHIFT", "Project", "ProjectTest", "STATE",
+           "create_mysql_database", "drop_mysql_database", "free_port", "http", "main", "mysql_query",
+           "mysql_server", "pid_alive", "signal", "subprocess", "wait_for"]
