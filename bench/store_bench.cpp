@@ -1,8 +1,12 @@
 // Times run-store state transitions: runs of 100 steps, each step recorded as
 // start_attempt + finish_attempt + set_step_state (three committed writes), on
-// the SQLite store (a temp file, synchronous=FULL) and on the memory store.
-// Usage: store_bench [TRANSITIONS] [DIR]; DIR (default: the system temp dir) picks the disk.
+// the SQLite store (a temp file, WAL, synchronous=NORMAL), on the memory store,
+// and on a MySQL/MariaDB store when one is named.
+// Usage: store_bench [TRANSITIONS] [DIR] [mysql://USER@HOST:PORT/DATABASE]
+// DIR (default: the system temp dir) picks the disk of the SQLite file; the
+// MySQL password comes from NIGHTSHIFT_BENCH_MYSQL_PASSWORD.
 #include "nightshift/runtime/memory_run_store.h"
+#include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/sqlite_run_store.h"
 
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -52,7 +57,7 @@ Result run_bench(nightshift::RunStore& store, long target) {
 }
 
 void print(const char* name, const Result& result) {
-  std::printf("%-28s %7ld transitions in %8.3f s: %10.0f transitions/s (%.1f us each)\n", name,
+  std::printf("%-32s %7ld transitions in %8.3f s: %10.0f transitions/s (%.1f us each)\n", name,
               result.transitions, result.seconds, result.transitions / result.seconds,
               1e6 * result.seconds / static_cast<double>(result.transitions));
 }
@@ -72,7 +77,15 @@ int main(int argc, char** argv) {
   try {
     {
       auto sqlite = nightshift::SqliteRunStore::open(dir + "/runs.db");
-      print("sqlite (WAL, synchronous=FULL)", run_bench(*sqlite, target));
+      print("sqlite (WAL, synchronous=NORMAL)", run_bench(*sqlite, target));
+    }
+    if (argc > 3) {
+      auto server = nightshift::MysqlRunStore::parse_url(argv[3]);
+      if (!server) throw std::runtime_error(std::string("not a mysql:// URL: ") + argv[3]);
+      if (const char* password = std::getenv("NIGHTSHIFT_BENCH_MYSQL_PASSWORD"))
+        server->password = password;
+      auto mysql = nightshift::MysqlRunStore::open({.server = *server});
+      print("mysql", run_bench(*mysql, target));
     }
     nightshift::MemoryRunStore memory;
     print("memory", run_bench(memory, target));

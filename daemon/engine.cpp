@@ -1,6 +1,8 @@
 #include "engine.h"
 
+#include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/process_runner.h"
+#include "nightshift/runtime/secret_resolver.h"
 #include "nightshift/runtime/sqlite_run_store.h"
 #include "nightshift/runtime/sqlite_step_runner.h"
 
@@ -25,8 +27,15 @@ std::vector<std::pair<std::string, std::string>> daemon_environment() {
 
 std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config) {
   if (config.state.starts_with("sqlite:")) return SqliteRunStore::open(config.state.substr(7));
-  throw StoreError("state '" + config.state.substr(0, config.state.find('@')) +
-                   "...': only sqlite: stores are supported so far");
+  std::optional<ConnectionSpec> server = MysqlRunStore::parse_url(config.state);
+  // The config loader only lets through the two forms; this names a bad one anyway.
+  if (!server) throw StoreError("state: expected sqlite:PATH or mysql://USER@HOST:PORT/DATABASE");
+  if (!config.state_password.empty()) {
+    auto password = SecretResolver(config.secrets_dir).resolve(config.state_password);
+    if (!password) throw StoreError("state_password: " + password.error().message);
+    server->password = std::move(*password);
+  }
+  return MysqlRunStore::open(MysqlStoreOptions{.server = std::move(*server)});
 }
 
 Engine::Engine(const ConfigSpec& config, ExecutorEvents events)

@@ -42,7 +42,8 @@ class Engine {
   std::unique_ptr<Executor> executor_;
 };
 
-// Opens the store a config names: sqlite:PATH (MySQL comes with issue #5).
+// Opens the store a config names: sqlite:PATH, or mysql://USER@HOST:PORT/DB with
+// the password from state_password. Throws StoreError.
 std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config);
 
 }  // namespace nightshift

@@ -1,4 +1,5 @@
 #include "nightshift/runtime/memory_run_store.h"
+#include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/sqlite_run_store.h"
 
 #include <sqlite3.h>
@@ -7,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
+#include "support/test_mysql.h"
 
 #include <atomic>
 #include <csignal>
@@ -54,6 +56,27 @@ class SqliteStore {
   TempDir dir_;
   std::string path_;
   std::unique_ptr<SqliteRunStore> store_;
+};
+
+// A scratch database on the test MariaDB; reopen() connects anew.
+class MysqlStore {
+ public:
+  MysqlStore() { reopen(); }
+  RunStore* operator->() { return store_.get(); }
+  void reopen() {
+    store_.reset();
+    MysqlStoreOptions options;
+    options.server.host = database_.mysql().host;
+    options.server.port = database_.mysql().port;
+    options.server.user = database_.mysql().user;
+    options.server.password = database_.mysql().password;
+    options.server.database = database_.name();
+    store_ = MysqlRunStore::open(std::move(options));
+  }
+
+ private:
+  test::TestDatabase database_;
+  std::unique_ptr<MysqlRunStore> store_;
 };
 
 Timestamp at_ms(std::int64_t ms) {
@@ -122,7 +145,7 @@ std::string query(const std::string& path, const std::string& sql) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("run store: a created run reads back with every field", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   NewRun run = new_run("kpi", Trigger::catchup, at_s(kFire));
   run.steps[0].carried_over = true;
@@ -178,7 +201,7 @@ TEST_CASE("run store: triggers have names") {
 }
 
 TEMPLATE_TEST_CASE("run store: a fire time makes one schedule or catchup run, ever", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   const auto first = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire)));
   REQUIRE(first);
@@ -197,7 +220,7 @@ TEMPLATE_TEST_CASE("run store: a fire time makes one schedule or catchup run, ev
 }
 
 TEMPLATE_TEST_CASE("run store: the scheduler's watermark survives a restart", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   CHECK_FALSE(store->scheduled_through("kpi"));
   store->set_scheduled_through("kpi", at_s(kFire));
@@ -212,7 +235,7 @@ TEMPLATE_TEST_CASE("run store: the scheduler's watermark survives a restart", "[
 }
 
 TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]", MemoryStore,
-                   SqliteStore) {
+                   SqliteStore, MysqlStore) {
   TestType store;
   const auto one = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
   const auto two = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
@@ -227,7 +250,7 @@ TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]
 }
 
 TEMPLATE_TEST_CASE("run store: a failed create leaves nothing behind", "[run_store]", MemoryStore,
-                   SqliteStore) {
+                   SqliteStore, MysqlStore) {
   TestType store;
   // A step listed twice is a bug, not a duplicate run: an error, and no run.
   CHECK_THROWS_AS(
@@ -238,7 +261,7 @@ TEMPLATE_TEST_CASE("run store: a failed create leaves nothing behind", "[run_sto
 }
 
 TEMPLATE_TEST_CASE("run store: status changes set started_at once and finished_at at the end",
-                   "[run_store]", MemoryStore, SqliteStore) {
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   for (RunStatus end : {RunStatus::succeeded, RunStatus::failed, RunStatus::cancelled}) {
     CAPTURE(to_string(end));
@@ -263,7 +286,7 @@ TEMPLATE_TEST_CASE("run store: status changes set started_at once and finished_a
 }
 
 TEMPLATE_TEST_CASE("run store: retries are attempts, and the run shows the latest", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
 
@@ -328,7 +351,7 @@ TEMPLATE_TEST_CASE("run store: retries are attempts, and the run shows the lates
 }
 
 TEMPLATE_TEST_CASE("run store: a final attempt ends with its step's state, together", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
   store->start_attempt(attempt_of(run_id, "extract", 1, at_ms(1000)));
@@ -352,7 +375,7 @@ TEMPLATE_TEST_CASE("run store: a final attempt ends with its step's state, toget
 }
 
 TEMPLATE_TEST_CASE("run store: set_step_states changes every step or none", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   const auto run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
   store->set_step_states(run_id, {});
@@ -375,7 +398,7 @@ TEMPLATE_TEST_CASE("run store: set_step_states changes every step or none", "[ru
 }
 
 TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[run_store]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   const auto run_id =
       store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire), {"a", "b", "c"})).value();
@@ -423,7 +446,7 @@ TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[r
 }
 
 TEMPLATE_TEST_CASE("run store: list_runs pages newest first", "[run_store]", MemoryStore,
-                   SqliteStore) {
+                   SqliteStore, MysqlStore) {
   TestType store;
   std::vector<std::int64_t> kpi;
   for (int day = 0; day < 5; ++day) {
@@ -444,7 +467,7 @@ TEMPLATE_TEST_CASE("run store: list_runs pages newest first", "[run_store]", Mem
 }
 
 TEMPLATE_TEST_CASE("run store: unfinished runs are the queued and running ones, oldest first",
-                   "[run_store]", MemoryStore, SqliteStore) {
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 5; ++i)
@@ -464,7 +487,7 @@ TEMPLATE_TEST_CASE("run store: unfinished runs are the queued and running ones, 
 }
 
 TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_store][concurrency]",
-                   MemoryStore, SqliteStore) {
+                   MemoryStore, SqliteStore, MysqlStore) {
   constexpr int kWriters = 4;
   constexpr int kSteps = 25;
   TestType store;

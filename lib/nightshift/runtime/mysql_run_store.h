@@ -1,0 +1,111 @@
+// MysqlRunStore: the RunStore on a MySQL or MariaDB server, for teams that keep
+// their history there (`state: mysql://user@host:port/db`). Same semantics as
+// SqliteRunStore: a versioned schema migrated at open, a unique key so a fire
+// time makes one run, short transactions. Deadlocks and lost connections are
+// retried with backoff; a write waits for a server that went away (up to
+// `write_outage`), so an outage delays the history but loses none of it.
+#pragma once
+
+#include "nightshift/config_spec.h"
+#include "nightshift/duration.h"
+#include "nightshift/runtime/run_store.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nightshift {
+
+class MysqlConnection;
+class MysqlError;
+using MysqlRow = std::vector<std::optional<std::string>>;
+
+struct MysqlStoreOptions {
+  ConnectionSpec server;  // host, port, user, database; the password resolved
+  // How long a write keeps retrying while the server is unreachable. The
+  // executor waits meanwhile (its state changes must be stored before they are
+  // acted on); steps already running go on.
+  Duration write_outage = std::chrono::hours(1);
+  // Reads (the HTTP API) give up sooner: an answer "store unavailable" beats a hang.
+  Duration read_outage = std::chrono::seconds(5);
+};
+
+class MysqlRunStore final : public RunStore {
+ public:
+  // "mysql://user@host[:port]/database" to the server part of a ConnectionSpec
+  // (no password: it comes from state_password); nullopt when malformed.
+  static std::optional<ConnectionSpec> parse_url(std::string_view url);
+
+  // Connects and migrates. Throws StoreError naming the server (never the
+  // password) when it cannot, or when the schema is newer than this binary.
+  static std::unique_ptr<MysqlRunStore> open(MysqlStoreOptions options);
+  static int latest_schema_version();
+
+  ~MysqlRunStore() override;
+  MysqlRunStore(const MysqlRunStore&) = delete;
+  MysqlRunStore& operator=(const MysqlRunStore&) = delete;
+
+  std::optional<std::int64_t> create_run(const NewRun& run) override;
+  void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;
+  void set_step_state(std::int64_t run_id, const std::string& step, StepState state) override;
+  void set_step_states(std::int64_t run_id,
+                       const std::vector<std::pair<std::string, StepState>>& states) override;
+  void start_attempt(const AttemptRecord& attempt) override;
+  void finish_attempt(std::int64_t run_id, const std::string& step, int attempt, StepState outcome,
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt) override;
+  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  std::optional<RunRecord> get_run(std::int64_t run_id) override;
+  std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
+  std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                   std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunRecord> unfinished_runs() override;
+  std::optional<Instant> scheduled_through(const std::string& job) override;
+  void set_scheduled_through(const std::string& job, Instant t) override;
+
+  const std::string& address() const { return address_; }
+
+ private:
+  class Transaction;
+  // One try of an operation: the connection, and whether an earlier try of
+  // the same call may have committed before its answer was lost.
+  struct Try {
+    MysqlConnection& db;
+    bool retry;
+  };
+
+  explicit MysqlRunStore(MysqlStoreOptions options);
+
+  void migrate();
+  // Runs `f` until it succeeds: reconnecting after a lost connection, again
+  // after a deadlock, with backoff, for at most `budget`. Other errors (and
+  // running out of time) throw StoreError naming `doing`.
+  template <class F>
+  auto with_retry(std::string_view doing, Duration budget, F f);
+  template <class F>
+  auto write(std::string_view doing, F f) {
+    return with_retry(doing, options_.write_outage, f);
+  }
+  template <class F>
+  auto read(std::string_view doing, F f) {
+    return with_retry(doing, options_.read_outage, f);
+  }
+  MysqlConnection& connection();
+  [[noreturn]] void fail(std::string_view doing, std::string_view why) const;
+
+  std::vector<RunRecord> read_runs(MysqlConnection& db, const std::vector<MysqlRow>& rows,
+                                   std::string_view doing);
+  void update_step_state(MysqlConnection& db, std::int64_t run_id, const std::string& step,
+                         StepState state, std::string_view doing);
+
+  MysqlStoreOptions options_;
+  std::string address_;
+  std::mutex mutex_;  // one thread at a time on the connection
+  std::unique_ptr<MysqlConnection> db_;  // null while the server is unreachable
+};
+
+}  // namespace nightshift

@@ -1,0 +1,138 @@
+// What only the MySQL store has: its schema on a server, reconnection after a
+// lost connection, and errors that name the server but never the password.
+// The behaviour it shares with the other stores is in run_store_test.cpp.
+#include "nightshift/runtime/mysql_run_store.h"
+
+#include <catch2/catch.hpp>
+
+#include "support/test_mysql.h"
+
+#include <string>
+
+using namespace nightshift;
+
+namespace {
+
+MysqlStoreOptions options_for(const test::TestDatabase& database) {
+  MysqlStoreOptions options;
+  options.server.host = database.mysql().host;
+  options.server.port = database.mysql().port;
+  options.server.user = database.mysql().user;
+  options.server.password = database.mysql().password;
+  options.server.database = database.name();
+  return options;
+}
+
+NewRun manual_run() {
+  NewRun run;
+  run.job = "kpi";
+  run.trigger = Trigger::manual;
+  run.scheduled_at_text = "1970-01-01T00:00:00Z";
+  run.date = "1970-01-01";
+  run.steps = {{"extract", false}, {"Extract", false}};  // names are case-sensitive
+  return run;
+}
+
+std::string error_of(const MysqlStoreOptions& options) {
+  try {
+    MysqlRunStore::open(options);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("run store: mysql: state URLs") {
+  auto spec = MysqlRunStore::parse_url("mysql://nightshift@db.example:3307/history");
+  REQUIRE(spec.has_value());
+  CHECK(spec->user == "nightshift");
+  CHECK(spec->host == "db.example");
+  CHECK(spec->port == 3307);
+  CHECK(spec->database == "history");
+  CHECK(MysqlRunStore::parse_url("mysql://u@h/d")->port == 3306);
+  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u:secret@h/d").has_value());
+  CHECK_FALSE(MysqlRunStore::parse_url("mysql://h:3306/d").has_value());
+  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u@h:99999/d").has_value());
+  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u@h:3306/").has_value());
+  CHECK_FALSE(MysqlRunStore::parse_url("sqlite:var/x.db").has_value());
+}
+
+TEST_CASE("run store: mysql: a fresh database gets the latest schema, applied once") {
+  test::TestDatabase database("store");
+  const std::string latest = std::to_string(MysqlRunStore::latest_schema_version());
+  MysqlRunStore::open(options_for(database));
+  MysqlRunStore::open(options_for(database));  // a second open migrates nothing
+  auto rows = database.query("SELECT COUNT(*), MAX(version) FROM schema_version");
+  CHECK(rows.at(0).at(0) == latest);
+  CHECK(rows.at(0).at(1) == latest);
+  CHECK(database.query("SHOW TABLES LIKE 'job_watermarks'").size() == 1);
+}
+
+TEST_CASE("run store: mysql: a schema newer than this binary is refused") {
+  test::TestDatabase database("store");
+  MysqlRunStore::open(options_for(database));
+  database.query("INSERT INTO schema_version VALUES (999, 0)");
+  CHECK_THAT(error_of(options_for(database)),
+             Catch::Contains("schema version 999 is newer than this nightshift"));
+}
+
+TEST_CASE("run store: mysql: step names are case-sensitive, as in SQLite") {
+  test::TestDatabase database("store");
+  auto store = MysqlRunStore::open(options_for(database));
+  const auto run_id = store->create_run(manual_run()).value();
+  store->set_step_state(run_id, "Extract", StepState::failed);
+  const RunRecord run = store->get_run(run_id).value();
+  REQUIRE(run.steps.size() == 2);
+  CHECK(run.steps[0].state == StepState::pending);
+  CHECK(run.steps[1].state == StepState::failed);
+}
+
+TEST_CASE("run store: mysql: a killed connection is reconnected and the call goes through") {
+  test::TestDatabase database("store");
+  auto store = MysqlRunStore::open(options_for(database));
+  const auto run_id = store->create_run(manual_run()).value();
+  // The server drops the store's connection, as a restart or a network cut would.
+  auto ids = database.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
+                            database.name() + "' AND ID <> CONNECTION_ID()");
+  REQUIRE(ids.size() == 1);
+  database.query("KILL CONNECTION " + ids[0][0].value());
+
+  store->set_run_status(run_id, RunStatus::running, Timestamp(std::chrono::milliseconds(5)));
+  CHECK(store->get_run(run_id)->status == RunStatus::running);
+  CHECK(store->create_run(manual_run()).value() == run_id + 1);  // nothing created twice
+}
+
+TEST_CASE("run store: mysql: a wrong password names the server, never the password") {
+  test::TestDatabase database("store");
+  MysqlStoreOptions options = options_for(database);
+  options.server.password = "not-the-password-4711";
+  const std::string error = error_of(options);
+  CHECK_THAT(error, Catch::Contains("mysql://" + options.server.user + "@127.0.0.1:" +
+                                    std::to_string(options.server.port) + "/" + database.name()));
+  CHECK_THAT(error, Catch::Contains("Access denied"));
+  CHECK_THAT(error, !Catch::Contains("not-the-password-4711"));
+  CHECK_THAT(error, !Catch::Contains(database.mysql().password));
+}
+
+TEST_CASE("run store: mysql: an unreachable server fails the open at once, with its address") {
+  MysqlStoreOptions options;
+  options.server.host = "127.0.0.1";
+  options.server.port = 1;  // nothing listens there
+  options.server.user = "nightshift";
+  options.server.database = "history";
+  options.server.connect_timeout = std::chrono::seconds(2);
+  const std::string error = error_of(options);
+  CHECK_THAT(error, Catch::Contains("mysql://nightshift@127.0.0.1:1/history"));
+  CHECK_THAT(error, Catch::Contains("cannot connect"));
+}
+
+TEST_CASE("run store: mysql: a failed statement is an error, not retried for ever") {
+  test::TestDatabase database("store");
+  auto store = MysqlRunStore::open(options_for(database));
+  CHECK_THROWS_WITH(store->set_step_state(12345, "extract", StepState::failed),
+                    Catch::Contains("no such step extract"));
+  database.query("DROP TABLE attempts");
+  CHECK_THROWS_WITH(store->attempts(1), Catch::Contains("attempts' doesn't exist"));
+}
