@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace {
 
@@ -84,7 +85,9 @@ int main(int argc, char** argv) {
       if (!server) throw std::runtime_error(std::string("not a mysql:// URL: ") + argv[3]);
       if (const char* password = std::getenv("NIGHTSHIFT_BENCH_MYSQL_PASSWORD"))
         server->password = password;
-      auto mysql = nightshift::MysqlRunStore::open({.server = *server});
+      nightshift::MysqlStoreOptions options;
+      options.server = *server;
+      auto mysql = nightshift::MysqlRunStore::open(std::move(options));
       print("mysql", run_bench(*mysql, target));
     }
     nightshift::MemoryRunStore memory;

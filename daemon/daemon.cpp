@@ -85,6 +85,9 @@ ExecutorEvents Daemon::executor_events() {
     }
     log_("error", "store: " + what);
   };
+  events.store_notice = [this](const std::string& level, const std::string& message) {
+    log_(level, message);
+  };
   return events;
 }
 

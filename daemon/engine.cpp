@@ -25,7 +25,7 @@ std::vector<std::pair<std::string, std::string>> daemon_environment() {
 
 }  // namespace
 
-std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config) {
+std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config, StoreNotice notice) {
   if (config.state.starts_with("sqlite:")) return SqliteRunStore::open(config.state.substr(7));
   std::optional<ConnectionSpec> server = MysqlRunStore::parse_url(config.state);
   // The config loader only lets through the two forms; this names a bad one anyway.
@@ -35,14 +35,17 @@ std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config) {
     if (!password) throw StoreError("state_password: " + password.error().message);
     server->password = std::move(*password);
   }
-  return MysqlRunStore::open(MysqlStoreOptions{.server = std::move(*server)});
+  MysqlStoreOptions options;
+  options.server = std::move(*server);
+  options.notice = std::move(notice);
+  return MysqlRunStore::open(std::move(options));
 }
 
 Engine::Engine(const ConfigSpec& config, ExecutorEvents events)
     : workers_(config.workers > 0
                    ? config.workers
                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
-      store_(open_run_store(config)),
+      store_(open_run_store(config, events.store_notice)),
       process_runner_(std::make_unique<ProcessRunner>(io_)),
       sql_runner_(std::make_unique<SqliteStepRunner>(io_, workers_)) {
   ExecutorOptions options;

@@ -9,7 +9,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,6 +46,7 @@ class Engine {
 
 // Opens the store a config names: sqlite:PATH, or mysql://USER@HOST:PORT/DB with
 // the password from state_password. Throws StoreError.
-std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config);
+using StoreNotice = std::function<void(const std::string& level, const std::string& message)>;
+std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config, StoreNotice notice = {});
 
 }  // namespace nightshift

@@ -58,6 +58,9 @@ ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<v
   events.store_error = [](const std::string& what) {
     std::cerr << "nightshift: store: " << what << std::endl;
   };
+  events.store_notice = [](const std::string&, const std::string& message) {
+    std::cerr << "nightshift: " << message << std::endl;
+  };
   return events;
 }
 

@@ -327,10 +327,11 @@ def _failed(test):
 
 # --- the test MariaDB server (scripts/test-mariadb, ctest fixture "mariadb") ---
 
-def mysql_server():
+def mysql_server(directory=None):
     """(host, port, user, password) of the test server, from the files in
-    $NIGHTSHIFT_TEST_MYSQL_DIR; fails (not skips) when there is none."""
-    directory = os.environ.get("NIGHTSHIFT_TEST_MYSQL_DIR")
+    DIRECTORY (default $NIGHTSHIFT_TEST_MYSQL_DIR); fails (not skips) when
+    there is none."""
+    directory = directory or os.environ.get("NIGHTSHIFT_TEST_MYSQL_DIR")
     if not directory:
         raise AssertionError("NIGHTSHIFT_TEST_MYSQL_DIR is not set: this test needs the test MariaDB "
                              "server; run it through ctest (fixture mariadb) or start one with "
@@ -394,11 +395,12 @@ def _batch_value(field):
     return re.sub(r"\\(.)", lambda m: _BATCH_ESCAPES.get(m.group(1), m.group(0)), field)
 
 
-def mysql_query(database, sql, *params):
+def mysql_query(database, sql, *params, server_dir=None):
     """Runs SQL (one or more statements; ? params as in sqlite3) with the
-    `mariadb` client on the test server, in DATABASE ("" or None: none).
-    Returns the rows as a list of tuples; an error raises AssertionError."""
-    host, port, user, password = mysql_server()
+    `mariadb` client on the test server (or the one of SERVER_DIR), in
+    DATABASE ("" or None: none). Returns the rows as a list of tuples; an
+    error raises AssertionError."""
+    host, port, user, password = mysql_server(server_dir)
     args = ["mariadb", "--no-defaults", "-h", host, "-P", str(port), "-u", user, "--batch",
             "--skip-column-names", "--default-character-set=utf8mb4"]
     if database:

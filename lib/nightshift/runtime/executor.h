@@ -45,6 +45,8 @@ struct ExecutorEvents {
       step_finished;
   std::function<void(const Job&, std::int64_t run_id, RunStatus status)> run_finished;
   std::function<void(const std::string& what)> store_error;
+  // A store that lost its server and retries ("warn"), or got it back ("info").
+  std::function<void(const std::string& level, const std::string& message)> store_notice;
 };
 
 // The runners by kind of step: `process` runs command and shell steps, `sql` sql steps.

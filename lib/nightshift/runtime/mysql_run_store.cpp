@@ -2,8 +2,6 @@
 
 #include "nightshift/runtime/mysql_connection.h"
 
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <charconv>
 #include <limits>
@@ -226,6 +224,10 @@ MysqlConnection& MysqlRunStore::connection() {
   return *db_;
 }
 
+void MysqlRunStore::notice(const std::string& level, const std::string& message) const {
+  if (options_.notice) options_.notice(level, message);
+}
+
 void MysqlRunStore::fail(std::string_view doing, std::string_view why) const {
   throw StoreError("run store " + address_ + ": " + std::string(doing) + ": " + std::string(why));
 }
@@ -242,7 +244,7 @@ auto MysqlRunStore::with_retry(std::string_view doing, Duration budget, F f) {
       try {
         Try attempt{connection(), tries > 0};
         auto result = f(attempt);
-        if (warned) spdlog::info("run store {}: back after an outage", address_);
+        if (warned) notice("info", "run store " + address_ + ": back after an outage");
         return result;
       } catch (const MysqlError& e) {
         if (e.connection_lost()) {
@@ -256,7 +258,8 @@ auto MysqlRunStore::with_retry(std::string_view doing, Duration budget, F f) {
     // The lock is released while waiting, so readers fail fast meanwhile.
     if (Clock::now() + backoff > deadline) fail(doing, why + "; gave up retrying");
     if (!warned) {
-      spdlog::warn("run store {}: {}: {}; retrying", address_, doing, why);
+      notice("warn", "run store " + address_ + ": " + std::string(doing) + ": " + why +
+                         "; retrying until it is back");
       warned = true;
     }
     std::this_thread::sleep_for(backoff);

@@ -11,6 +11,7 @@
 #include "nightshift/runtime/run_store.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,8 @@ struct MysqlStoreOptions {
   Duration write_outage = std::chrono::hours(1);
   // Reads (the HTTP API) give up sooner: an answer "store unavailable" beats a hang.
   Duration read_outage = std::chrono::seconds(5);
+  // Told when an outage starts ("warn") and ends ("info"); may be empty.
+  std::function<void(const std::string& level, const std::string& message)> notice;
 };
 
 class MysqlRunStore final : public RunStore {
@@ -96,6 +99,7 @@ class MysqlRunStore final : public RunStore {
   }
   MysqlConnection& connection();
   [[noreturn]] void fail(std::string_view doing, std::string_view why) const;
+  void notice(const std::string& level, const std::string& message) const;
 
   std::vector<RunRecord> read_runs(MysqlConnection& db, const std::vector<MysqlRow>& rows,
                                    std::string_view doing);
