@@ -3,8 +3,8 @@
 #include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/process_runner.h"
 #include "nightshift/runtime/secret_resolver.h"
+#include "nightshift/runtime/sql_step_runner.h"
 #include "nightshift/runtime/sqlite_run_store.h"
-#include "nightshift/runtime/sqlite_step_runner.h"
 
 #include <filesystem>
 
@@ -47,7 +47,7 @@ Engine::Engine(const ConfigSpec& config, ExecutorEvents events)
                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
       store_(open_run_store(config, events.store_notice)),
       process_runner_(std::make_unique<ProcessRunner>(io_)),
-      sql_runner_(std::make_unique<SqliteStepRunner>(io_, workers_)) {
+      sql_runner_(std::make_unique<SqlStepRunner>(io_, workers_)) {
   ExecutorOptions options;
   options.workers = workers_;
   options.pools = config.pools;

@@ -18,7 +18,7 @@
 namespace nightshift {
 
 class ProcessRunner;
-class SqliteStepRunner;
+class SqlStepRunner;
 
 class Engine {
  public:
@@ -40,7 +40,7 @@ class Engine {
   int workers_;
   std::unique_ptr<RunStore> store_;
   std::unique_ptr<ProcessRunner> process_runner_;
-  std::unique_ptr<SqliteStepRunner> sql_runner_;
+  std::unique_ptr<SqlStepRunner> sql_runner_;  // sqlite and mysql
   std::unique_ptr<Executor> executor_;
 };
 

@@ -212,7 +212,7 @@ TEST_CASE("cron: day of month and day of week combine as in Vixie cron", "[cron]
   CHECK_FALSE(first_on_even_weekday.day(2, 2));
 }
 
-TEST_CASE("cron: six fields put seconds first; five fire at second 0", "[cron]") {
+TEST_CASE("cron: six fields put seconds first, five fire at second 0", "[cron]") {
   const CronExpr six = parse_ok("*/20 30 9 * * MON-FRI");
   CHECK(seconds(six) == Ints{0, 20, 40});
   CHECK(minutes(six) == Ints{30});

@@ -162,7 +162,7 @@ void when_log_contains(boost::asio::io_context& io, const std::string& path,
 
 }  // namespace
 
-TEST_CASE("sqlite runner: statements run in order, ';' in strings and comments included") {
+TEST_CASE("sqlite runner: statements run in order, semicolons in strings and comments included") {
   TempDir dir;
   auto step = sql_step(
       "-- the table; a comment with a semicolon\n"
@@ -241,7 +241,7 @@ TEST_CASE("sqlite runner: rows affected belong to each statement, not the last I
         "(1 rows)\n");
 }
 
-TEST_CASE("sqlite runner: an error stops the script; what ran before stays") {
+TEST_CASE("sqlite runner: an error stops the script, what ran before stays") {
   TempDir dir;
   Database db(dir / "data.db");
   db.exec("CREATE TABLE t (x INTEGER PRIMARY KEY)");

@@ -31,6 +31,11 @@ unsigned int whole_seconds(Duration d) {
   return static_cast<unsigned int>(std::clamp<long long>(s, 1, 24 * 3600));
 }
 
+bool tls_required(const ConnectionSpec& spec) {
+  return spec.ssl_mode == "required" || spec.ssl_mode == "verify_ca" ||
+         spec.ssl_mode == "verify_identity";
+}
+
 void set_tls(MYSQL* mysql, const ConnectionSpec& spec) {
   const std::string& mode = spec.ssl_mode;
   if (mode == "disabled") return;
@@ -39,8 +44,7 @@ void set_tls(MYSQL* mysql, const ConnectionSpec& spec) {
   // the server offers it and goes on in the clear when it does not.
   mysql_ssl_set(mysql, nullptr, nullptr, ca, nullptr, nullptr);
   my_bool yes = 1;
-  if (mode == "required" || mode == "verify_ca" || mode == "verify_identity")
-    mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
+  if (tls_required(spec)) mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
   // libmariadb 3.3 checks the certificate chain and the host name together.
   if (mode == "verify_ca" || mode == "verify_identity")
     mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
@@ -94,6 +98,14 @@ MysqlConnection::MysqlConnection(const ConnectionSpec& spec, Options options)
     mysql_close(mysql_);
     mysql_ = nullptr;
     throw failure;
+  }
+  // libmariadb 3.3 goes on in the clear with a server that offers no TLS even
+  // with MYSQL_OPT_SSL_ENFORCE set, so "required" is checked here.
+  if (tls_required(spec) && !mysql_get_ssl_cipher(mysql_)) {
+    mysql_close(mysql_);
+    mysql_ = nullptr;
+    throw MysqlError(0, "cannot connect to " + address_ + ": ssl_mode is " + spec.ssl_mode +
+                            ", but the server does not offer TLS");
   }
 }
 
