@@ -195,6 +195,10 @@ class SecretTest(ProjectTest):
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
                     self.assertNotIn(self.SECRET.encode(), f.read(), os.path.join(root, name))
+        if self.project.database:  # the run store is on the MySQL server: every row of it
+            for table in ("runs", "run_steps", "attempts", "job_watermarks", "schema_version"):
+                rows = self.project.query(f"SELECT * FROM {table}")
+                self.assertNotIn(self.SECRET, repr(rows), table)
 
 
 if __name__ == "__main__":
