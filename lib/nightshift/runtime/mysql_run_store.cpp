@@ -429,16 +429,19 @@ void MysqlRunStore::finish_attempt(std::int64_t run_id, const std::string& step,
   write(doing, [&](Try t) {
     MysqlConnection& db = t.db;
     // With a step state both change in one transaction, so no crash can leave a
-    // finished attempt under a running step.
-    Transaction transaction(db);
+    // finished attempt under a running step; without, the UPDATE commits alone
+    // (two round trips fewer).
+    std::optional<Transaction> transaction;
+    if (step_state) transaction.emplace(db);
     db.execute("UPDATE attempts SET state = " + db.quote(to_string(outcome)) +
                ", exit_code = " + number(exit_code ? std::optional<std::int64_t>(*exit_code)
                                                    : std::nullopt) +
                ", finished_at = " + number(to_millis(at)) + " WHERE run_id = " + number(run_id) +
                " AND step = " + db.quote(step) + " AND attempt = " + number(attempt));
     if (db.affected_rows() == 0) fail(doing, "no such attempt");
-    if (step_state) update_step_state(db, run_id, step, *step_state, doing);
-    transaction.commit();
+    if (!step_state) return 0;
+    update_step_state(db, run_id, step, *step_state, doing);
+    transaction->commit();
     return 0;
   });
 }
