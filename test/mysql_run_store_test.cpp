@@ -15,11 +15,7 @@ namespace {
 
 MysqlStoreOptions options_for(const test::TestDatabase& database) {
   MysqlStoreOptions options;
-  options.server.host = database.mysql().host;
-  options.server.port = database.mysql().port;
-  options.server.user = database.mysql().user;
-  options.server.password = database.mysql().password;
-  options.server.database = database.name();
+  options.server = database.connection("state");
   return options;
 }
 

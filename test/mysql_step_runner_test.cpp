@@ -43,14 +43,7 @@ struct TempDir : test::TempDir {
 };
 
 ConnectionSpec connection_to(const TestDatabase& db) {
-  ConnectionSpec c;
-  c.name = "warehouse";
-  c.driver = "mysql";
-  c.host = db.mysql().host;
-  c.port = db.mysql().port;
-  c.user = db.mysql().user;
-  c.password = db.mysql().password;
-  c.database = db.name();
+  ConnectionSpec c = db.connection("warehouse");
   c.connect_timeout = 10s;
   return c;
 }

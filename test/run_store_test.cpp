@@ -66,11 +66,7 @@ class MysqlStore {
   void reopen() {
     store_.reset();
     MysqlStoreOptions options;
-    options.server.host = database_.mysql().host;
-    options.server.port = database_.mysql().port;
-    options.server.user = database_.mysql().user;
-    options.server.password = database_.mysql().password;
-    options.server.database = database_.name();
+    options.server = database_.connection("state");
     store_ = MysqlRunStore::open(std::move(options));
   }
 

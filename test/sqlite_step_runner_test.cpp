@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
+#include "support/runner_harness.h"
 #include "support/temp_dir.h"
 
 #include <stdlib.h>
@@ -25,9 +26,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Only catches a hang; no test relies on how fast a shared machine is.
-constexpr auto kHangLimit = 60s;
 
 // Runs for ever unless interrupted: counting to 1e12 takes hours.
 constexpr const char* kEndlessQuery =
@@ -57,12 +55,8 @@ StepInvocation sql_step(const std::string& sql, const TempDir& dir,
   return step;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_log;
+using test::when_log_contains;
 
 // An independent connection: what the runner left in the file.
 class Database {
@@ -100,38 +94,12 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
-// Runs attempts to their end on a fresh io_context run by this thread.
-class Harness {
- public:
+// A RunnerHarness on a SqliteStepRunner with `threads` workers.
+struct Harness : test::RunnerHarness {
   explicit Harness(std::size_t threads = 2)
-      : runner_(std::make_unique<SqliteStepRunner>(io_, threads)) {}
-
-  std::shared_ptr<StepHandle> start(const StepInvocation& step) {
-    std::size_t index = results_.size();
-    results_.emplace_back();
-    calls_.push_back(0);
-    return runner_->start(step, [this, index](StepResult r) {
-      ++calls_[index];
-      results_[index] = std::move(r);
-    });
-  }
-
-  // Runs `io` until every attempt has reported; then each has, exactly once.
-  void run(std::chrono::seconds limit = kHangLimit) {
-    io_.run_for(limit);
-    for (int calls : calls_) REQUIRE(calls == 1);
-  }
-
-  StepResult& result(std::size_t index) { return *results_.at(index); }
-  int calls(std::size_t index) const { return calls_.at(index); }
-  boost::asio::io_context& io() { return io_; }
-  void destroy_runner() { runner_.reset(); }
-
- private:
-  boost::asio::io_context io_;
-  std::unique_ptr<SqliteStepRunner> runner_;
-  std::vector<std::optional<StepResult>> results_;
-  std::vector<int> calls_;
+      : RunnerHarness([threads](boost::asio::io_context& io) {
+          return std::make_unique<SqliteStepRunner>(io, threads);
+        }) {}
 };
 
 StepResult run(const StepInvocation& step) {
@@ -141,24 +109,6 @@ StepResult run(const StepInvocation& step) {
   return harness.result(0);
 }
 
-// Calls `then` on io once the file at `path` contains `text`.
-void when_log_contains(boost::asio::io_context& io, const std::string& path,
-                       const std::string& text, std::function<void()> then) {
-  auto timer = std::make_shared<boost::asio::steady_timer>(io, 5ms);
-  auto poll = std::make_shared<std::function<void()>>();
-  *poll = [timer, poll, path, text, then] {
-    if (read_file(path).find(text) != std::string::npos) {
-      then();
-      *poll = nullptr;  // breaks the cycle through the captured `poll`
-      return;
-    }
-    timer->expires_after(5ms);
-    timer->async_wait([poll](const boost::system::error_code&) {
-      if (*poll) (*poll)();
-    });
-  };
-  timer->async_wait([poll](const boost::system::error_code&) { (*poll)(); });
-}
 
 }  // namespace
 
@@ -179,7 +129,7 @@ TEST_CASE("sqlite runner: statements run in order, semicolons in strings and com
   Database db(dir / "data.db");
   CHECK(db.value("SELECT count(*) FROM t") == "3");
   CHECK(db.value("SELECT group_concat(note, '|') FROM t") == "a;b|it's; fine");
-  CHECK(read_file(step.log_path) ==
+  CHECK(read_log(step.log_path) ==
         "-- the table; a comment with a semicolon\n"
         "CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\n"
         "-- 0 rows affected\n"
@@ -211,7 +161,7 @@ TEST_CASE("sqlite runner: a result shows its first 20 rows and counts them all")
       "n\tsquare\n";
   for (int n = 1; n <= 20; ++n) expected += std::to_string(n) + "\t" + std::to_string(n * n) + "\n";
   expected += "(50 rows)\n";
-  CHECK(read_file(step.log_path) == expected);
+  CHECK(read_log(step.log_path) == expected);
 }
 
 TEST_CASE("sqlite runner: rows affected belong to each statement, not the last INSERT") {
@@ -228,7 +178,7 @@ TEST_CASE("sqlite runner: rows affected belong to each statement, not the last I
   StepResult result = run(step);
 
   CHECK(result.outcome == StepState::succeeded);
-  CHECK(read_file(step.log_path) ==
+  CHECK(read_log(step.log_path) ==
         "CREATE TABLE t (x);\n-- 0 rows affected\n\n"
         "INSERT INTO t VALUES (1), (2);\n-- 2 rows affected\n\n"
         "CREATE TABLE u (y);\n-- 0 rows affected\n\n"
@@ -255,7 +205,7 @@ TEST_CASE("sqlite runner: an error stops the script, what ran before stays") {
   CHECK(result.outcome == StepState::failed);
   CHECK(result.exit_code == 1);
   CHECK(db.value("SELECT group_concat(x) FROM t") == "1");
-  CHECK(read_file(step.log_path) ==
+  CHECK(read_log(step.log_path) ==
         "INSERT INTO t VALUES (1);\n"
         "-- 1 rows affected\n"
         "\n"
@@ -289,7 +239,7 @@ TEST_CASE("sqlite runner: a syntax error fails before anything of its statement 
   CHECK(result.exit_code == 1);
   CHECK(Database(dir / "data.db").value("SELECT count(*) FROM sqlite_schema") == "1");
   // The whole failing statement, though SQLite stopped reading at its first word.
-  CHECK(read_file(step.log_path) ==
+  CHECK(read_log(step.log_path) ==
         "CREATE TABLE t (x);\n"
         "-- 0 rows affected\n"
         "\n"
@@ -305,7 +255,7 @@ TEST_CASE("sqlite runner: a timeout interrupts a long query and ends as timed_ou
 
   CHECK(result.outcome == StepState::timed_out);
   CHECK(!result.exit_code);
-  std::string log = read_file(step.log_path);
+  std::string log = read_log(step.log_path);
   INFO(log);
   CHECK(log.find("SELECT count(*) FROM c;\n") != std::string::npos);
   CHECK(log.size() >= 22);
@@ -325,7 +275,7 @@ TEST_CASE("sqlite runner: cancel interrupts a running query and ends as cancelle
 
   CHECK(harness.result(0).outcome == StepState::cancelled);
   CHECK(!harness.result(0).exit_code);
-  std::string log = read_file(step.log_path);
+  std::string log = read_log(step.log_path);
   INFO(log);
   CHECK(log.find("error: interrupted\n") != std::string::npos);
   CHECK(log.substr(log.size() - 22) == "nightshift: cancelled\n");
@@ -345,7 +295,7 @@ TEST_CASE(
   CHECK(harness.result(0).outcome == StepState::cancelled);
   CHECK(harness.result(1).outcome == StepState::cancelled);
   CHECK(!fs::exists(dir / "queued.db"));
-  CHECK(read_file(dir / "queued.log") == "nightshift: cancelled\n");
+  CHECK(read_log(dir / "queued.log") == "nightshift: cancelled\n");
 }
 
 TEST_CASE("sqlite runner: cancel ends a wait for another connection's lock") {
@@ -475,7 +425,7 @@ TEST_CASE("sqlite runner: an attempt that cannot start fails and says why in its
     StepResult result = run(step);
     CHECK(result.outcome == StepState::failed);
     CHECK(result.error == "the step has no connection");
-    CHECK(read_file(step.log_path) == "nightshift: the step has no connection\n");
+    CHECK(read_log(step.log_path) == "nightshift: the step has no connection\n");
   }
   SECTION("not a sqlite connection; its password is never shown") {
     auto step = sql_step("SELECT 1;", dir);
@@ -484,7 +434,7 @@ TEST_CASE("sqlite runner: an attempt that cannot start fails and says why in its
     StepResult result = run(step);
     CHECK(result.outcome == StepState::failed);
     CHECK(result.error == "connection 'source' is not a sqlite one");
-    CHECK(read_file(step.log_path).find("hunter2") == std::string::npos);
+    CHECK(read_log(step.log_path).find("hunter2") == std::string::npos);
   }
   SECTION("a database that cannot be opened") {
     auto step = sql_step("SELECT 1;", dir, "step.log", "missing/dir/data.db");
@@ -493,7 +443,7 @@ TEST_CASE("sqlite runner: an attempt that cannot start fails and says why in its
     CHECK(!result.exit_code);
     CHECK(result.error.rfind("cannot open database '" + (dir / "missing/dir/data.db") + "': ", 0) ==
           0);
-    CHECK(read_file(step.log_path) == "nightshift: " + result.error + "\n");
+    CHECK(read_log(step.log_path) == "nightshift: " + result.error + "\n");
   }
   SECTION("a log that cannot be opened") {
     std::ofstream(dir / "file") << "x";
@@ -511,5 +461,5 @@ TEST_CASE("sqlite runner: an empty script succeeds with an empty log") {
   StepResult result = run(step);
   CHECK(result.outcome == StepState::succeeded);
   CHECK(result.exit_code == 0);
-  CHECK(read_file(step.log_path).empty());
+  CHECK(read_log(step.log_path).empty());
 }

@@ -4,6 +4,8 @@
 // silently skipping. TestDatabase: a scratch database for one test.
 #pragma once
 
+#include "nightshift/config_spec.h"
+
 #include <mysql.h>
 
 #include <atomic>
@@ -128,6 +130,18 @@ class TestDatabase {
 
   const std::string& name() const { return name_; }
   const TestMysql& mysql() const { return mysql_; }
+  // A connection to this database as the config would name it.
+  ConnectionSpec connection(const std::string& connection_name = "test") const {
+    ConnectionSpec c;
+    c.name = connection_name;
+    c.driver = "mysql";
+    c.host = mysql_.host;
+    c.port = mysql_.port;
+    c.user = mysql_.user;
+    c.password = mysql_.password;
+    c.database = name_;
+    return c;
+  }
   std::vector<TestMysql::Row> query(const std::string& sql) const { return mysql_.query(name_, sql); }
 
  private:

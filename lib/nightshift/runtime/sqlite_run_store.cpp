@@ -1,5 +1,7 @@
 #include "nightshift/runtime/sqlite_run_store.h"
 
+#include "nightshift/runtime/run_store_sql.h"
+
 #include <sqlite3.h>
 
 #include <array>
@@ -66,14 +68,8 @@ CREATE TABLE job_watermarks (
 )sql",
 }};
 
-constexpr char kRunColumns[] =
-    "SELECT run_id, job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
-    "created_at, started_at, finished_at FROM runs ";
-
-constexpr char kAttemptColumns[] =
-    "SELECT a.run_id, a.step, a.attempt, a.state, a.started_at, a.finished_at, a.exit_code, "
-    "a.counts_as_retry FROM attempts a "
-    "JOIN run_steps s ON s.run_id = a.run_id AND s.step = a.step ";
+using run_store_sql::kAttemptColumns;
+using run_store_sql::kRunColumns;
 
 std::int64_t to_millis(Timestamp t) {
   return t.time_since_epoch().count();
