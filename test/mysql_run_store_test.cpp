@@ -1,13 +1,17 @@
 // What only the MySQL store has: its schema on a server, reconnection after a
 // lost connection, and errors that name the server but never the password.
 // The behaviour it shares with the other stores is in run_store_test.cpp.
+#include "nightshift/runtime/mysql_connection.h"
 #include "nightshift/runtime/mysql_run_store.h"
 
 #include <catch2/catch.hpp>
 
 #include "support/test_mysql.h"
 
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
 
 using namespace nightshift;
 
@@ -131,4 +135,43 @@ TEST_CASE("run store: mysql: a failed statement is an error, not retried for eve
                     Catch::Contains("no such step extract"));
   database.query("DROP TABLE attempts");
   CHECK_THROWS_WITH(store->attempts(1), Catch::Contains("attempts' doesn't exist"));
+}
+
+TEST_CASE("run store: mysql: a transaction chosen as a deadlock's victim is run again") {
+  test::TestDatabase database("store");
+  MysqlStoreOptions options = options_for(database);
+  std::mutex notices_mutex;
+  std::string notices;
+  options.notice = [&](const std::string& level, const std::string& message) {
+    std::lock_guard lock(notices_mutex);
+    notices += level + ": " + message + "\n";
+  };
+  auto store = MysqlRunStore::open(options);
+  const auto run_id = store->create_run(manual_run()).value();
+  database.query("CREATE TABLE ballast (n INT)");
+
+  // Another client takes step "Extract" first, with enough work done that
+  // InnoDB rolls back the store's (lighter) transaction when they deadlock.
+  MysqlConnection other(database.connection());
+  other.execute("START TRANSACTION");
+  other.execute("INSERT INTO ballast VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)");
+  other.execute("UPDATE run_steps SET state = 'ready' WHERE run_id = " + std::to_string(run_id) +
+                " AND step = 'Extract'");
+  // The store takes "extract", then waits for "Extract"...
+  std::thread writer([&] {
+    store->set_step_states(run_id, {{"extract", StepState::succeeded},
+                                    {"Extract", StepState::failed}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // ... and the other client now waits for "extract": a cycle.
+  other.execute("UPDATE run_steps SET state = 'ready' WHERE run_id = " + std::to_string(run_id) +
+                " AND step = 'extract'");
+  other.execute("COMMIT");
+  writer.join();
+
+  // The store's transaction ran again after the other one committed: its states win.
+  const RunRecord run = store->get_run(run_id).value();
+  CHECK(run.steps[0].state == StepState::succeeded);
+  CHECK(run.steps[1].state == StepState::failed);
+  CHECK_THAT(notices, Catch::Contains("Deadlock") && Catch::Contains("retrying"));
 }
