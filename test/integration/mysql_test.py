@@ -206,9 +206,15 @@ class StoreOutageTest(DaemonTest):
         outage = subprocess.Popen([TEST_MARIADB, "outage", self.server_dir, "10"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            time.sleep(6)
+            time.sleep(4)
             self.assertTrue(self.daemon.running())
             self.assertEqual(self.daemon.get("/healthz").status, 200)
+            # A read gives up after a few seconds with 503 rather than hang.
+            asked = time.monotonic()
+            answer = self.daemon.get(f"/runs/{run_id}", timeout=30)
+            self.assertEqual(answer.status, 503, answer.text)
+            self.assertIn("store unavailable", answer.json["error"])
+            self.assertLess(time.monotonic() - asked, 9)
         finally:
             output = outage.communicate(timeout=120)[0]
         self.assertEqual(outage.returncode, 0, output)
