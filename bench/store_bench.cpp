@@ -5,6 +5,7 @@
 // Usage: store_bench [TRANSITIONS] [DIR] [mysql://USER@HOST:PORT/DATABASE]
 // DIR (default: the system temp dir) picks the disk of the SQLite file; the
 // MySQL password comes from NIGHTSHIFT_BENCH_MYSQL_PASSWORD.
+#include "nightshift/mysql_url.h"
 #include "nightshift/runtime/memory_run_store.h"
 #include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/sqlite_run_store.h"
@@ -81,8 +82,8 @@ int main(int argc, char** argv) {
       print("sqlite (WAL, synchronous=NORMAL)", run_bench(*sqlite, target));
     }
     if (argc > 3) {
-      auto server = nightshift::MysqlRunStore::parse_url(argv[3]);
-      if (!server) throw std::runtime_error(std::string("not a mysql:// URL: ") + argv[3]);
+      auto server = nightshift::parse_mysql_url(argv[3]);
+      if (!server) throw std::runtime_error(std::string(argv[3]) + ": " + server.error().message);
       if (const char* password = std::getenv("NIGHTSHIFT_BENCH_MYSQL_PASSWORD"))
         server->password = password;
       nightshift::MysqlStoreOptions options;

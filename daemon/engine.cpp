@@ -27,8 +27,8 @@ std::vector<std::pair<std::string, std::string>> daemon_environment() {
 
 std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config, StoreNotice notice) {
   if (config.state.starts_with("sqlite:")) return SqliteRunStore::open(config.state.substr(7));
-  std::optional<ConnectionSpec> server = MysqlRunStore::parse_url(config.state);
-  // The config loader only lets through the two forms; this names a bad one anyway.
+  std::optional<ConnectionSpec> server = config.state_server;
+  // The config loader lets only the two forms through; this names a bad one anyway.
   if (!server) throw StoreError("state: expected sqlite:PATH or mysql://USER@HOST:PORT/DATABASE");
   if (!config.state_password.empty()) {
     auto password = SecretResolver(config.secrets_dir).resolve(config.state_password);

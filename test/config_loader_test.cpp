@@ -108,4 +108,20 @@ TEST_CASE("config: a mysql state") {
   REQUIRE(config.has_value());
   CHECK(config->state == "mysql://nightshift@db.internal:3306/nightshift");
   CHECK(config->state_password == "${env:STATE_PW}");
+  REQUIRE(config->state_server.has_value());
+  CHECK(config->state_server->host == "db.internal");
+  CHECK(config->state_server->database == "nightshift");
+}
+
+TEST_CASE("config: a mysql state's TLS file is read from the config's folder, its faults located") {
+  auto config = parse_config("state: mysql://ns@db/ns?ssl_mode=verify_ca&ssl_ca=certs/ca.pem\n",
+                             "/etc/nightshift/nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->state_server->ssl_ca == "/etc/nightshift/certs/ca.pem");
+  CHECK(config->state_server->ssl_mode == "verify_ca");
+
+  auto errors = errors_of("listen: 127.0.0.1:8080\nstate: mysql://ns@db:70000/ns\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] ==
+        "etc/nightshift.yaml:2:22: bad state: the port must be a number from 1 to 65535");
 }

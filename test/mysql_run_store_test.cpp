@@ -44,21 +44,6 @@ std::string error_of(const MysqlStoreOptions& options) {
 
 }  // namespace
 
-TEST_CASE("run store: mysql: state URLs") {
-  auto spec = MysqlRunStore::parse_url("mysql://nightshift@db.example:3307/history");
-  REQUIRE(spec.has_value());
-  CHECK(spec->user == "nightshift");
-  CHECK(spec->host == "db.example");
-  CHECK(spec->port == 3307);
-  CHECK(spec->database == "history");
-  CHECK(MysqlRunStore::parse_url("mysql://u@h/d")->port == 3306);
-  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u:secret@h/d").has_value());
-  CHECK_FALSE(MysqlRunStore::parse_url("mysql://h:3306/d").has_value());
-  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u@h:99999/d").has_value());
-  CHECK_FALSE(MysqlRunStore::parse_url("mysql://u@h:3306/").has_value());
-  CHECK_FALSE(MysqlRunStore::parse_url("sqlite:var/x.db").has_value());
-}
-
 TEST_CASE("run store: mysql: a fresh database gets the latest schema, applied once") {
   test::TestDatabase database("store");
   const std::string latest = std::to_string(MysqlRunStore::latest_schema_version());

@@ -1,5 +1,7 @@
 #include "nightshift/config_loader.h"
 
+#include "nightshift/mysql_url.h"
+
 #include "nightshift/job_set.h"  // throw_exception_from_error for Diagnostics
 #include "nightshift/yaml_reader.h"
 
@@ -104,18 +106,22 @@ void ConfigReader::read_state(const YAML::Node& node, ConfigSpec& config) {
     config.state = "sqlite:" + (p.is_absolute() ? p : (base_ / p).lexically_normal()).string();
     return;
   }
-  // mysql://user@host[:port]/database: the password comes from state_password.
-  static const std::regex mysql(R"(mysql://([^:@/]+)@([^:/]+)(:[0-9]{1,5})?/([A-Za-z0-9_$]+))");
-  if (std::regex_match(*text, mysql)) {
-    config.state = *text;
-    return;
-  }
-  if (text->starts_with("mysql://") && text->find(':', 8) < text->find('@'))
-    r_.error(node,
-             "bad state: put the password in state_password (${secret:NAME}), not in the URL");
-  else
+  if (!text->starts_with("mysql://")) {
     r_.error(node,
              "bad state '" + *text + "': expected sqlite:PATH or mysql://USER@HOST:PORT/DATABASE");
+    return;
+  }
+  // The password comes from state_password; the error never quotes the URL,
+  // which may hold one.
+  auto server = parse_mysql_url(*text);
+  if (!server) {
+    r_.error(r_.pos_in_scalar(node, server.error().offset), "bad state: " + server.error().message);
+    return;
+  }
+  if (std::filesystem::path ca(server->ssl_ca); !ca.empty() && ca.is_relative())
+    server->ssl_ca = (base_ / ca).lexically_normal().string();
+  config.state = *text;
+  config.state_server = std::move(*server);
 }
 
 std::string ConfigReader::secret(const YAML::Node& node, std::string_view key) {

@@ -34,6 +34,7 @@ struct ConfigSpec {
   int listen_port = 8080;
   std::string jobs_dir;
   std::string state;           // "sqlite:PATH" or "mysql://user@host:port/db"
+  std::optional<ConnectionSpec> state_server;  // a mysql state's server, as parsed
   std::string state_password;  // a ${secret:} or ${env:} reference
   std::string log_dir;
   int workers = 0;  // 0: the number of CPUs

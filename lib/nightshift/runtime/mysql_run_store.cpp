@@ -156,35 +156,6 @@ class MysqlRunStore::Transaction {
   bool committed_ = false;
 };
 
-std::optional<ConnectionSpec> MysqlRunStore::parse_url(std::string_view url) {
-  constexpr std::string_view kScheme = "mysql://";
-  if (!url.starts_with(kScheme)) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  const auto at = url.find('@');
-  const auto slash = url.find('/');
-  if (at == std::string_view::npos || slash == std::string_view::npos || slash < at)
-    return std::nullopt;
-  ConnectionSpec spec;
-  spec.name = "state";
-  spec.driver = "mysql";
-  spec.user = std::string(url.substr(0, at));
-  std::string_view host = url.substr(at + 1, slash - at - 1);
-  spec.database = std::string(url.substr(slash + 1));
-  if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
-    std::string_view port = host.substr(colon + 1);
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), spec.port);
-    if (ec != std::errc() || end != port.data() + port.size() || spec.port <= 0 ||
-        spec.port > 65535)
-      return std::nullopt;
-    host = host.substr(0, colon);
-  }
-  spec.host = std::string(host);
-  if (spec.user.empty() || spec.host.empty() || spec.database.empty() ||
-      spec.user.find(':') != std::string::npos)
-    return std::nullopt;
-  return spec;
-}
-
 int MysqlRunStore::latest_schema_version() {
   return static_cast<int>(kMigrations.size());
 }

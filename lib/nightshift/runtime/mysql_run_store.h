@@ -39,10 +39,6 @@ struct MysqlStoreOptions {
 
 class MysqlRunStore final : public RunStore {
  public:
-  // "mysql://user@host[:port]/database" to the server part of a ConnectionSpec
-  // (no password: it comes from state_password); nullopt when malformed.
-  static std::optional<ConnectionSpec> parse_url(std::string_view url);
-
   // Connects and migrates. Throws StoreError naming the server (never the
   // password) when it cannot, or when the schema is newer than this binary.
   static std::unique_ptr<MysqlRunStore> open(MysqlStoreOptions options);
