@@ -137,7 +137,10 @@ int Daemon::run() {
                    std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
                    config_.listen_host + ":" + std::to_string(http_->port()) + "/");
   sd_notify(0, "READY=1");
-  engine_->run(std::max(2, engine_->workers()));
+  // Handlers are short, but while a MySQL store is unreachable the executor's
+  // strand waits for it and API reads take up to 5 s to give up: two threads
+  // more keep /healthz and the rest of the API answering meanwhile.
+  engine_->run(std::max(2, engine_->workers()) + 2);
   log_("info", "stopped");
   return 0;
 }

@@ -158,7 +158,7 @@ class SqlStepTest(ProjectTest):
 
 
 class StoreOutageTest(DaemonTest):
-    """The run store's own server goes away for 10 s in the middle of a run."""
+    """The run store's own server goes away for 14 s in the middle of a run."""
 
     def setUp(self):
         self.server_dir = tempfile.mkdtemp(prefix="nightshift-outage-")
@@ -170,7 +170,7 @@ class StoreOutageTest(DaemonTest):
         self.project.write("nightshift.yaml", textwrap.dedent(f"""\
             jobs_dir: jobs.d
             log_dir: var/logs
-            workers: 4
+            workers: 1
             secrets_dir: secrets
             state: mysql://{user}@{host}:{port}/history
             state_password: "${{secret:STATE_DB_PASSWORD}}"
@@ -194,6 +194,14 @@ class StoreOutageTest(DaemonTest):
               load_b: { shell: "echo b", depends_on: [aggregate] }
               notify: { shell: "echo done", depends_on: [load_a, load_b] }
             """)
+        # Fires during the outage too: the scheduler then waits for the store as well.
+        self.project.job("tick", """\
+            job: tick
+            schedule: "*/2 * * * * *"
+            catchup: all
+            steps:
+              noop: { shell: "true" }
+            """)
         self.daemon.start()
         answer = self.daemon.post("/jobs/nightly/rerun")
         self.assertEqual(answer.status, 202, answer.text)
@@ -203,12 +211,15 @@ class StoreOutageTest(DaemonTest):
                  30, "aggregate to start")
 
         # aggregate ends while the server is down: its end waits for the store.
-        outage = subprocess.Popen([TEST_MARIADB, "outage", self.server_dir, "10"],
+        outage = subprocess.Popen([TEST_MARIADB, "outage", self.server_dir, "14"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            time.sleep(4)
+            time.sleep(6)  # aggregate has ended, tick has fired: both wait for the store
             self.assertTrue(self.daemon.running())
-            self.assertEqual(self.daemon.get("/healthz").status, 200)
+            # The executor and the scheduler both wait for the store; HTTP still answers.
+            asked = time.monotonic()
+            self.assertEqual(self.daemon.get("/healthz", timeout=30).status, 200)
+            self.assertLess(time.monotonic() - asked, 2)
             # A read gives up after a few seconds with 503 rather than hang.
             asked = time.monotonic()
             answer = self.daemon.get(f"/runs/{run_id}", timeout=30)
@@ -228,7 +239,13 @@ class StoreOutageTest(DaemonTest):
                                 "WHERE run_id = ? ORDER BY step", run_id)
         self.assertEqual(attempts, [(s, 1, "succeeded", 1) for s in
                                     ("aggregate", "extract", "load_a", "load_b", "notify")])
-        self.assertEqual(self.history("SELECT COUNT(*), MIN(status) FROM runs"), [(1, "succeeded")])
+        self.assertEqual(self.history("SELECT COUNT(*), MIN(status) FROM runs WHERE job = 'nightly'"),
+                         [(1, "succeeded")])
+        # Every fire time of tick, those of the outage included, has its one run.
+        fires = [row[0] for row in self.history(
+            "SELECT scheduled_at FROM runs WHERE job = 'tick' ORDER BY scheduled_at")]
+        self.assertGreaterEqual(len(fires), 5, fires)
+        self.assertEqual(fires, list(range(fires[0], fires[-1] + 1, 2)), fires)
         log = self.daemon.log()
         self.assertIn("retrying", log)
         self.assertIn("back after an outage", log)
