@@ -225,7 +225,7 @@ auto MysqlRunStore::with_retry(std::string_view doing, Duration budget, F f) {
     if (Clock::now() + backoff > deadline) fail(doing, why + "; gave up retrying");
     if (!warned) {
       notice("warn", "run store " + address_ + ": " + std::string(doing) + ": " + why +
-                         "; retrying until it is back");
+                         "; retrying for up to " + format_duration(budget));
       warned = true;
     }
     std::this_thread::sleep_for(backoff);
