@@ -152,11 +152,21 @@ void Daemon::wait_for_signals() {
     if (signal == SIGHUP) {
       log_("info", "SIGHUP: reloading " + config_.jobs_dir);
       reload();
-      wait_for_signals();
+    } else if (signal == SIGINT && draining()) {
+      // Ctrl-C a second time: the operator will not wait out shutdown_grace.
+      // A repeated SIGTERM (a supervisor's) changes nothing.
+      log_("warn", "SIGINT again: stopping the running steps now");
+      stop_now_ = true;
     } else {
       drain();
     }
+    wait_for_signals();
   });
+}
+
+bool Daemon::draining() {
+  std::lock_guard lock(mutex_);
+  return draining_;
 }
 
 // Stops scheduling and starting steps; running steps get shutdown_grace to
@@ -183,9 +193,10 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
     http_->stop(std::chrono::seconds(1), [] {});
     return;
   }
-  if (!cancelled && std::chrono::steady_clock::now() >= deadline) {
-    log_("warn", "shutdown_grace is over: stopping " + std::to_string(load.steps_running) +
-                     " running steps");
+  if (!cancelled && (stop_now_ || std::chrono::steady_clock::now() >= deadline)) {
+    if (!stop_now_)
+      log_("warn", "shutdown_grace is over: stopping " + std::to_string(load.steps_running) +
+                       " running steps");
     engine_->executor().cancel_all();
     cancelled = true;
   }

@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -54,6 +55,7 @@ class Daemon final : public DaemonControl {
   void run_ended(const std::string& job, std::int64_t run_id, RunStatus status);
   void wait_for_signals();
   void drain();
+  bool draining();
   void finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled);
 
   ConfigSpec config_;
@@ -72,6 +74,7 @@ class Daemon final : public DaemonControl {
   Diagnostics config_errors_;
   std::string store_error_;
   bool draining_ = false;
+  std::atomic<bool> stop_now_{false};  // a second SIGINT: cancel without waiting out the grace
 };
 
 }  // namespace nightshift

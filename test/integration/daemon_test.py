@@ -640,6 +640,18 @@ class DrainTest(DaemonTest):
                          [("cancelled",)])
         wait_for(lambda: not pid_alive(pid), 10, "the step's process to die")
 
+    def test_a_second_ctrl_c_stops_the_steps_without_waiting_out_the_grace(self):
+        run_id, pid = self.start_sleeper(30, "60s")
+        self.daemon.send_signal(signal.SIGINT)
+        wait_for(lambda: "draining" in self.daemon.log(), 10, "the drain to start")
+        time.sleep(0.5)
+        self.assertTrue(self.daemon.running(), "one SIGINT must wait for the step")
+        started = time.monotonic()
+        self.assertEqual(self.daemon.stop(signal.SIGINT, timeout=20), 0)
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertEqual(self.project.step_states(run_id), {"s": "cancelled"})
+        wait_for(lambda: not pid_alive(pid), 10, "the step's process to die")
+
 
 class CrashTest(DaemonTest):
     project_args = FAST_STOP
