@@ -86,6 +86,9 @@ ExecutorEvents Daemon::executor_events() {
     log_("error", "store: " + what);
   };
   events.store_notice = [this](const std::string& level, const std::string& message) {
+    // An outage counts as a store error when it starts, so an alert on
+    // store_errors_total fires while the writes still wait.
+    if (level == "warn") metrics_.store_error();
     log_(level, message);
   };
   return events;

@@ -248,6 +248,9 @@ class StoreOutageTest(DaemonTest):
         wait_for(lambda: len(fires()) >= 8, 30, "tick's runs of the outage")
         fires = fires()
         self.assertEqual(fires, list(range(fires[0], fires[-1] + 1, 2)), fires)
+        metrics = self.daemon.get("/metrics").text
+        errors = [line for line in metrics.splitlines() if line.startswith("nightshift_store_errors_total")]
+        self.assertTrue(errors and float(errors[0].split()[-1]) >= 1, errors)
         log = self.daemon.log()
         self.assertIn("retrying", log)
         self.assertIn("back after an outage", log)
