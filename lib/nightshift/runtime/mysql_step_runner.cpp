@@ -222,10 +222,8 @@ StepResult MysqlAttempt::run_statements(MysqlConnection& db, StepLog& log) {
 
 class MysqlStepRunner::Impl {
  public:
-  Impl(boost::asio::io_context& io, std::size_t threads) : workers(io, threads) {
-    // Not thread-safe in every client library; here, before any worker runs.
-    mysql_library_init(0, nullptr, nullptr);
-  }
+  // The client library is initialized once, by MysqlConnection's first use.
+  Impl(boost::asio::io_context& io, std::size_t threads) : workers(io, threads) {}
 
   MysqlQueryKiller killer;
   SqlWorkerPool workers;  // after the killer: joined first, while the killer still stops them
