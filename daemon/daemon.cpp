@@ -4,6 +4,8 @@
 
 #include "nightshift/server/log_follower.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <systemd/sd-daemon.h>
 
 #include <filesystem>
@@ -39,6 +41,8 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
       metrics_(NIGHTSHIFT_VERSION),
       initial_jobs_(std::move(jobs)) {
   engine_ = std::make_unique<Engine>(config_, executor_events());
+  // Before recovery, which takes every running attempt for lost.
+  engine_->store().claim_for_daemon();
   scheduler_ = std::make_unique<Scheduler>(engine_->io(), engine_->store(), engine_->executor(),
                                            scheduler_events());
   api_ =
@@ -148,10 +152,17 @@ int Daemon::run() {
   return 0;
 }
 
+// The signal set lives on a strand of its own: its handler re-arms it while
+// the drain (on any thread) may cancel it.
 void Daemon::wait_for_signals() {
-  signals_ = std::make_unique<boost::asio::signal_set>(engine_->io(), SIGHUP, SIGTERM, SIGINT);
+  if (!signals_) {
+    signals_ = std::make_unique<boost::asio::signal_set>(boost::asio::make_strand(engine_->io()),
+                                                         SIGHUP, SIGTERM, SIGINT);
+  }
   signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
+    if (ec) return;  // cancelled: the drain is over
+    // Armed before acting, so a drain that ends at once cancels this wait too.
+    wait_for_signals();
     if (signal == SIGHUP) {
       log_("info", "SIGHUP: reloading " + config_.jobs_dir);
       reload();
@@ -163,7 +174,6 @@ void Daemon::wait_for_signals() {
     } else {
       drain();
     }
-    wait_for_signals();
   });
 }
 
@@ -192,7 +202,7 @@ void Daemon::drain() {
 void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled) {
   auto load = engine_->executor().load();
   if (load.steps_running == 0) {
-    signals_->cancel();
+    boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
     http_->stop(std::chrono::seconds(1), [] {});
     return;
   }

@@ -146,6 +146,7 @@ class RecordingStore final : public RunStore {
   void set_scheduled_through(const std::string& job, Instant t) override {
     store_.set_scheduled_through(job, t);
   }
+  void claim_for_daemon() override {}
 
  private:
   MemoryRunStore store_;

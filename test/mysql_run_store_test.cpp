@@ -160,3 +160,22 @@ TEST_CASE("run store: mysql: a transaction chosen as a deadlock's victim is run 
   CHECK(run.steps[1].state == StepState::failed);
   CHECK_THAT(notices, Catch::Contains("Deadlock") && Catch::Contains("retrying"));
 }
+
+TEST_CASE("run store: mysql: one daemon at a time claims a store") {
+  test::TestDatabase database("store");
+  auto first = MysqlRunStore::open(options_for(database));
+  auto second = MysqlRunStore::open(options_for(database));
+  first->claim_for_daemon();
+  CHECK_THROWS_WITH(second->claim_for_daemon(),
+                    Catch::Contains("another nightshift daemon is serving from this store"));
+  // A claim survives a reconnect: the lost connection's lock is taken again.
+  auto ids = database.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
+                            database.name() + "' AND ID <> CONNECTION_ID()");
+  for (const auto& id : ids) database.query("KILL CONNECTION " + id[0].value());
+  CHECK(first->list_runs("kpi", 1).empty());
+  CHECK(database.query("SELECT IS_USED_LOCK('nightshift_serve:" + database.name() +
+                       "') IS NOT NULL")[0][0] == "1");
+  first.reset();  // its connection closes: the lock is free
+  second = MysqlRunStore::open(options_for(database));
+  second->claim_for_daemon();
+}

@@ -709,3 +709,16 @@ TEST_CASE("run store: sqlite: a killed daemon leaves a final attempt with its st
   CHECK(step_of(run, "extract").state == StepState::succeeded);
   CHECK(store->attempts(run.run_id).at(0).state == StepState::succeeded);
 }
+
+TEST_CASE("run store: sqlite: one daemon at a time claims a store") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  auto first = SqliteRunStore::open(path);
+  auto second = SqliteRunStore::open(path);
+  first->claim_for_daemon();
+  first->claim_for_daemon();  // again: a no-op
+  CHECK_THROWS_WITH(second->claim_for_daemon(),
+                    Catch::Contains("another nightshift daemon is serving from this store"));
+  first.reset();  // the process would end, or the store close: the claim goes
+  second->claim_for_daemon();
+}

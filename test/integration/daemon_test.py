@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from harness import NIGHTSHIFT, DaemonTest, main, pid_alive, signal, wait_for
+from harness import NIGHTSHIFT, Daemon, DaemonTest, main, pid_alive, signal, wait_for
 
 SECRET = "s3cr3t-hunter2"
 
@@ -655,6 +655,21 @@ class DrainTest(DaemonTest):
 
 class CrashTest(DaemonTest):
     project_args = FAST_STOP
+
+    def test_a_second_daemon_on_the_same_store_is_refused(self):
+        self.project.job("hello", """\
+            job: hello
+            steps:
+              s: { shell: 'true' }
+            """)
+        self.daemon.start()
+        second = Daemon(self.project)
+        second.log_path = self.project.path("second.log")
+        with self.assertRaises(AssertionError) as refused:
+            second.start()
+        self.assertIn("another nightshift daemon is serving from this store", str(refused.exception))
+        self.assertEqual(second.proc.returncode, 1)
+        self.assertEqual(self.daemon.get("/healthz").status, 200)  # the first goes on
 
     def test_kill_9_mid_run_then_restart_finishes_the_run(self):
         marker = self.project.path("b.started")

@@ -35,6 +35,7 @@ class MemoryRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  void claim_for_daemon() override {}  // one process, one store
 
  private:
   // A run as stored: its steps keep only state and carried_over; the fields of

@@ -186,6 +186,7 @@ MysqlConnection& MysqlRunStore::connection() {
     // holding gap locks that would make the executor's writes wait.
     db_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     db_->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+    if (claimed_) take_daemon_lock();
   }
   return *db_;
 }
@@ -576,6 +577,27 @@ void MysqlRunStore::set_scheduled_through(const std::string& job, Instant t) {
                        ") ON DUPLICATE KEY UPDATE scheduled_through = " + value);
     return 0;
   });
+}
+
+void MysqlRunStore::claim_for_daemon() {
+  std::lock_guard lock(mutex_);
+  claimed_ = true;
+  try {
+    if (db_) take_daemon_lock();  // else the next connection takes it
+  } catch (const MysqlError& e) {
+    db_.reset();
+    fail("claiming the store", e.what());
+  }
+}
+
+// On the store's own connection (held by `mutex_`). The wait covers a daemon
+// just killed, whose connection the server has not seen close yet.
+void MysqlRunStore::take_daemon_lock() {
+  auto rows = db_->query("SELECT GET_LOCK(CONCAT('nightshift_serve:', DATABASE()), 10)");
+  if (rows.empty() || text(rows[0][0]) != "1") {
+    db_.reset();
+    fail("claiming the store", "another nightshift daemon is serving from this store");
+  }
 }
 
 }  // namespace nightshift

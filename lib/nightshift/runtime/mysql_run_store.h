@@ -65,6 +65,9 @@ class MysqlRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
+  // again whenever it reconnects (a lost connection loses the lock).
+  void claim_for_daemon() override;
 
   const std::string& address() const { return address_; }
 
@@ -94,6 +97,7 @@ class MysqlRunStore final : public RunStore {
     return with_retry(doing, options_.read_outage, f);
   }
   MysqlConnection& connection();
+  void take_daemon_lock();
   [[noreturn]] void fail(std::string_view doing, std::string_view why) const;
   void notice(const std::string& level, const std::string& message) const;
 
@@ -106,6 +110,7 @@ class MysqlRunStore final : public RunStore {
   std::string address_;
   std::mutex mutex_;  // one thread at a time on the connection
   std::unique_ptr<MysqlConnection> db_;  // null while the server is unreachable
+  bool claimed_ = false;                 // claim_for_daemon: hold the lock on every connection
 };
 
 }  // namespace nightshift

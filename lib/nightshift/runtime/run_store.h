@@ -135,6 +135,12 @@ class RunStore {
   // from here; nullopt for a job it has never scheduled.
   virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
   virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
+
+  // Makes this process the one daemon (`serve`) on the store until it ends:
+  // a second one would take the first's running attempts for lost and run
+  // them again. Throws StoreError naming the store when another holds it.
+  // (`nightshift run` does not claim: it may run beside a daemon.)
+  virtual void claim_for_daemon() = 0;
 };
 
 }  // namespace nightshift

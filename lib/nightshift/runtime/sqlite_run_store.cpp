@@ -2,7 +2,13 @@
 
 #include "nightshift/runtime/run_store_sql.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 
 #include <array>
 #include <filesystem>
@@ -220,6 +226,7 @@ int SqliteRunStore::latest_schema_version() {
 SqliteRunStore::SqliteRunStore(sqlite3* db, std::string path) : path_(std::move(path)), db_(db) {}
 
 SqliteRunStore::~SqliteRunStore() {
+  if (daemon_lock_ >= 0) ::close(daemon_lock_);
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
 }
@@ -601,6 +608,23 @@ void SqliteRunStore::set_scheduled_through(const std::string& job, Instant t) {
       .bind_text(job)
       .bind_int(t.time_since_epoch().count())
       .next();
+}
+
+void SqliteRunStore::claim_for_daemon() {
+  if (daemon_lock_ >= 0) return;
+  const std::string lock_path = path_ + ".daemon.lock";
+  const int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0640);
+  if (fd < 0)
+    fail("claiming the store", "cannot open " + lock_path + ": " +
+                                   std::generic_category().message(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail("claiming the store", error == EWOULDBLOCK
+                                   ? "another nightshift daemon is serving from this store"
+                                   : std::generic_category().message(error));
+  }
+  daemon_lock_ = fd;
 }
 
 }  // namespace nightshift

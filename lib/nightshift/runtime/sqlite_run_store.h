@@ -51,6 +51,9 @@ class SqliteRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  // An exclusive flock on PATH.daemon.lock, released by the kernel when the
+  // process ends however it ends.
+  void claim_for_daemon() override;
 
   const std::string& path() const { return path_; }
 
@@ -81,6 +84,7 @@ class SqliteRunStore final : public RunStore {
   sqlite3* db_;
   std::mutex mutex_;  // the connection and the statements are used by one thread at a time
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  int daemon_lock_ = -1;  // the claim's file, while held
 };
 
 }  // namespace nightshift
