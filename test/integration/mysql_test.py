@@ -4,6 +4,7 @@ query killed on the server, a wrong password, and a store outage in the middle
 of a run. (The engine and daemon suites also run with `state: mysql://`: see
 test/CMakeLists.txt.)"""
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -121,24 +122,56 @@ class SqlStepTest(ProjectTest):
         harness.drop_mysql_database(self.database)
         super().tearDown()
 
+    def marker(self, what):
+        """A statement text only this test runs (an alias: comments around a
+        statement are not sent), to find it in the server's process list."""
+        return f"SLEEP(120) AS {what}_{self.database}"
+
     def test_a_timeout_kills_the_query_on_the_server(self):
-        marker = f"SLEEP(120) /* {self.database} */"
+        marker = self.marker("timeout")
         self.project.job("slow", f"""\
             job: slow
             steps:
               wait:
                 connection: db
-                timeout: 2s
+                timeout: 3s
                 sql: SELECT {marker}
             """)
         started = time.monotonic()
-        result = self.project.run("run", "slow")
-        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        process = self.project.start("run", "slow")
+        try:
+            wait_for(lambda: running_queries(f"%{marker}%"), 30, "the query to run on the server")
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        self.assertEqual(process.returncode, 1, out + err)
         self.assertLess(time.monotonic() - started, 60)
         self.assertEqual(self.project.step_states(1), {"wait": "timed_out"})
         # KILL QUERY came from a second connection: nothing of it is left running.
         wait_for(lambda: not running_queries(f"%{marker}%"), 10, "the killed query to be gone")
         self.assertIn("timed out", self.project.log("slow", 1, "wait"))
+
+    def test_cancel_through_the_api_kills_the_query_on_the_server(self):
+        marker = self.marker("cancel")
+        self.project.job("slow", f"""\
+            job: slow
+            steps:
+              wait: {{ connection: db, sql: SELECT {marker} }}
+            """)
+        with open(self.project.path("nightshift.yaml"), "a") as f:
+            f.write("shutdown_grace: 2s\n")
+        daemon = harness.Daemon(self.project).start()
+        try:
+            run_id = daemon.post("/jobs/slow/rerun").json["run_id"]
+            wait_for(lambda: running_queries(f"%{marker}%"), 30, "the query to run on the server")
+            self.assertEqual(daemon.post(f"/runs/{run_id}/cancel").status, 202)
+            run = daemon.wait_for_run(run_id, timeout=30)
+            self.assertEqual(run["status"], "cancelled", run)
+            self.assertEqual(run["steps"][0]["status"], "cancelled", run)
+            wait_for(lambda: not running_queries(f"%{marker}%"), 10, "the killed query to be gone")
+        finally:
+            daemon.stop()
 
     def test_a_wrong_password_names_the_server_but_not_the_password(self):
         self.project.write("secrets/DB_PASSWORD", "wrong-password-8731\n")
@@ -220,11 +253,15 @@ class StoreOutageTest(DaemonTest):
             asked = time.monotonic()
             self.assertEqual(self.daemon.get("/healthz", timeout=30).status, 200)
             self.assertLess(time.monotonic() - asked, 2)
-            # A read gives up after a few seconds with 503 rather than hang.
+            # A read gives up after a few seconds with 503 rather than hang,
+            # and the daemon says it is not ready (both asked at once).
             asked = time.monotonic()
-            answer = self.daemon.get(f"/runs/{run_id}", timeout=30)
-            self.assertEqual(answer.status, 503, answer.text)
-            self.assertIn("store unavailable", answer.json["error"])
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                run, ready = pool.map(lambda path: self.daemon.get(path, timeout=30),
+                                      [f"/runs/{run_id}", "/readyz"])
+            self.assertEqual(run.status, 503, run.text)
+            self.assertIn("store unavailable", run.json["error"])
+            self.assertEqual((ready.status, ready.json["store_ok"]), (503, False), ready.text)
             self.assertLess(time.monotonic() - asked, 9)
         finally:
             output = outage.communicate(timeout=120)[0]
@@ -232,6 +269,7 @@ class StoreOutageTest(DaemonTest):
 
         run = self.daemon.wait_for_run(run_id, timeout=120)
         self.assertEqual(run["status"], "succeeded", run)
+        self.assertEqual(self.daemon.get("/readyz").status, 200)
         steps = dict(self.history("SELECT step, state FROM run_steps WHERE run_id = ?", run_id))
         self.assertEqual(steps, {s: "succeeded" for s in
                                  ("extract", "aggregate", "load_a", "load_b", "notify")})
