@@ -147,7 +147,11 @@ TEST_CASE("run store: mysql: a transaction chosen as a deadlock's victim is run 
     store->set_step_states(run_id, {{"extract", StepState::succeeded},
                                     {"Extract", StepState::failed}});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Once it waits (not after a guessed delay: a loaded machine may be slow to get there).
+  for (int i = 0; i < 1000 && database.query("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                              "WHERE trx_state = 'LOCK WAIT'")[0][0] == "0";
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   // ... and the other client now waits for "extract": a cycle.
   other.execute("UPDATE run_steps SET state = 'ready' WHERE run_id = " + std::to_string(run_id) +
                 " AND step = 'extract'");

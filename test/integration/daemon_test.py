@@ -646,9 +646,8 @@ class DrainTest(DaemonTest):
         wait_for(lambda: "draining" in self.daemon.log(), 10, "the drain to start")
         time.sleep(0.5)
         self.assertTrue(self.daemon.running(), "one SIGINT must wait for the step")
-        started = time.monotonic()
+        # Within stop()'s 20 s, so well before the 60 s grace.
         self.assertEqual(self.daemon.stop(signal.SIGINT, timeout=20), 0)
-        self.assertLess(time.monotonic() - started, 15)
         self.assertEqual(self.project.step_states(run_id), {"s": "cancelled"})
         wait_for(lambda: not pid_alive(pid), 10, "the step's process to die")
 

@@ -137,7 +137,6 @@ class SqlStepTest(ProjectTest):
                 timeout: 3s
                 sql: SELECT {marker}
             """)
-        started = time.monotonic()
         process = self.project.start("run", "slow")
         try:
             wait_for(lambda: running_queries(f"%{marker}%"), 30, "the query to run on the server")
@@ -146,7 +145,6 @@ class SqlStepTest(ProjectTest):
             if process.poll() is None:
                 process.kill()
         self.assertEqual(process.returncode, 1, out + err)
-        self.assertLess(time.monotonic() - started, 60)
         self.assertEqual(self.project.step_states(1), {"wait": "timed_out"})
         # KILL QUERY came from a second connection: nothing of it is left running.
         wait_for(lambda: not running_queries(f"%{marker}%"), 10, "the killed query to be gone")
@@ -249,20 +247,19 @@ class StoreOutageTest(DaemonTest):
         try:
             time.sleep(6)  # aggregate has ended, tick has fired: both wait for the store
             self.assertTrue(self.daemon.running())
-            # The executor and the scheduler both wait for the store; HTTP still answers.
-            asked = time.monotonic()
+            # The executor and the scheduler both wait for the store; HTTP still
+            # answers, while the server is down (the outage is not over yet).
             self.assertEqual(self.daemon.get("/healthz", timeout=30).status, 200)
-            self.assertLess(time.monotonic() - asked, 2)
+            self.assertIsNone(outage.poll(), "/healthz answered only after the outage")
             # A read gives up after a few seconds with 503 rather than hang,
             # and the daemon says it is not ready (both asked at once).
-            asked = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 run, ready = pool.map(lambda path: self.daemon.get(path, timeout=30),
                                       [f"/runs/{run_id}", "/readyz"])
             self.assertEqual(run.status, 503, run.text)
             self.assertIn("store unavailable", run.json["error"])
             self.assertEqual((ready.status, ready.json["store_ok"]), (503, False), ready.text)
-            self.assertLess(time.monotonic() - asked, 9)
+            self.assertIsNone(outage.poll(), "the reads gave up only after the outage")
         finally:
             output = outage.communicate(timeout=120)[0]
         self.assertEqual(outage.returncode, 0, output)

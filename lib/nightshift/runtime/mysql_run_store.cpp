@@ -432,15 +432,9 @@ std::vector<AttemptRecord> MysqlRunStore::mark_running_attempts_lost(Timestamp n
     transaction.commit();
     std::vector<AttemptRecord> lost;
     for (const MysqlRow& row : rows) {
-      AttemptRecord attempt;
-      attempt.run_id = integer(row[0]);
-      attempt.step = text(row[1]);
-      attempt.attempt = static_cast<int>(integer(row[2]));
-      attempt.state = StepState::lost;
-      attempt.started_at = optional_time(row[4]).value_or(Timestamp{});
+      AttemptRecord attempt = read_attempt(row, doing);
+      attempt.state = StepState::lost;  // as the UPDATE above made it
       attempt.finished_at = now;
-      if (auto code = optional_integer(row[6])) attempt.exit_code = static_cast<int>(*code);
-      attempt.counts_as_retry = integer(row[7]) != 0;
       lost.push_back(std::move(attempt));
     }
     return lost;
@@ -465,18 +459,7 @@ std::vector<AttemptRecord> MysqlRunStore::attempts(std::int64_t run_id) {
                            " ORDER BY s.position, a.attempt");
     std::vector<AttemptRecord> result;
     for (const MysqlRow& row : rows) {
-      AttemptRecord attempt;
-      attempt.run_id = integer(row[0]);
-      attempt.step = text(row[1]);
-      attempt.attempt = static_cast<int>(integer(row[2]));
-      auto state = parse_step_state(text(row[3]));
-      if (!state) fail(doing, "attempt in unknown state '" + text(row[3]) + "'");
-      attempt.state = *state;
-      attempt.started_at = optional_time(row[4]).value_or(Timestamp{});
-      attempt.finished_at = optional_time(row[5]);
-      if (auto code = optional_integer(row[6])) attempt.exit_code = static_cast<int>(*code);
-      attempt.counts_as_retry = integer(row[7]) != 0;
-      result.push_back(std::move(attempt));
+      result.push_back(read_attempt(row, doing));
     }
     return result;
   });
@@ -505,6 +488,22 @@ std::vector<RunRecord> MysqlRunStore::unfinished_runs() {
                                 "WHERE status IN ('queued', 'running') ORDER BY run_id"),
                      doing);
   });
+}
+
+// A row of kAttemptColumns.
+AttemptRecord MysqlRunStore::read_attempt(const MysqlRow& row, std::string_view doing) const {
+  AttemptRecord attempt;
+  attempt.run_id = integer(row[0]);
+  attempt.step = text(row[1]);
+  attempt.attempt = static_cast<int>(integer(row[2]));
+  const auto state = parse_step_state(text(row[3]));
+  if (!state) fail(doing, "attempt in unknown state '" + text(row[3]) + "'");
+  attempt.state = *state;
+  attempt.started_at = optional_time(row[4]).value_or(Timestamp{});
+  attempt.finished_at = optional_time(row[5]);
+  if (auto code = optional_integer(row[6])) attempt.exit_code = static_cast<int>(*code);
+  attempt.counts_as_retry = integer(row[7]) != 0;
+  return attempt;
 }
 
 // The runs of `rows` with their steps, read in one more query for all of them.

@@ -101,6 +101,7 @@ class MysqlRunStore final : public RunStore {
   [[noreturn]] void fail(std::string_view doing, std::string_view why) const;
   void notice(const std::string& level, const std::string& message) const;
 
+  AttemptRecord read_attempt(const MysqlRow& row, std::string_view doing) const;
   std::vector<RunRecord> read_runs(MysqlConnection& db, const std::vector<MysqlRow>& rows,
                                    std::string_view doing);
   void update_step_state(MysqlConnection& db, std::int64_t run_id, const std::string& step,
