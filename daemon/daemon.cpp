@@ -210,7 +210,8 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
     if (!stop_now_)
       log_("warn", "shutdown_grace is over: stopping " + std::to_string(load.steps_running) +
                        " running steps");
-    engine_->executor().cancel_all();
+    engine_->executor().cancel_all(stop_now_ ? "the daemon was stopped (a second Ctrl-C)"
+                                             : "the daemon's shutdown_grace ran out");
     cancelled = true;
   }
   // Checking the executor's load while draining only: the daemon is going away.
@@ -294,7 +295,7 @@ void Daemon::cancel(std::int64_t run_id) {
       run_ended(run->job, run_id, RunStatus::cancelled);
     return;
   }
-  engine_->executor().cancel_run(run_id);
+  engine_->executor().cancel_run(run_id, "run cancelled through the API");
 }
 
 Diagnostics Daemon::reload() {

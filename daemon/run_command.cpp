@@ -165,7 +165,7 @@ int run_command(int argc, char** argv) {
         [&](const boost::system::error_code& ec, int) {
           if (ec) return;
           std::cout << clock_time() << "  cancelling run " << run_id << std::endl;
-          engine.executor().cancel_run(run_id);
+          engine.executor().cancel_run(run_id, "nightshift run was interrupted");
           signals.async_wait(on_signal);
         };
     signals.async_wait(on_signal);

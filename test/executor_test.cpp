@@ -125,10 +125,11 @@ class RecordingStore final : public RunStore {
   }
   void finish_attempt(std::int64_t id, const std::string& step, int attempt, StepState outcome,
                       std::optional<int> exit_code, Timestamp at,
-                      std::optional<StepState> step_state = std::nullopt) override {
+                      std::optional<StepState> step_state = std::nullopt,
+                      const std::string& message = {}) override {
     writes.push_back(step + " end " + std::string(to_string(outcome)) +
                      (step_state ? "=" + std::string(to_string(*step_state)) : ""));
-    store_.finish_attempt(id, step, attempt, outcome, exit_code, at, step_state);
+    store_.finish_attempt(id, step, attempt, outcome, exit_code, at, step_state, message);
   }
   std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override {
     return store_.mark_running_attempts_lost(now);
@@ -246,7 +247,7 @@ TEST_CASE("executor: cancel stops running steps and never starts the rest") {
   auto id = h.create(*job);
   h.executor->start_run(job, id);
   h.io.run_for(std::chrono::milliseconds(20));
-  h.executor->cancel_run(id);
+  h.executor->cancel_run(id, "cancelled by the test");
   h.io.restart();
   h.io.run();
   REQUIRE(h.finished.size() == 1);
@@ -254,6 +255,10 @@ TEST_CASE("executor: cancel stops running steps and never starts the rest") {
   CHECK(h.order() == std::vector<std::string>{"a"});
   CHECK(h.state(id, "a") == StepState::cancelled);
   CHECK(h.state(id, "d") == StepState::cancelled);
+  // The stopped attempt's record says who stopped it.
+  auto attempts = h.store.attempts(id);
+  REQUIRE(attempts.size() == 1);
+  CHECK(attempts[0].message.rfind("cancelled by the test", 0) == 0);
 }
 
 TEST_CASE("executor: templates, NIGHTSHIFT_* and env reach the invocation") {
@@ -302,11 +307,11 @@ TEST_CASE("executor: a resumed run keeps recorded outcomes and restarts lost att
   auto t =
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   h.store.set_run_status(id, RunStatus::running, t);
-  h.store.start_attempt({id, "a", 1, StepState::running, t, {}, {}, false});
+  h.store.start_attempt({id, "a", 1, StepState::running, t, {}, {}, false, {}});
   h.store.finish_attempt(id, "a", 1, StepState::succeeded, 0, t);
   h.store.set_step_state(id, "a", StepState::succeeded);
-  h.store.start_attempt({id, "b", 1, StepState::running, t, {}, {}, false});
-  h.store.start_attempt({id, "c", 1, StepState::running, t, {}, {}, false});
+  h.store.start_attempt({id, "b", 1, StepState::running, t, {}, {}, false, {}});
+  h.store.start_attempt({id, "c", 1, StepState::running, t, {}, {}, false, {}});
   h.store.finish_attempt(id, "c", 1, StepState::succeeded, 0, t);
   h.store.set_step_state(id, "c", StepState::succeeded);
   CHECK(h.store.mark_running_attempts_lost(t).size() == 1);

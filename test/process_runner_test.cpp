@@ -1,6 +1,9 @@
 #include "nightshift/runtime/process_runner.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
@@ -15,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -183,6 +187,16 @@ TEST_CASE("process runner: death by a signal is 128 plus the signal") {
   ::sigaction(SIGUSR1, &previous, nullptr);
   CHECK(result.outcome == StepState::failed);
   CHECK(result.exit_code == 128 + SIGUSR1);
+  CHECK(result.error == "killed by signal 10 (SIGUSR1) from outside nightshift");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a SIGKILL nightshift did not send is named as such") {
+  TempDir dir;
+  StepResult result = run(shell("kill -KILL $$", dir));
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.exit_code == 128 + SIGKILL);
+  CHECK(result.error == "killed by signal 9 (SIGKILL) from outside nightshift");
   REQUIRE(no_children_left());
 }
 
@@ -295,7 +309,9 @@ TEST_CASE("process runner: a step ignoring SIGTERM is killed after kill_grace") 
   StepResult result = run(step);
   CHECK(result.outcome == StepState::timed_out);
   CHECK(result.exit_code == 128 + SIGKILL);
-  CHECK(result.error == "still running kill_grace after SIGTERM; sent SIGKILL");
+  CHECK(result.error ==
+        "timed out: nightshift sent SIGTERM to the process group; "
+        "still running kill_grace after SIGTERM: nightshift sent SIGKILL");
   REQUIRE(no_children_left());
 }
 
@@ -309,7 +325,7 @@ TEST_CASE("process runner: a step that exits on SIGTERM does not wait for kill_g
   CHECK(std::chrono::steady_clock::now() - started < 20s);
   CHECK(result.outcome == StepState::timed_out);
   CHECK(result.exit_code == 128 + SIGTERM);
-  CHECK(result.error.empty());
+  CHECK(result.error == "timed out: nightshift sent SIGTERM to the process group");
   REQUIRE(no_children_left());
 }
 
@@ -331,6 +347,7 @@ TEST_CASE("process runner: cancel stops the group and ends as cancelled") {
   io.run_for(kHangLimit);
   REQUIRE(calls == 1);
   CHECK(result->outcome == StepState::cancelled);
+  CHECK(result->error == "cancelled: nightshift sent SIGTERM to the process group");
   CHECK(becomes_dead(read_pid(dir / "grandchild.pid")));
 
   handle->cancel();  // after the end: nothing happens
@@ -515,5 +532,103 @@ TEST_CASE("process runner: 50 concurrent attempts on two threads all complete") 
       CHECK(read_file(steps[i].log_path) == "attempt " + std::to_string(i + 1) + "\n");
     }
   }
+  REQUIRE(no_children_left());
+}
+
+// Issue #15: the daemon SIGKILLed steps it had just started. An epoll readiness
+// event reached an attempt's exit watch although its process was still running
+// (see on_exit in process_runner.cpp). Here thousands of short attempts start
+// and end from several threads while other descriptors on the same io_context
+// are opened, watched and closed, as HTTP connections are in the daemon. No
+// attempt may end by a signal: none is sent.
+TEST_CASE("process runner: no attempt ends by a signal it was not sent, under descriptor churn") {
+  TempDir dir;
+  constexpr int kAttempts = 3000;
+  constexpr int kInFlight = 8;
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  std::mutex mutex;
+  std::vector<std::optional<StepResult>> results(kAttempts);
+  std::atomic<int> next{0};
+  std::atomic<int> finished{0};
+  StepInvocation step = command({"/bin/true"}, dir);
+  step.log_path = dir / "logs/true.log";
+
+  std::function<void()> start_next = [&] {
+    int i = next++;
+    if (i >= kAttempts) return;
+    runner.start(step, [&, i](StepResult r) {
+      {
+        std::lock_guard lock(mutex);
+        results[i] = std::move(r);
+      }
+      ++finished;
+      start_next();
+    });
+  };
+  for (int i = 0; i < kInFlight; ++i) boost::asio::post(io, start_next);
+
+  // Descriptors that come and go on the same reactor, as the daemon's HTTP
+  // connections do: clients on other threads connect over loopback TCP, send
+  // a byte and hang up; each connection is read to its end and closed at once,
+  // while epoll may still deliver its late events.
+  std::atomic<bool> churning{true};
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto endpoint = acceptor.local_endpoint();
+  struct Connection {
+    explicit Connection(boost::asio::io_context& io) : socket(io) {}
+    boost::asio::ip::tcp::socket socket;
+    std::array<char, 16> buffer{};
+  };
+  std::function<void(std::shared_ptr<Connection>)> read_to_end = [&](auto connection) {
+    connection->socket.async_read_some(
+        boost::asio::buffer(connection->buffer),
+        [&, connection](const boost::system::error_code& ec, std::size_t) {
+          if (!ec) return read_to_end(connection);
+          boost::system::error_code ignored;
+          connection->socket.close(ignored);
+        });
+  };
+  std::function<void()> accept = [&] {
+    auto connection = std::make_shared<Connection>(io);
+    acceptor.async_accept(connection->socket, [&, connection](const boost::system::error_code& ec) {
+      if (ec) return;
+      read_to_end(connection);
+      accept();
+    });
+  };
+  accept();
+  auto client = [&] {
+    while (churning) {
+      boost::asio::io_context own;
+      boost::asio::ip::tcp::socket socket(own);
+      boost::system::error_code ec;
+      socket.connect(endpoint, ec);
+      if (ec) continue;
+      boost::asio::write(socket, boost::asio::buffer("x", 1), ec);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) threads.emplace_back(client);
+  for (int t = 0; t < 3; ++t) threads.emplace_back([&] { io.run_for(kHangLimit * 5); });
+  auto give_up = std::chrono::steady_clock::now() + kHangLimit * 5;
+  while (finished < kAttempts && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(10ms);
+  churning = false;
+  acceptor.close();
+  io.stop();
+  for (std::thread& t : threads) t.join();
+
+  int signalled = 0;
+  for (int i = 0; i < kAttempts; ++i) {
+    INFO("attempt " << i);
+    REQUIRE(results[i].has_value());
+    if (results[i]->exit_code != 0) {
+      ++signalled;
+      UNSCOPED_INFO("attempt " << i << ": exit code " << results[i]->exit_code.value_or(-1)
+                               << ", " << results[i]->error);
+    }
+  }
+  CHECK(signalled == 0);
   REQUIRE(no_children_left());
 }

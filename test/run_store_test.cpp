@@ -332,10 +332,15 @@ TEMPLATE_TEST_CASE("run store: retries are attempts, and the run shows the lates
   CHECK(attempts[1].exit_code == 0);
 
   // A timed-out attempt has no exit code.
+  // Its message says who stopped it.
   store->start_attempt(attempt_of(run_id, "aggregate", 1, at_ms(7000)));
-  store->finish_attempt(run_id, "aggregate", 1, StepState::timed_out, std::nullopt, at_ms(8000));
+  store->finish_attempt(run_id, "aggregate", 1, StepState::timed_out, std::nullopt, at_ms(8000),
+                        std::nullopt, "timed out: nightshift sent SIGTERM to the process group");
   CHECK_FALSE(step_of(store->get_run(run_id).value(), "aggregate").exit_code);
   CHECK(store->attempts(run_id).size() == 3);
+  CHECK(store->attempts(run_id)[0].message.empty());
+  CHECK(store->attempts(run_id)[2].message ==
+        "timed out: nightshift sent SIGTERM to the process group");
 
   // What does not exist is an error, not a silent no-op.
   CHECK_THROWS_AS(store->start_attempt(attempt_of(run_id, "nope", 1, at_ms(1))), StoreError);

@@ -256,6 +256,10 @@ class ApiTest(DaemonTest):
         wait_for(lambda: not pid_alive(pid), 10, "the step's grandchild to die with its group")
         self.assertEqual(self.project.query("SELECT state FROM attempts WHERE run_id = ?", run_id),
                          [("cancelled",)])
+        # The attempt says who stopped it.
+        attempt = run["steps"][0]["attempts"][0]
+        self.assertEqual(attempt["message"], "run cancelled through the API; "
+                         "cancelled: nightshift sent SIGTERM to the process group", attempt)
         # An ended run cannot be cancelled again; the slot is free for a new run.
         self.assertEqual(self.daemon.post(f"/runs/{run_id}/cancel").status, 409)
         self.rerun("slow")

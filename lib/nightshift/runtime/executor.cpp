@@ -61,6 +61,7 @@ struct RunState {
   std::map<std::size_t, std::unique_ptr<asio::steady_timer>> retry_timers;
   std::map<std::size_t, StepState> replay;  // recorded outcomes of a resumed run
   bool cancelled = false;
+  std::string cancelled_why;  // who cancelled it, for the stopped attempts' record
 };
 
 }  // namespace
@@ -85,8 +86,8 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume);
-  void cancel_run(std::int64_t run_id);
-  void cancel_all();
+  void cancel_run(std::int64_t run_id, const std::string& why);
+  void cancel_all(const std::string& why);
   void drain() {
     draining_ = true;
     // Steps waiting to retry stay as they are in the store; a restarted daemon retries them.
@@ -254,7 +255,7 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
   run.uncounted_next[step] = false;
   write("recording attempt start", [&] {
     store_.start_attempt(AttemptRecord{run.run_id, spec.name, attempt, StepState::running,
-                                       now_timestamp(), std::nullopt, std::nullopt, counts});
+                                       now_timestamp(), std::nullopt, std::nullopt, counts, {}});
   });
   run.stored[step] = StepState::running;
   run.started[step] = std::chrono::steady_clock::now();
@@ -377,9 +378,12 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   // A final outcome is the step's state too, in the same commit as the attempt's end.
   std::optional<StepState> step_state;
   if (!retry) step_state = result.outcome;
+  std::string message = result.error;
+  if (result.outcome == StepState::cancelled && !run.cancelled_why.empty())
+    message = run.cancelled_why + (message.empty() ? "" : "; " + message);
   write("recording attempt end", [&] {
     store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code,
-                          now_timestamp(), step_state);
+                          now_timestamp(), step_state, message);
   });
   if (!retry) run.stored[step] = result.outcome;
   auto elapsed =
@@ -458,12 +462,13 @@ void Executor::Impl::set_step_states(
   for (auto [step, state] : changes) run.stored[step] = state;
 }
 
-void Executor::Impl::cancel_run(std::int64_t run_id) {
+void Executor::Impl::cancel_run(std::int64_t run_id, const std::string& why) {
   auto found = runs_.find(run_id);
   if (found == runs_.end()) return;
   RunState& run = *found->second;
   if (run.cancelled) return;
   run.cancelled = true;
+  run.cancelled_why = why;
   run.plan.cancel();
   // Steps waiting for a slot or for a retry never start.
   std::vector<std::size_t> waiting;
@@ -487,10 +492,10 @@ void Executor::Impl::cancel_run(std::int64_t run_id) {
   advance(run);
 }
 
-void Executor::Impl::cancel_all() {
+void Executor::Impl::cancel_all(const std::string& why) {
   std::vector<std::int64_t> ids;
   for (const auto& [id, run] : runs_) ids.push_back(id);
-  for (auto id : ids) cancel_run(id);
+  for (auto id : ids) cancel_run(id, why);
 }
 
 void Executor::Impl::publish_load() {
@@ -519,16 +524,17 @@ void Executor::resume_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
       [job = std::move(job), run_id](Impl& impl) { impl.start_run(job, run_id, true); });
 }
 
-void Executor::cancel_run(std::int64_t run_id) {
-  impl_->on_strand([run_id](Impl& impl) { impl.cancel_run(run_id); });
+void Executor::cancel_run(std::int64_t run_id, std::string why) {
+  impl_->on_strand(
+      [run_id, why = std::move(why)](Impl& impl) { impl.cancel_run(run_id, why); });
 }
 
 void Executor::drain() {
   impl_->on_strand([](Impl& impl) { impl.drain(); });
 }
 
-void Executor::cancel_all() {
-  impl_->on_strand([](Impl& impl) { impl.cancel_all(); });
+void Executor::cancel_all(std::string why) {
+  impl_->on_strand([why = std::move(why)](Impl& impl) { impl.cancel_all(why); });
 }
 
 Executor::Load Executor::load() const {

@@ -77,8 +77,9 @@ class Executor {
   void drain();
 
   // Cancels a run: no new step starts, running ones are stopped. Thread-safe.
-  void cancel_run(std::int64_t run_id);
-  void cancel_all();
+  // `why` (who asked) goes on the stopped attempts' record.
+  void cancel_run(std::int64_t run_id, std::string why);
+  void cancel_all(std::string why);
 
   // Counts, consistent as of the call (taken on the strand; blocks the caller).
   struct Load {

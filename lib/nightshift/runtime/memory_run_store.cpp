@@ -90,7 +90,8 @@ void MemoryRunStore::start_attempt(const AttemptRecord& attempt) {
 
 void MemoryRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
                                     StepState outcome, std::optional<int> exit_code, Timestamp at,
-                                    std::optional<StepState> step_state) {
+                                    std::optional<StepState> step_state,
+                                    const std::string& message) {
   std::lock_guard lock(mutex_);
   StoredRun& stored = find_run(run_id, "finishing attempt");
   auto record = std::find_if(stored.attempts.begin(), stored.attempts.end(),
@@ -103,6 +104,7 @@ void MemoryRunStore::finish_attempt(std::int64_t run_id, const std::string& step
   record->state = outcome;
   record->exit_code = exit_code;
   record->finished_at = at;
+  record->message = message;
   if (step_record) step_record->state = *step_state;
 }
 

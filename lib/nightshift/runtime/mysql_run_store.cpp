@@ -71,12 +71,19 @@ const std::vector<std::vector<const char*>> kMigrations{
   scheduled_through BIGINT       NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)sql",
     },
+    // 3: how an attempt ended when the exit code does not say (who stopped it).
+    // NULL before version 3. MySQL 8 has no ADD COLUMN IF NOT EXISTS: migrate()
+    // takes "duplicate column" for a run of this statement before a crash.
+    {
+        "ALTER TABLE attempts ADD COLUMN message TEXT NULL",
+    },
 };
 
 using run_store_sql::kAttemptColumns;
 using run_store_sql::kRunColumns;
 
 constexpr unsigned kDuplicateKey = 1062;  // ER_DUP_ENTRY
+constexpr unsigned kDuplicateColumn = 1060;  // ER_DUP_FIELDNAME
 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(20);
 constexpr auto kLongestBackoff = std::chrono::seconds(1);
@@ -259,8 +266,13 @@ void MysqlRunStore::migrate() {
       fail("opening", "store schema version " + std::to_string(current) +
                           " is newer than this nightshift (" + std::to_string(latest) + ")");
     for (; current < latest; ++current) {
-      for (const char* statement : kMigrations[static_cast<std::size_t>(current)])
-        t.db.execute(statement);
+      for (const char* statement : kMigrations[static_cast<std::size_t>(current)]) {
+        try {
+          t.db.execute(statement);
+        } catch (const MysqlError& e) {
+          if (e.code() != kDuplicateColumn) throw;
+        }
+      }
       t.db.execute("INSERT INTO schema_version (version, applied_at) VALUES (" +
                    number(current + 1) + ", " + number(to_millis(now_timestamp())) + ")");
     }
@@ -390,7 +402,8 @@ void MysqlRunStore::start_attempt(const AttemptRecord& attempt) {
 
 void MysqlRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
                                    StepState outcome, std::optional<int> exit_code, Timestamp at,
-                                   std::optional<StepState> step_state) {
+                                   std::optional<StepState> step_state,
+                                   const std::string& message) {
   const std::string doing = "finishing attempt " + std::to_string(attempt) + " of step " + step +
                             " of run " + std::to_string(run_id);
   write(doing, [&](Try t) {
@@ -403,7 +416,8 @@ void MysqlRunStore::finish_attempt(std::int64_t run_id, const std::string& step,
     db.execute("UPDATE attempts SET state = " + db.quote(to_string(outcome)) +
                ", exit_code = " + number(exit_code ? std::optional<std::int64_t>(*exit_code)
                                                    : std::nullopt) +
-               ", finished_at = " + number(to_millis(at)) + " WHERE run_id = " + number(run_id) +
+               ", finished_at = " + number(to_millis(at)) + ", message = " + db.quote(message) +
+               " WHERE run_id = " + number(run_id) +
                " AND step = " + db.quote(step) + " AND attempt = " + number(attempt));
     if (db.affected_rows() == 0) fail(doing, "no such attempt");
     if (!step_state) return 0;
@@ -503,6 +517,7 @@ AttemptRecord MysqlRunStore::read_attempt(const MysqlRow& row, std::string_view 
   attempt.finished_at = optional_time(row[5]);
   if (auto code = optional_integer(row[6])) attempt.exit_code = static_cast<int>(*code);
   attempt.counts_as_retry = integer(row[7]) != 0;
+  attempt.message = text(row[8]);
   return attempt;
 }
 

@@ -42,6 +42,9 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // What execvp searches when the environment has no PATH (glibc's _CS_PATH).
 constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
 
+// How often the exit is polled when waiting on the pidfd fails.
+constexpr Duration kExitPollInterval = std::chrono::milliseconds(100);
+
 // Longer than any step may take; keeps steady_timer's nanoseconds from overflowing.
 constexpr Duration kLongestWait = std::chrono::hours(24 * 365);
 
@@ -114,6 +117,36 @@ void kill_group_and_reap(pid_t pid) {
   ::kill(-pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+}
+
+// Takes a descriptor out of the reactor (EPOLL_CTL_DEL), then closes it, so no
+// registration outlives it even while a posix_spawn child's copy of the fd
+// table keeps the open file alive until it execs. (Asio's close() deletes the
+// registration of an assigned descriptor too, but a socket's it leaves to
+// close(2); here it does not depend on how the descriptor came to be.)
+void close_watched(asio::posix::stream_descriptor& descriptor) {
+  int fd = descriptor.release();
+  if (fd >= 0) ::close(fd);
+}
+
+// Whether `pid`, our child, has exited (it stays a zombie: WNOWAIT), or an errno.
+struct ExitCheck {
+  bool exited = false;
+  int error = 0;
+};
+ExitCheck check_exited(pid_t pid) {
+  siginfo_t info{};
+  int rc = 0;
+  do {
+    rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return {false, errno};
+  return {info.si_pid == pid, 0};
+}
+
+std::string signal_name(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal);
 }
 
 struct ResolvedProgram {
@@ -292,6 +325,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
         timeout_timer_(strand_),
         kill_timer_(strand_),
         drain_timer_(strand_),
+        exit_poll_timer_(strand_),
         log_path_(step.log_path),
         timeout_(step.timeout),
         kill_grace_(clamp_wait(step.kill_grace)),
@@ -352,6 +386,10 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
       });
     }
     read_output();
+    watch_exit();
+  }
+
+  void watch_exit() {
     exit_watch_.async_wait(
         asio::posix::stream_descriptor::wait_read,
         [self = shared_from_this()](const boost::system::error_code& ec) { self->on_exit(ec); });
@@ -378,16 +416,31 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
       note_error("cannot read the step's output: " + ec.message());
     }
     output_open_ = false;
-    boost::system::error_code ignored;
-    output_.close(ignored);
+    close_watched(output_);
     drain_timer_.cancel();
     finish_when_complete();
   }
 
   void on_exit(const boost::system::error_code& ec) {
     if (ec == asio::error::operation_aborted) return;
-    // The leader is still a zombie, so its pid cannot have been reused for
-    // another group: killing the group now cannot hit a stranger.
+    // A readiness event is a hint, never a fact. Asio's reactor keeps one state
+    // object per watched descriptor and reuses freed ones at once; an event
+    // collected for a descriptor that is closed before the event is handled
+    // (an HTTP connection, in the daemon) can complete the wait of whichever
+    // descriptor took over its state. Acting on it killed running steps
+    // (issue #15), so the kernel is asked first.
+    ExitCheck check = check_exited(pid_);
+    if (!check.exited && check.error == 0) {
+      if (!ec) return watch_exit();
+      // The wait itself failed and would fail again at once: poll instead.
+      exit_poll_timer_.expires_after(kExitPollInterval);
+      exit_poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e) self->on_exit(e);
+      });
+      return;
+    }
+    // The leader is a zombie now, so its pid cannot have been reused for
+    // another group: killing the group cannot hit a stranger.
     ::kill(-pid_, SIGKILL);
     int status = 0;
     pid_t reaped = -1;
@@ -397,11 +450,12 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     child_alive_ = false;
     if (reaped == pid_) {
       exit_code_ = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) note_signal(WTERMSIG(status));
     } else {
       note_error("lost track of process " + std::to_string(pid_) + ": " + errno_text(errno));
     }
-    boost::system::error_code ignored;
-    exit_watch_.close(ignored);
+    close_watched(exit_watch_);
+    exit_poll_timer_.cancel();
     timeout_timer_.cancel();
     kill_timer_.cancel();
     phase_ = Phase::draining;
@@ -418,6 +472,9 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     if (phase_ != Phase::running || stop_reason_) return;
     stop_reason_ = reason;
     timeout_timer_.cancel();
+    note_error(std::string(reason == StepState::timed_out ? "timed out" : "cancelled") +
+               ": nightshift sent SIGTERM to the process group");
+    sent_term_ = true;
     ::kill(-pid_, SIGTERM);
     ::kill(-pid_, SIGCONT);  // a stopped process could not act on SIGTERM (as systemd does)
     kill_timer_.expires_after(kill_grace_);
@@ -428,8 +485,19 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
 
   void on_kill_grace() {
     if (phase_ != Phase::running) return;
-    note_error("still running kill_grace after SIGTERM; sent SIGKILL");
+    note_error("still running kill_grace after SIGTERM: nightshift sent SIGKILL");
+    sent_kill_ = true;
     ::kill(-pid_, SIGKILL);
+  }
+
+  // Says who ended the leader by `signal`: nightshift, or someone outside it
+  // (the OOM killer, an operator, a bug of ours), so a kill nobody asked for is
+  // visible on the attempt.
+  void note_signal(int signal) {
+    bool ours = (signal == SIGTERM && sent_term_) || (signal == SIGKILL && sent_kill_);
+    if (ours) return;  // stop() and on_kill_grace() said so already
+    note_error("killed by signal " + std::to_string(signal) + " (" + signal_name(signal) +
+               ") from outside nightshift");
   }
 
   // Someone outside the group (setsid) still holds the pipe; stop waiting for it.
@@ -437,8 +505,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     if (!output_open_) return;
     output_abandoned_ = true;
     note_error("the output was still held open by a process outside the step's group");
-    boost::system::error_code ignored;
-    output_.close(ignored);  // the pending read ends with operation_aborted
+    close_watched(output_);  // the pending read ends with operation_aborted
   }
 
   void finish_when_complete() {
@@ -484,6 +551,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   asio::steady_timer timeout_timer_;
   asio::steady_timer kill_timer_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer exit_poll_timer_;
   const std::string log_path_;
   const std::optional<Duration> timeout_;
   const Duration kill_grace_;
@@ -493,6 +561,8 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   Phase phase_ = Phase::starting;
   pid_t pid_ = -1;
   bool child_alive_ = false;  // spawned and not yet reaped
+  bool sent_term_ = false;    // signals nightshift sent the group
+  bool sent_kill_ = false;
   UniqueFd log_;
   bool log_failed_ = false;
   bool output_open_ = false;

@@ -70,6 +70,10 @@ struct AttemptRecord {
   // False for an attempt that restarts a lost one: the daemon's death is not the
   // step's failure, so it does not use up a retry.
   bool counts_as_retry = true;
+  // How it ended when the exit code alone does not say: who stopped it (a
+  // timeout, a cancel, a signal from outside nightshift), why it could not
+  // start, a log it could not write. Never holds a secret.
+  std::string message;
 };
 
 struct RunRecord {
@@ -114,9 +118,11 @@ class RunStore {
   virtual void start_attempt(const AttemptRecord& attempt) = 0;
   // With a step_state (the outcome is final: no retry), the step takes it in the
   // same transaction, so no crash can leave a finished attempt under a running step.
+  // `message` is the attempt's AttemptRecord::message.
   virtual void finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
                               StepState outcome, std::optional<int> exit_code, Timestamp at,
-                              std::optional<StepState> step_state = std::nullopt) = 0;
+                              std::optional<StepState> step_state = std::nullopt,
+                              const std::string& message = {}) = 0;
 
   // Recovery after a crash: every attempt still `running` becomes `lost`
   // (finished at `now`). Returns them.

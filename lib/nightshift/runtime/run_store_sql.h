@@ -10,7 +10,7 @@ inline constexpr char kRunColumns[] =
 
 inline constexpr char kAttemptColumns[] =
     "SELECT a.run_id, a.step, a.attempt, a.state, a.started_at, a.finished_at, a.exit_code, "
-    "a.counts_as_retry FROM attempts a "
+    "a.counts_as_retry, a.message FROM attempts a "
     "JOIN run_steps s ON s.run_id = a.run_id AND s.step = a.step ";
 
 }  // namespace nightshift::run_store_sql

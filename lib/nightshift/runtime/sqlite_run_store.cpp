@@ -21,7 +21,7 @@ namespace {
 
 // Migration N brings the schema from version N-1 to N, in one transaction.
 // Append only: a migration that has shipped is never edited.
-constexpr std::array<const char*, 2> kMigrations{{
+constexpr std::array<const char*, 3> kMigrations{{
     R"sql(
 CREATE TABLE runs (
   run_id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
@@ -71,6 +71,10 @@ CREATE TABLE job_watermarks (
   job               TEXT    PRIMARY KEY,
   scheduled_through INTEGER NOT NULL  -- unix seconds: every fire time up to it is dealt with
 );
+)sql",
+    // 3: how an attempt ended when the exit code does not say (who stopped it).
+    R"sql(
+ALTER TABLE attempts ADD COLUMN message TEXT;  -- NULL before version 3: no message
 )sql",
 }};
 
@@ -423,7 +427,8 @@ void SqliteRunStore::start_attempt(const AttemptRecord& attempt) {
 
 void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step, int attempt,
                                     StepState outcome, std::optional<int> exit_code, Timestamp at,
-                                    std::optional<StepState> step_state) {
+                                    std::optional<StepState> step_state,
+                                    const std::string& message) {
   std::lock_guard lock(mutex_);
   const std::string doing = "finishing attempt " + std::to_string(attempt) + " of step " + step +
                             " of run " + std::to_string(run_id);
@@ -431,12 +436,13 @@ void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step
   std::optional<Transaction> transaction;
   if (step_state) transaction.emplace(*this, doing);
   prepare(
-      "UPDATE attempts SET state = ?, exit_code = ?, finished_at = ? "
+      "UPDATE attempts SET state = ?, exit_code = ?, finished_at = ?, message = ? "
       "WHERE run_id = ? AND step = ? AND attempt = ?",
       doing)
       .bind_text(to_string(outcome))
       .bind_optional_int(exit_code)
       .bind_int(to_millis(at))
+      .bind_text(message)
       .bind_int(run_id)
       .bind_text(step)
       .bind_int(attempt)
@@ -587,6 +593,7 @@ AttemptRecord SqliteRunStore::read_attempt(Statement& row) {
   if (const auto exit_code = row.optional_integer(6))
     attempt.exit_code = static_cast<int>(*exit_code);
   attempt.counts_as_retry = row.integer(7) != 0;
+  attempt.message = row.text(8);
   return attempt;
 }
 

@@ -42,7 +42,8 @@ class SqliteRunStore final : public RunStore {
   void start_attempt(const AttemptRecord& attempt) override;
   void finish_attempt(std::int64_t run_id, const std::string& step, int attempt, StepState outcome,
                       std::optional<int> exit_code, Timestamp at,
-                      std::optional<StepState> step_state = std::nullopt) override;
+                      std::optional<StepState> step_state = std::nullopt,
+                      const std::string& message = {}) override;
   std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;

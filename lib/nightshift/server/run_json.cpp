@@ -69,6 +69,7 @@ json::object attempt_json(const AttemptRecord& a) {
       {"finished_at", optional_time(a.finished_at)},
       {"exit_code", a.exit_code ? json::value(*a.exit_code) : json::value(nullptr)},
       {"counts_as_retry", a.counts_as_retry},
+      {"message", a.message},
   };
 }
 
