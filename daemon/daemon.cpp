@@ -93,6 +93,7 @@ ExecutorEvents Daemon::executor_events() {
     // An outage counts as a store error when it starts, so an alert on
     // store_errors_total fires while the writes still wait.
     if (level == "warn") metrics_.store_error();
+    metrics_.set_store_up(level != "warn");
     log_(level, message);
   };
   return events;
@@ -201,7 +202,10 @@ void Daemon::drain() {
 
 void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled) {
   auto load = engine_->executor().load();
-  if (load.steps_running == 0) {
+  // Once the steps are cancelled, ends still waiting for a failing store do
+  // not hold the daemon: a restarted one finds their attempts lost.
+  if (load.steps_running == 0 || (cancelled && load.steps_running == load.steps_settling)) {
+    engine_->executor().stop_writing();
     boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
     http_->stop(std::chrono::seconds(1), [] {});
     return;
@@ -243,9 +247,12 @@ DaemonStatus Daemon::status() {
     std::lock_guard lock(mutex_);
     s.config_errors = config_errors_;
   }
+  // The store is up when it can be read and the executor's writes succeed.
   try {
     engine_->store().list_runs("", 1);
-    s.store_ok = true;
+    StoreWriter::Health writes = engine_->executor().store_health();
+    s.store_ok = writes.up;
+    s.store_error = writes.error;
   } catch (const StoreError& e) {
     s.store_ok = false;
     s.store_error = e.what();

@@ -6,8 +6,12 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
+
 #include <unistd.h>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
@@ -25,9 +29,49 @@ std::shared_ptr<const Job> job_from(const std::string& yaml) {
 }
 
 // An executor over a memory store and a fake runner, run to completion.
+// A memory store whose writes fail while `failing` is set, as a full disk or
+// a read-only file would make them.
+class FailingStore final : public MemoryRunStore {
+ public:
+  std::atomic<bool> failing{false};
+  std::atomic<int> refused{0};
+
+  void set_run_status(std::int64_t id, RunStatus status, Timestamp at) override {
+    check();
+    MemoryRunStore::set_run_status(id, status, at);
+  }
+  void set_step_state(std::int64_t id, const std::string& step, StepState state) override {
+    check();
+    MemoryRunStore::set_step_state(id, step, state);
+  }
+  void set_step_states(std::int64_t id,
+                       const std::vector<std::pair<std::string, StepState>>& states) override {
+    check();
+    MemoryRunStore::set_step_states(id, states);
+  }
+  void start_attempt(const AttemptRecord& attempt) override {
+    check();
+    MemoryRunStore::start_attempt(attempt);
+  }
+  void finish_attempt(std::int64_t id, const std::string& step, int attempt, StepState outcome,
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt,
+                      const std::string& message = {}) override {
+    check();
+    MemoryRunStore::finish_attempt(id, step, attempt, outcome, exit_code, at, step_state, message);
+  }
+
+ private:
+  void check() {
+    if (!failing) return;
+    ++refused;
+    throw StoreError("disk I/O error (the test's)");
+  }
+};
+
 struct Harness {
   boost::asio::io_context io;
-  MemoryRunStore store;
+  FailingStore store;
   FakeStepRunner runner{io};
   std::vector<std::pair<std::int64_t, RunStatus>> finished;
   // ctest runs test cases in parallel processes: each gets its own folder.
@@ -70,6 +114,16 @@ struct Harness {
     REQUIRE(finished.size() == 1);
     CHECK(finished[0].first == id);
     return finished[0].second;
+  }
+
+  // Runs the io_context until `done` holds (bounded: only catches a hang).
+  void run_until(const std::function<bool()>& done) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(done());
   }
 
   StepState state(std::int64_t run_id, const std::string& step) {
@@ -393,4 +447,51 @@ steps:
                             "c end succeeded=succeeded",
                         });
   CHECK(store.get_run(id)->status == RunStatus::failed);
+}
+
+TEST_CASE("executor: while the store refuses writes no step starts or settles, then all goes on") {
+  Harness h(2);
+  auto job = job_from(kDiamond);
+  auto id = h.create(*job);
+  h.store.failing = true;
+  h.executor->start_run(job, id);
+  // Until the writer has been refused a few times (its backoff is real time).
+  h.run_until([&] { return h.store.refused >= 3; });
+  CHECK(h.order().empty());  // nothing started: its start is not stored
+  CHECK(!h.executor->store_health().up);
+  CHECK(h.executor->store_health().error.find("disk I/O error (the test's)") != std::string::npos);
+  CHECK(h.store.get_run(id)->status == RunStatus::queued);
+
+  h.store.failing = false;
+  h.io.restart();
+  h.io.run();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(h.finished[0].second == RunStatus::succeeded);
+  CHECK(h.executor->store_health().up);
+  auto order = h.order();
+  std::sort(order.begin(), order.end());
+  CHECK(order == std::vector<std::string>{"a", "b", "c", "d"});  // each once
+  CHECK(h.store.attempts(id).size() == 4);
+}
+
+TEST_CASE("executor: an attempt's end waits for the store, and the next step with it") {
+  Harness h(1);
+  auto job = job_from(kDiamond);
+  auto id = h.create(*job);
+  h.runner.hang("a");
+  h.executor->start_run(job, id);
+  h.run_until([&] { return !h.order().empty(); });
+  REQUIRE(h.order() == std::vector<std::string>{"a"});
+  h.store.failing = true;
+  h.executor->cancel_run(id, "cancelled by the test");
+  h.run_until([&] { return h.store.refused >= 3; });
+  CHECK(h.finished.empty());  // its end is not stored: the run cannot end
+  CHECK(h.store.get_run(id)->status == RunStatus::running);
+  h.store.failing = false;
+  h.io.restart();
+  h.io.run();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(h.finished[0].second == RunStatus::cancelled);
+  CHECK(h.store.attempts(id).size() == 1);
+  CHECK(h.state(id, "a") == StepState::cancelled);
 }

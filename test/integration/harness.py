@@ -182,9 +182,10 @@ class Daemon:
 
     START_TIMEOUT = 20
 
-    def __init__(self, project, *args):
+    def __init__(self, project, *args, wrapper=()):
         self.project = project
         self.args = args
+        self.wrapper = list(wrapper)  # argv run before the binary (it must exec it)
         self.proc = None
         self.port = None
         self.log_path = project.path("daemon.log")
@@ -213,7 +214,8 @@ class Daemon:
             offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
             with open(self.log_path, "ab") as err:
                 self.proc = subprocess.Popen(
-                    [NIGHTSHIFT, "serve", "--config", self.project.path("nightshift.yaml"), *self.args],
+                    [*self.wrapper, NIGHTSHIFT, "serve", "--config",
+                     self.project.path("nightshift.yaml"), *self.args],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=self.project.dir)
             deadline = time.monotonic() + self.START_TIMEOUT
             while self.proc.poll() is None and time.monotonic() < deadline:

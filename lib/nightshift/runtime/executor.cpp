@@ -4,10 +4,12 @@
 #include "nightshift/retry_policy.h"
 #include "nightshift/run_time.h"
 #include "nightshift/runtime/secret_resolver.h"
+#include "nightshift/runtime/store_writer.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
@@ -61,6 +63,7 @@ struct RunState {
   std::map<std::size_t, std::unique_ptr<asio::steady_timer>> retry_timers;
   std::map<std::size_t, StepState> replay;  // recorded outcomes of a resumed run
   bool cancelled = false;
+  bool finishing = false;     // its end is on its way to the store
   std::string cancelled_why;  // who cancelled it, for the stopped attempts' record
 };
 
@@ -68,10 +71,11 @@ struct RunState {
 
 class Executor::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, RunStore& store, StepRunners runners, ExecutorOptions options,
-       ExecutorEvents events)
+  Impl(asio::io_context& io, RunStore& store, std::shared_ptr<StoreWriter> writer,
+       StepRunners runners, ExecutorOptions options, ExecutorEvents events)
       : strand_(asio::make_strand(io)),
         store_(store),
+        writer_(std::move(writer)),
         runners_(runners),
         options_(std::move(options)),
         events_(std::move(events)),
@@ -105,6 +109,8 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void dispatch();
   void start_attempt(RunState& run, std::size_t step);
   void on_attempt_done(std::int64_t run_id, std::size_t step, int attempt, StepResult result);
+  void settle(std::int64_t run_id, std::size_t step, int attempt, const StepResult& result,
+              Duration elapsed, bool retry);
   void finish_step(RunState& run, std::size_t step, StepState outcome);
   void derived_states(RunState& run, std::vector<std::pair<std::size_t, StepState>>& changes);
   void maybe_finish(RunState& run);
@@ -115,19 +121,27 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void set_step_states(RunState& run,
                        const std::vector<std::pair<std::size_t, StepState>>& changes);
   void publish_load();
-  // Runs a store write; a failing store is reported, and the run goes on from
-  // memory (a later issue replays what the store missed).
-  template <class F>
-  void write(const char* what, F f) {
-    try {
-      f();
-    } catch (const StoreError& e) {
-      if (events_.store_error) events_.store_error(std::string(what) + ": " + e.what());
+  // Queues a state change for the store's writer. `then`, the action that
+  // depends on it, runs on the strand once the change (and every one queued
+  // before it) is committed: state before action, without an Asio thread
+  // waiting on the store. A write that fails is retried until it succeeds, so
+  // meanwhile nothing that depends on it happens.
+  template <class W>
+  void persist(std::string what, W write, std::function<void()> then = {}) {
+    StoreWriter::Then done;
+    if (then) {
+      done = [self = shared_from_this(), then = std::move(then),
+              hold = asio::make_work_guard(strand_)]() mutable {
+        asio::post(self->strand_, std::move(then));
+      };
     }
+    writer_->submit(std::move(what), std::move(write), std::move(done));
   }
+  void launch(std::int64_t run_id, std::size_t step, int attempt);
 
   asio::strand<asio::io_context::executor_type> strand_;
-  RunStore& store_;
+  RunStore& store_;  // read here; written through writer_ only
+  std::shared_ptr<StoreWriter> writer_;
   StepRunners runners_;
   ExecutorOptions options_;
   ExecutorEvents events_;
@@ -137,6 +151,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   std::map<std::int64_t, std::unique_ptr<RunState>> runs_;
   std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
   int running_ = 0;
+  int settling_ = 0;  // attempts ended whose end is not yet stored (still in running_)
   std::map<std::string, int> pool_used_;
   bool draining_ = false;
 
@@ -190,8 +205,10 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
   RunState& r = *run;
   runs_.emplace(run_id, std::move(run));
   if (record->status != RunStatus::running)
-    write("marking run running",
-          [&] { store_.set_run_status(run_id, RunStatus::running, now_timestamp()); });
+    persist("marking run " + std::to_string(run_id) + " running",
+            [run_id, at = now_timestamp()](RunStore& store) {
+              store.set_run_status(run_id, RunStatus::running, at);
+            });
   advance(r);
 }
 
@@ -253,13 +270,29 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
   int attempt = ++run.attempt[step];
   bool counts = !run.uncounted_next[step] && attempt > 1;
   run.uncounted_next[step] = false;
-  write("recording attempt start", [&] {
-    store_.start_attempt(AttemptRecord{run.run_id, spec.name, attempt, StepState::running,
-                                       now_timestamp(), std::nullopt, std::nullopt, counts, {}});
-  });
   run.stored[step] = StepState::running;
+  AttemptRecord record{run.run_id,  spec.name,   attempt, StepState::running, now_timestamp(),
+                       std::nullopt, std::nullopt, counts,  {}};
+  persist("recording the start of " + spec.name,
+          [record = std::move(record)](RunStore& store) { store.start_attempt(record); },
+          [self = shared_from_this(), id = run.run_id, step, attempt] {
+            self->launch(id, step, attempt);
+          });
+}
+
+// The attempt's start is stored: now it may run.
+void Executor::Impl::launch(std::int64_t run_id, std::size_t step, int attempt) {
+  auto found = runs_.find(run_id);
+  if (found == runs_.end()) return;  // a run ends only after its attempts
+  RunState& run = *found->second;
+  const StepSpec& spec = run.job->spec.steps[step];
   run.started[step] = std::chrono::steady_clock::now();
   if (events_.step_started) events_.step_started(*run.job, run.run_id, spec.name, attempt);
+  if (run.cancelled) {  // while its start was being stored
+    return on_attempt_done(run_id, step, attempt,
+                           StepResult{StepState::cancelled, std::nullopt,
+                                      "cancelled before it started"});
+  }
 
   std::string error;
   auto inv = invocation(run, step, attempt, error);
@@ -271,15 +304,13 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     std::ofstream(path, std::ios::app) << "nightshift: " << error << "\n";
-    asio::post(strand_, [self = shared_from_this(), id = run.run_id, step, attempt, error] {
-      self->on_attempt_done(id, step, attempt, StepResult{StepState::failed, std::nullopt, error});
-    });
-    return;
+    return on_attempt_done(run_id, step, attempt,
+                           StepResult{StepState::failed, std::nullopt, error});
   }
-  auto done = [weak = weak_from_this(), id = run.run_id, step, attempt](StepResult result) {
+  auto done = [weak = weak_from_this(), run_id, step, attempt](StepResult result) {
     if (auto self = weak.lock())
-      asio::post(self->strand_, [self, id, step, attempt, result = std::move(result)]() mutable {
-        self->on_attempt_done(id, step, attempt, std::move(result));
+      asio::post(self->strand_, [self, run_id, step, attempt, result = std::move(result)]() mutable {
+        self->on_attempt_done(run_id, step, attempt, std::move(result));
       });
   };
   run.handles[step] = runner->start(*inv, std::move(done));
@@ -369,8 +400,6 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   if (found == runs_.end()) return;
   RunState& run = *found->second;
   const StepSpec& spec = run.job->spec.steps[step];
-  --running_;
-  if (spec.pool) --pool_used_[spec.pool->value];
   run.handles.erase(step);
   if (is_failure(result.outcome)) ++run.failures[step];
   bool retry = is_failure(result.outcome) && !run.cancelled &&
@@ -381,13 +410,32 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   std::string message = result.error;
   if (result.outcome == StepState::cancelled && !run.cancelled_why.empty())
     message = run.cancelled_why + (message.empty() ? "" : "; " + message);
-  write("recording attempt end", [&] {
-    store_.finish_attempt(run_id, spec.name, attempt, result.outcome, result.exit_code,
-                          now_timestamp(), step_state, message);
-  });
   if (!retry) run.stored[step] = result.outcome;
+  ++settling_;
   auto elapsed =
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
+  persist("recording the end of " + spec.name,
+          [run_id, name = spec.name, attempt, outcome = result.outcome,
+           exit_code = result.exit_code, at = now_timestamp(), step_state,
+           message = std::move(message)](RunStore& store) {
+            store.finish_attempt(run_id, name, attempt, outcome, exit_code, at, step_state,
+                                 message);
+          },
+          [self = shared_from_this(), run_id, step, attempt, result = std::move(result), elapsed,
+           retry] { self->settle(run_id, step, attempt, result, elapsed, retry); });
+  publish_load();
+}
+
+// The attempt's end is stored: its slot frees, and the run moves on.
+void Executor::Impl::settle(std::int64_t run_id, std::size_t step, int attempt,
+                            const StepResult& result, Duration elapsed, bool retry) {
+  auto found = runs_.find(run_id);
+  if (found == runs_.end()) return;
+  RunState& run = *found->second;
+  const StepSpec& spec = run.job->spec.steps[step];
+  --running_;
+  --settling_;
+  if (spec.pool) --pool_used_[spec.pool->value];
   if (events_.step_finished)
     events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
 
@@ -409,7 +457,7 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
     });
     run.retry_timers[step] = std::move(timer);
   } else {
-    run.plan.step_finished(step, result.outcome);  // stored above with the attempt
+    run.plan.step_finished(step, result.outcome);  // stored with the attempt
     advance(run);
   }
   dispatch();
@@ -432,19 +480,30 @@ void Executor::Impl::derived_states(RunState& run,
 }
 
 void Executor::Impl::maybe_finish(RunState& run) {
-  if (!run.plan.done() || !run.retry_timers.empty()) return;
+  if (!run.plan.done() || !run.retry_timers.empty() || run.finishing) return;
+  run.finishing = true;
   RunStatus status = run.plan.status();
   std::int64_t run_id = run.run_id;
-  write("recording run end", [&] { store_.set_run_status(run_id, status, now_timestamp()); });
-  auto job = run.job;
-  runs_.erase(run_id);  // `run` is gone from here on
-  publish_load();
-  if (events_.run_finished) events_.run_finished(*job, run_id, status);
+  persist(
+      "recording the end of run " + std::to_string(run_id),
+      [run_id, status, at = now_timestamp()](RunStore& store) {
+        store.set_run_status(run_id, status, at);
+      },
+      [self = shared_from_this(), run_id, status] {
+        auto found = self->runs_.find(run_id);
+        if (found == self->runs_.end()) return;
+        auto job = found->second->job;
+        self->runs_.erase(found);
+        self->publish_load();
+        if (self->events_.run_finished) self->events_.run_finished(*job, run_id, status);
+      });
 }
 
 void Executor::Impl::set_step_state(RunState& run, std::size_t step, StepState state) {
-  write("recording step state",
-        [&] { store_.set_step_state(run.run_id, run.job->spec.steps[step].name, state); });
+  persist("recording a step state",
+          [run_id = run.run_id, name = run.job->spec.steps[step].name, state](RunStore& store) {
+            store.set_step_state(run_id, name, state);
+          });
   run.stored[step] = state;
 }
 
@@ -458,7 +517,10 @@ void Executor::Impl::set_step_states(
   std::vector<std::pair<std::string, StepState>> named;
   named.reserve(changes.size());
   for (auto [step, state] : changes) named.emplace_back(run.job->spec.steps[step].name, state);
-  write("recording step states", [&] { store_.set_step_states(run.run_id, named); });
+  persist("recording step states",
+          [run_id = run.run_id, named = std::move(named)](RunStore& store) {
+            store.set_step_states(run_id, named);
+          });
   for (auto [step, state] : changes) run.stored[step] = state;
 }
 
@@ -502,6 +564,7 @@ void Executor::Impl::publish_load() {
   Load load;
   load.active_runs = runs_.size();
   load.steps_running = static_cast<std::size_t>(running_);
+  load.steps_settling = static_cast<std::size_t>(settling_);
   load.steps_ready = ready_.size();
   load.pool_slots_in_use = pool_used_;
   std::lock_guard lock(load_mutex_);
@@ -510,9 +573,23 @@ void Executor::Impl::publish_load() {
 
 Executor::Executor(asio::io_context& io, RunStore& store, StepRunners runners,
                    ExecutorOptions options, ExecutorEvents events)
-    : impl_(std::make_shared<Impl>(io, store, runners, std::move(options), std::move(events))) {}
+    : writer_(std::make_shared<StoreWriter>(store, StoreWriterOptions{.notice = events.store_notice})),
+      impl_(std::make_shared<Impl>(io, store, writer_, runners, std::move(options),
+                                   std::move(events))) {}
 
-Executor::~Executor() = default;
+// What was decided is written before the io_context goes; handlers still
+// queued there keep the Impl, and a stopped writer, alive.
+Executor::~Executor() {
+  writer_->stop();
+}
+
+StoreWriter::Health Executor::store_health() const {
+  return writer_->health();
+}
+
+void Executor::stop_writing() {
+  writer_->stop();
+}
 
 void Executor::start_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
   impl_->on_strand(

@@ -1,7 +1,8 @@
 // Executor: drives the runs of jobs to their end. For each run it keeps a Plan,
 // starts ready steps within the global `workers` slots and the named pools
 // through a StepRunner, retries with backoff, and writes every state change to
-// the RunStore before acting on it. All of its state lives on one strand of the
+// the RunStore before acting on it — through a StoreWriter, its own thread, so
+// no Asio thread waits on a commit. All of its state lives on one strand of the
 // io_context, which may be run by a pool of threads.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include "nightshift/job.h"
 #include "nightshift/runtime/run_store.h"
 #include "nightshift/runtime/step_runner.h"
+#include "nightshift/runtime/store_writer.h"
 
 #include <cstdint>
 #include <functional>
@@ -36,7 +38,8 @@ struct ExecutorOptions {
 };
 
 // What the executor reports as it goes (for `nightshift run`, logs, metrics).
-// Called on the executor's strand, after the store has been written.
+// Called on the executor's strand, after the store has been written;
+// store_notice on the store writer's thread.
 struct ExecutorEvents {
   std::function<void(const Job&, std::int64_t run_id, const std::string& step, int attempt)>
       step_started;
@@ -85,13 +88,24 @@ class Executor {
   struct Load {
     std::size_t active_runs = 0;
     std::size_t steps_running = 0;
+    std::size_t steps_settling = 0;  // of those, ended, their end not yet stored
     std::size_t steps_ready = 0;
     std::map<std::string, int> pool_slots_in_use;
   };
   Load load() const;
 
+  // Whether the executor's last commit to the store succeeded, and if not, why.
+  StoreWriter::Health store_health() const;
+
+  // The end of a drain: commits what is queued for the store, or, while the
+  // store fails, drops it (a restarted daemon resumes from the store), so
+  // nothing waiting for the store keeps the io_context running. Later state
+  // changes are not stored. Blocks until the writer has stopped.
+  void stop_writing();
+
  private:
   class Impl;
+  std::shared_ptr<StoreWriter> writer_;  // the one thread writing the store for it
   std::shared_ptr<Impl> impl_;
 };
 

@@ -16,7 +16,7 @@
 
 namespace nightshift {
 
-class MemoryRunStore final : public RunStore {
+class MemoryRunStore : public RunStore {
  public:
   std::optional<std::int64_t> create_run(const NewRun& run) override;
   void set_run_status(std::int64_t run_id, RunStatus status, Timestamp at) override;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -141,6 +142,11 @@ class RunStore {
   // from here; nullopt for a job it has never scheduled.
   virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
   virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
+
+  // Runs `writes` (calls of this store's write methods) as one transaction:
+  // all of them are stored, or none and it throws. The writer's group commit.
+  // The default runs them one after another, each on its own.
+  virtual void write_batch(const std::function<void()>& writes) { writes(); }
 
   // Makes this process the one daemon (`serve`) on the store until it ends:
   // a second one would take the first's running attempts for lost and run

@@ -170,25 +170,28 @@ class SqliteRunStore::Statement {
 // half-way to upgrade a read lock; it rolls back unless committed.
 class SqliteRunStore::Transaction {
  public:
-  Transaction(SqliteRunStore& store, std::string_view doing) : store_(store), doing_(doing) {
-    store_.prepare("BEGIN IMMEDIATE", doing_).next();
+  // Inside a batch it is the batch's transaction: BEGIN and COMMIT are its.
+  Transaction(SqliteRunStore& store, std::string_view doing)
+      : store_(store), doing_(doing), nested_(store.batch_depth_ > 0) {
+    if (!nested_) store_.prepare("BEGIN IMMEDIATE", doing_).next();
   }
   ~Transaction() {
     // SQLite may have rolled back already (after an I/O error, say).
-    if (!committed_ && !sqlite3_get_autocommit(store_.db_))
+    if (!nested_ && !committed_ && !sqlite3_get_autocommit(store_.db_))
       sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
   void commit() {
-    store_.prepare("COMMIT", doing_).next();
+    if (!nested_) store_.prepare("COMMIT", doing_).next();
     committed_ = true;
   }
 
  private:
   SqliteRunStore& store_;
   std::string doing_;
+  bool nested_;
   bool committed_ = false;
 };
 
@@ -615,6 +618,18 @@ void SqliteRunStore::set_scheduled_through(const std::string& job, Instant t) {
       .bind_text(job)
       .bind_int(t.time_since_epoch().count())
       .next();
+}
+
+void SqliteRunStore::write_batch(const std::function<void()>& writes) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*this, "committing a batch of writes");
+  ++batch_depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{batch_depth_};
+  writes();
+  transaction.commit();
 }
 
 void SqliteRunStore::claim_for_daemon() {

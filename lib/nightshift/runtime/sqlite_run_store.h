@@ -54,6 +54,7 @@ class SqliteRunStore final : public RunStore {
   void set_scheduled_through(const std::string& job, Instant t) override;
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the
   // process ends however it ends.
+  void write_batch(const std::function<void()>& writes) override;
   void claim_for_daemon() override;
 
   const std::string& path() const { return path_; }
@@ -83,7 +84,10 @@ class SqliteRunStore final : public RunStore {
 
   std::string path_;
   sqlite3* db_;
-  std::mutex mutex_;  // the connection and the statements are used by one thread at a time
+  // The connection and the statements are used by one thread at a time;
+  // recursive, as a batch holds it across the writes it is made of.
+  std::recursive_mutex mutex_;
+  int batch_depth_ = 0;  // inside write_batch: the writes' own transactions are its
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   int daemon_lock_ = -1;  // the claim's file, while held
 };

@@ -204,6 +204,11 @@ struct Metrics::Impl {
                                       .Name("nightshift_store_errors_total")
                                       .Help("Operations on the run store that failed.")
                                       .Register(registry);
+  Family<Gauge>& store_up =
+      prometheus::BuildGauge()
+          .Name("nightshift_store_up")
+          .Help("1 while the run store takes writes, 0 while they fail and wait.")
+          .Register(registry);
 
   // Held across each lookup and update, so forget_job cannot free a series in use,
   // and across collection, so a scrape sees each call whole.
@@ -219,6 +224,7 @@ Metrics::Metrics(std::string version) : impl_(std::make_unique<Impl>()) {
   impl_->steps_ready.Add({});
   impl_->config_reload_success.Add({}).Set(1);
   impl_->store_errors.Add({});
+  impl_->store_up.Add({}).Set(1);
   impl_->schedule_delay.Add({}, kDelayBuckets);
 }
 
@@ -300,6 +306,10 @@ void Metrics::set_config_reload_success(bool success) {
 void Metrics::store_error() {
   std::lock_guard lock(impl_->mutex);
   impl_->store_errors.Add({}).Increment();
+}
+void Metrics::set_store_up(bool up) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->store_up.Add({}).Set(up ? 1 : 0);
 }
 
 void Metrics::forget_job(const std::string& job) {

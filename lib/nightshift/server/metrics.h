@@ -50,6 +50,7 @@ class Metrics {
   // Starts at 1: the daemon runs only once a configuration has loaded.
   void set_config_reload_success(bool success);
   void store_error();
+  void set_store_up(bool up);
 
   // A job removed by a reload loses its gauges (last run success, last success
   // time, next run, deadline missed). Its counters and histograms stay, as
