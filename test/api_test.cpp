@@ -657,3 +657,75 @@ TEST_CASE("api: a store that fails answers 503 with an error, and asks the daemo
   api.daemon.run_store.failing = false;
   CHECK(api(get(run)).status == 200);
 }
+
+TEST_CASE("api: every error body is valid JSON {\"error\": ...} whatever bytes the request holds") {
+  Fixture api(kTokens);
+  std::int64_t id = api.daemon.add_run("kpi", RunStatus::running);
+  api.daemon.start_step(id, "extract", 1);
+  const std::string run = std::to_string(id);
+  const std::map<std::string, std::string> auth = {{"authorization", "Bearer right-token"}};
+
+  const std::vector<std::string> odd = {
+      "\xff",                            // never valid in UTF-8
+      "caf\xc3",                         // truncated sequence at the end
+      "\xc3\x28",                        // bad continuation byte
+      "\xc0\xaf",                        // overlong '/'
+      "\xed\xa0\x80",                    // a UTF-16 surrogate
+      "\xf4\x90\x80\x80",                // beyond U+10FFFF
+      "\x80\x80\x80",                    // continuation bytes alone
+      std::string("nul\0byte", 8),       // NUL
+      "\x01\x1f\x7f\t\r\n",              // control characters
+      "\"quoted\" and \\back\\slash",    // JSON's own special characters
+      "</script><b>",                    //
+      "\xe2\x80\xa8\xe2\x80\xa9",        // U+2028, U+2029
+      "j\xc3\xb6\x62 \xf0\x9f\x8c\x99",  // valid UTF-8: "jöb 🌙"
+  };
+  for (const std::string& s : odd) {
+    std::vector<HttpRequest> requests = {
+        get("/" + s),
+        get("/jobs/" + s),
+        get("/jobs/" + s + "/runs"),
+        get("/jobs/kpi/" + s),
+        get("/runs/" + s),
+        get("/runs/" + run + "/" + s),
+        get("/runs/" + s + "/steps/extract/log"),
+        get("/runs/" + run + "/steps/" + s + "/log"),
+        get("/runs/" + run + "/steps/extract/log", {{"attempt", s}}),
+        get("/jobs/kpi/runs", {{"limit", s}}),
+        get("/jobs/kpi/runs", {{"before", s}}),
+        post("/jobs/kpi/rerun", {{"date", s}}, auth),
+        post("/jobs/kpi/rerun", {{"failed", s}}, auth),
+        post("/runs/" + s + "/cancel", {}, auth),
+        post("/reload", {}, {{"authorization", "Bearer " + s}}),
+        post("/reload", {}, {{"authorization", s}}),
+        request(s, "/jobs"),
+    };
+    for (const HttpRequest& r : requests) {
+      auto answer = api(r);
+      INFO(r.method << " " << r.path << " " << r.target << " -> " << describe(answer));
+      CHECK(answer.status >= 400);
+      check_error(answer, answer.status);
+    }
+  }
+  // The daemon's own messages may carry the job name as it was sent.
+  api.daemon.rerun_answer = {std::nullopt, 404, "unknown job '\xff\xfe'"};
+  check_error(api(post("/jobs/\xff\xfe/rerun", {}, auth)), 404);
+  api.daemon.reload_answer = {{{"jobs.d/\xff.yaml", 1, 2}, "invalid UTF-8 \xc3"}};
+  auto refused = api(post("/reload", {}, auth));
+  check_error(refused, 422);
+  CHECK(body_object(refused).at("errors").as_array().size() == 1);
+  // Diagnostics name files as the file system spells them.
+  api.daemon.daemon_status.config_errors = {{{"jobs.d/\xff.yaml", 1, 2}, "bad \xc3"}};
+  api.daemon.daemon_status.store_error = "\xed\xa0\x80";
+  auto status = api(get("/status"));
+  CHECK(status.status == 200);
+  CHECK(body_object(status).at("config_errors").as_array().size() == 1);
+  SECTION("a valid UTF-8 name comes back as it was sent") {
+    std::string message = check_error(api(get("/jobs/j\xc3\xb6\x62")), 404);
+    CHECK(message.find("'j\xc3\xb6\x62'") != std::string::npos);
+  }
+  SECTION("each byte that is not UTF-8 comes back as U+FFFD") {
+    std::string message = check_error(api(get("/jobs/a\xff\xc3\x28z")), 404);
+    CHECK(message.find("'a\xef\xbf\xbd\xef\xbf\xbd(z'") != std::string::npos);
+  }
+}

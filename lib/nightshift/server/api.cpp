@@ -14,10 +14,48 @@ namespace {
 
 namespace json = boost::json;
 
+// Each byte that does not begin a well-formed UTF-8 sequence becomes U+FFFD.
+// Boost.JSON copies a string's bytes as they are, and the strings of a body
+// may carry bytes from the request (a percent-decoded path or query) or the
+// file system (a job file's name): without this the body would not be JSON.
+std::string valid_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size();) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t n = c < 0x80                 ? 1
+                    : c >= 0xC2 && c <= 0xDF ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
+    bool ok = n != 0 && i + n <= in.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto d = static_cast<unsigned char>(in[i + k]);
+      // The second byte is narrower after E0 (overlong), ED (surrogates),
+      // F0 (overlong) and F4 (beyond U+10FFFF).
+      unsigned char lo = 0x80, hi = 0xBF;
+      if (k == 1 && c == 0xE0) lo = 0xA0;
+      if (k == 1 && c == 0xED) hi = 0x9F;
+      if (k == 1 && c == 0xF0) lo = 0x90;
+      if (k == 1 && c == 0xF4) hi = 0x8F;
+      ok = d >= lo && d <= hi;
+    }
+    if (ok) {
+      out.append(in.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 HttpResponse json_response(int status, const json::value& body) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(body) + "\n";
+  // Outside its strings JSON text is ASCII, so only bytes inside strings change.
+  r.body = valid_utf8(json::serialize(body)) + "\n";
   return r;
 }
 
