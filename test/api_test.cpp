@@ -729,3 +729,16 @@ TEST_CASE("api: every error body is valid JSON {\"error\": ...} whatever bytes t
     CHECK(message.find("'a\xef\xbf\xbd\xef\xbf\xbd(z'") != std::string::npos);
   }
 }
+
+TEST_CASE("api: the Bearer scheme name is case-insensitive, the token is not") {
+  Fixture api(kTokens);
+  for (const char* scheme : {"bearer", "BEARER", "bEaReR"}) {
+    INFO(scheme);
+    CHECK(api(post("/reload", {}, {{"authorization", std::string(scheme) + " right-token"}}))
+              .status == 200);
+    check_error(api(post("/reload", {}, {{"authorization", std::string(scheme) + " RIGHT-TOKEN"}})),
+                403);
+    check_error(api(post("/reload", {}, {{"authorization", std::string(scheme)}})), 401);
+  }
+  CHECK(api.daemon.reloads == 3);
+}

@@ -5,6 +5,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -113,9 +115,14 @@ HttpResponse Api::handle(const HttpRequest& request) {
 std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
   if (tokens_.empty()) return std::nullopt;
   const std::string& header = request.header("authorization");
-  if (!header.starts_with("Bearer ") || header.size() == 7)
-    return error(401, "this action needs Authorization: Bearer TOKEN");
-  std::string_view token = std::string_view(header).substr(7);
+  // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
+  constexpr std::string_view kScheme = "bearer ";
+  bool bearer = header.size() > kScheme.size() &&
+                std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char a, char b) {
+                  return a == std::tolower(static_cast<unsigned char>(b));
+                });
+  if (!bearer) return error(401, "this action needs Authorization: Bearer TOKEN");
+  std::string_view token = std::string_view(header).substr(kScheme.size());
   bool ok = false;
   for (const auto& t : tokens_) ok |= constant_time_equal(token, t);  // no early exit either
   if (!ok) return error(403, "the token is not allowed");
