@@ -742,3 +742,13 @@ TEST_CASE("api: the Bearer scheme name is case-insensitive, the token is not") {
   }
   CHECK(api.daemon.reloads == 3);
 }
+
+TEST_CASE("api: a /readyz 503 says why in an error body") {
+  Fixture api;
+  api.daemon.daemon_status.store_ok = false;
+  api.daemon.daemon_status.store_error = "disk I/O error";
+  CHECK(check_error(api(get("/readyz")), 503).find("disk I/O error") != std::string::npos);
+  api.daemon.daemon_status.store_ok = true;
+  api.daemon.job_set = nullptr;
+  check_error(api(get("/readyz")), 503);
+}

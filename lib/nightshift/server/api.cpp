@@ -152,9 +152,12 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
   if (n == 1 && p[0] == "readyz") {
     return only(false, [&] {
       DaemonStatus s = daemon_.status();
-      bool ready = s.store_ok && daemon_.jobs() != nullptr;
-      return json_response(ready ? 200 : 503,
-                           json::object{{"ready", ready}, {"store_ok", s.store_ok}});
+      bool jobs_loaded = daemon_.jobs() != nullptr;
+      json::object body{{"ready", s.store_ok && jobs_loaded}, {"store_ok", s.store_ok}};
+      if (s.store_ok && jobs_loaded) return json_response(200, body);
+      // A 503 is an error like any other: it says why.
+      body["error"] = !s.store_ok ? "store unavailable: " + s.store_error : "no jobs loaded yet";
+      return json_response(503, body);
     });
   }
   if (n == 1 && p[0] == "metrics") {
