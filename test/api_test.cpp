@@ -752,3 +752,16 @@ TEST_CASE("api: a /readyz 503 says why in an error body") {
   api.daemon.job_set = nullptr;
   check_error(api(get("/readyz")), 503);
 }
+
+TEST_CASE("api: before any job set is loaded the job routes answer 503, never crash") {
+  Fixture api;
+  api.daemon.job_set = nullptr;
+  for (const char* path : {"/jobs", "/jobs/kpi", "/jobs/kpi/runs"}) {
+    INFO(path);
+    check_error(api(get(path)), 503);
+  }
+  CHECK(api(get("/status")).status == 200);
+  CHECK(body_object(api(get("/status"))).at("jobs_loaded") == 0);
+  // A reload that installs nothing answers without reading a set that is not there.
+  CHECK(api(post("/reload")).status == 200);
+}

@@ -65,6 +65,11 @@ HttpResponse error(int status, const std::string& message) {
   return json_response(status, json::object{{"error", message}});
 }
 
+// DaemonControl::jobs() is null until a job set is loaded.
+HttpResponse no_jobs_loaded() {
+  return error(503, "no jobs loaded yet");
+}
+
 HttpResponse wrong_method(const std::string& allowed) {
   HttpResponse r = error(405, "method not allowed; use " + allowed);
   r.headers.emplace_back("Allow", allowed);
@@ -186,6 +191,7 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
 HttpResponse Api::jobs() {
   json::array out;
   auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
   for (const auto& job : set->jobs()) {
     const std::string& name = job->spec.name;
     auto last = daemon_.store().list_runs(name, 1);
@@ -196,7 +202,9 @@ HttpResponse Api::jobs() {
 }
 
 HttpResponse Api::job(const std::string& name) {
-  auto job = daemon_.jobs()->find(name);
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  auto job = set->find(name);
   if (!job) return error(404, "unknown job '" + name + "'");
   json::object out = job_definition_json(*job);
   out["next_run"] =
@@ -209,7 +217,9 @@ HttpResponse Api::job(const std::string& name) {
 }
 
 HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) {
-  if (!daemon_.jobs()->find(name) && daemon_.store().list_runs(name, 1).empty())
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  if (!set->find(name) && daemon_.store().list_runs(name, 1).empty())
     return error(404, "unknown job '" + name + "'");
   int limit = 20;
   std::optional<std::int64_t> before;
@@ -328,9 +338,11 @@ HttpResponse Api::status() {
 
 HttpResponse Api::reload() {
   Diagnostics errors = daemon_.reload();
-  if (errors.empty())
+  if (errors.empty()) {
+    auto set = daemon_.jobs();
     return json_response(200,
-                         json::object{{"reloaded", true}, {"jobs", daemon_.jobs()->jobs().size()}});
+                         json::object{{"reloaded", true}, {"jobs", set ? set->jobs().size() : 0}});
+  }
   json::array list;
   for (const auto& e : errors) list.push_back(json::string(e.str()));
   std::string first = errors.front().str();
