@@ -765,3 +765,45 @@ TEST_CASE("api: before any job set is loaded the job routes answer 503, never cr
   // A reload that installs nothing answers without reading a set that is not there.
   CHECK(api(post("/reload")).status == 200);
 }
+
+TEST_CASE("api: unknown or contradictory query parameters are a 400 (DESIGN.md)") {
+  Fixture api;
+  SECTION("rerun") {
+    using Query = std::map<std::string, std::string>;
+    for (const Query& q :
+         {Query{{"date", ""}}, Query{{"from", ""}}, Query{{"failed", ""}},
+          Query{{"from", "aggregate"}, {"failed", "true"}}, Query{{"dates", "2024-05-01"}},
+          Query{{"force", "true"}}, Query{{"date", "2024-05-01"}, {"step", "x"}}}) {
+      std::string text;
+      for (const auto& [k, v] : q) text += k + "=" + v + " ";
+      INFO(text);
+      check_error(api(post("/jobs/kpi/rerun", q)), 400);
+    }
+    CHECK(api.daemon.reruns.empty());
+    // from with failed=false says nothing contradictory.
+    CHECK(api(post("/jobs/kpi/rerun", {{"from", "aggregate"}, {"failed", "false"}})).status == 202);
+  }
+  SECTION("every other route") {
+    std::int64_t id = api.daemon.add_run("kpi", RunStatus::running);
+    api.daemon.start_step(id, "extract", 1);
+    const std::string run = "/runs/" + std::to_string(id);
+    for (const std::string& path :
+         {std::string("/healthz"), std::string("/readyz"), std::string("/metrics"),
+          std::string("/status"), std::string("/jobs"), std::string("/jobs/kpi"),
+          std::string("/jobs/kpi/runs"), run, run + "/steps/extract/log"}) {
+      INFO(path);
+      check_error(api(get(path, {{"limt", "5"}})), 400);
+    }
+    check_error(api(post(run + "/cancel", {{"force", "true"}})), 400);
+    check_error(api(post("/reload", {{"dry_run", "true"}})), 400);
+    CHECK(api.daemon.cancels.empty());
+    CHECK(api.daemon.reloads == 0);
+    // The parameters each route takes.
+    CHECK(api(get("/jobs/kpi/runs", {{"limit", "1"}, {"before", "9"}})).status == 200);
+    CHECK(api(get(run + "/steps/extract/log", {{"attempt", "1"}, {"follow", "false"}})).status ==
+          200);
+    check_error(api(get("/jobs", {{"\xff\"", "1"}})), 400);
+    // The dashboard page is not the API: a browser may add what it likes.
+    CHECK(api(get("/", {{"utm_source", "x"}})).status == 200);
+  }
+}

@@ -137,25 +137,35 @@ std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
 HttpResponse Api::route(const HttpRequest& request, const std::vector<std::string>& p) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
-  auto only = [&](bool is_post, auto&& answer) -> HttpResponse {
+  // `params`: the query parameters the route takes; any other is a 400 (DESIGN.md).
+  using Params = std::initializer_list<std::string_view>;
+  auto only = [&](bool is_post, Params params, auto&& answer) -> HttpResponse {
     if (is_post ? !post : !get) return wrong_method(is_post ? "POST" : "GET");
     if (is_post)
       if (auto denied = authorize(request)) return *denied;
+    for (const auto& [key, value] : request.query) {
+      if (std::find(params.begin(), params.end(), key) != params.end()) continue;
+      std::string takes;
+      for (std::string_view param : params)
+        takes += (takes.empty() ? "" : ", ") + std::string(param);
+      return error(400, "unknown parameter '" + key + "'; " + request.method + " " + request.path +
+                            " takes " + (takes.empty() ? "none" : takes));
+    }
     return answer();
   };
   const std::size_t n = p.size();
   if (n == 0) {
-    return only(false, [&] {
-      HttpResponse r;
-      r.content_type = "text/html; charset=utf-8";
-      r.body = dashboard_html_;
-      return r;
-    });
+    // The dashboard page is not the API: a browser may add what it likes to its URL.
+    if (!get) return wrong_method("GET");
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = dashboard_html_;
+    return r;
   }
   if (n == 1 && p[0] == "healthz")
-    return only(false, [] { return json_response(200, json::object{{"status", "ok"}}); });
+    return only(false, {}, [] { return json_response(200, json::object{{"status", "ok"}}); });
   if (n == 1 && p[0] == "readyz") {
-    return only(false, [&] {
+    return only(false, {}, [&] {
       DaemonStatus s = daemon_.status();
       bool jobs_loaded = daemon_.jobs() != nullptr;
       json::object body{{"ready", s.store_ok && jobs_loaded}, {"store_ok", s.store_ok}};
@@ -166,25 +176,26 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
     });
   }
   if (n == 1 && p[0] == "metrics") {
-    return only(false, [&] {
+    return only(false, {}, [&] {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = daemon_.metrics();
       return r;
     });
   }
-  if (n == 1 && p[0] == "status") return only(false, [&] { return status(); });
-  if (n == 1 && p[0] == "reload") return only(true, [&] { return reload(); });
-  if (n == 1 && p[0] == "jobs") return only(false, [&] { return jobs(); });
-  if (n == 2 && p[0] == "jobs") return only(false, [&] { return job(p[1]); });
+  if (n == 1 && p[0] == "status") return only(false, {}, [&] { return status(); });
+  if (n == 1 && p[0] == "reload") return only(true, {}, [&] { return reload(); });
+  if (n == 1 && p[0] == "jobs") return only(false, {}, [&] { return jobs(); });
+  if (n == 2 && p[0] == "jobs") return only(false, {}, [&] { return job(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "runs")
-    return only(false, [&] { return job_runs(p[1], request); });
+    return only(false, {"limit", "before"}, [&] { return job_runs(p[1], request); });
   if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
-    return only(true, [&] { return rerun(p[1], request); });
-  if (n == 2 && p[0] == "runs") return only(false, [&] { return run(p[1]); });
-  if (n == 3 && p[0] == "runs" && p[2] == "cancel") return only(true, [&] { return cancel(p[1]); });
+    return only(true, {"date", "from", "failed"}, [&] { return rerun(p[1], request); });
+  if (n == 2 && p[0] == "runs") return only(false, {}, [&] { return run(p[1]); });
+  if (n == 3 && p[0] == "runs" && p[2] == "cancel")
+    return only(true, {}, [&] { return cancel(p[1]); });
   if (n == 5 && p[0] == "runs" && p[2] == "steps" && p[4] == "log")
-    return only(false, [&] { return log(p[1], p[3], request); });
+    return only(false, {"attempt", "follow"}, [&] { return log(p[1], p[3], request); });
   return error(404, "no such resource: " + request.path);
 }
 
@@ -241,6 +252,9 @@ HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) 
 HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
   Scheduler::Rerun rerun;
   rerun.job = name;
+  // Given but empty is not the same as not given (DESIGN.md: an empty date is a 400).
+  for (const auto& [key, value] : request.query)
+    if (value.empty()) return error(400, key + " must not be empty");
   if (auto text = query(request, "date"); !text.empty()) {
     rerun.date = parse_date(text);
     if (!rerun.date) return error(400, "bad date '" + text + "': expected YYYY-MM-DD");
@@ -250,6 +264,8 @@ HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
   if (!failed.empty() && failed != "true" && failed != "false")
     return error(400, "failed must be true or false");
   rerun.failed = failed == "true";
+  if (rerun.from && rerun.failed)
+    return error(400, "from and failed=true contradict each other: give one of them");
   auto result = daemon_.rerun(rerun);
   if (!result.run_id) return error(result.status, result.error);
   return json_response(202, json::object{{"run_id", *result.run_id}});
