@@ -5,6 +5,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -14,15 +16,58 @@ namespace {
 
 namespace json = boost::json;
 
+// Each byte that does not begin a well-formed UTF-8 sequence becomes U+FFFD.
+// Boost.JSON copies a string's bytes as they are, and the strings of a body
+// may carry bytes from the request (a percent-decoded path or query) or the
+// file system (a job file's name): without this the body would not be JSON.
+std::string valid_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size();) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t n = c < 0x80                 ? 1
+                    : c >= 0xC2 && c <= 0xDF ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
+    bool ok = n != 0 && i + n <= in.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto d = static_cast<unsigned char>(in[i + k]);
+      // The second byte is narrower after E0 (overlong), ED (surrogates),
+      // F0 (overlong) and F4 (beyond U+10FFFF).
+      unsigned char lo = 0x80, hi = 0xBF;
+      if (k == 1 && c == 0xE0) lo = 0xA0;
+      if (k == 1 && c == 0xED) hi = 0x9F;
+      if (k == 1 && c == 0xF0) lo = 0x90;
+      if (k == 1 && c == 0xF4) hi = 0x8F;
+      ok = d >= lo && d <= hi;
+    }
+    if (ok) {
+      out.append(in.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 HttpResponse json_response(int status, const json::value& body) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(body) + "\n";
+  // Outside its strings JSON text is ASCII, so only bytes inside strings change.
+  r.body = valid_utf8(json::serialize(body)) + "\n";
   return r;
 }
 
 HttpResponse error(int status, const std::string& message) {
   return json_response(status, json::object{{"error", message}});
+}
+
+// DaemonControl::jobs() is null until a job set is loaded.
+HttpResponse no_jobs_loaded() {
+  return error(503, "no jobs loaded yet");
 }
 
 HttpResponse wrong_method(const std::string& allowed) {
@@ -75,9 +120,14 @@ HttpResponse Api::handle(const HttpRequest& request) {
 std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
   if (tokens_.empty()) return std::nullopt;
   const std::string& header = request.header("authorization");
-  if (!header.starts_with("Bearer ") || header.size() == 7)
-    return error(401, "this action needs Authorization: Bearer TOKEN");
-  std::string_view token = std::string_view(header).substr(7);
+  // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
+  constexpr std::string_view kScheme = "bearer ";
+  bool bearer = header.size() > kScheme.size() &&
+                std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char a, char b) {
+                  return a == std::tolower(static_cast<unsigned char>(b));
+                });
+  if (!bearer) return error(401, "this action needs Authorization: Bearer TOKEN");
+  std::string_view token = std::string_view(header).substr(kScheme.size());
   bool ok = false;
   for (const auto& t : tokens_) ok |= constant_time_equal(token, t);  // no early exit either
   if (!ok) return error(403, "the token is not allowed");
@@ -87,57 +137,72 @@ std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
 HttpResponse Api::route(const HttpRequest& request, const std::vector<std::string>& p) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
-  auto only = [&](bool is_post, auto&& answer) -> HttpResponse {
+  // `params`: the query parameters the route takes; any other is a 400 (DESIGN.md).
+  using Params = std::initializer_list<std::string_view>;
+  auto only = [&](bool is_post, Params params, auto&& answer) -> HttpResponse {
     if (is_post ? !post : !get) return wrong_method(is_post ? "POST" : "GET");
     if (is_post)
       if (auto denied = authorize(request)) return *denied;
+    for (const auto& [key, value] : request.query) {
+      if (std::find(params.begin(), params.end(), key) != params.end()) continue;
+      std::string takes;
+      for (std::string_view param : params)
+        takes += (takes.empty() ? "" : ", ") + std::string(param);
+      return error(400, "unknown parameter '" + key + "'; " + request.method + " " + request.path +
+                            " takes " + (takes.empty() ? "none" : takes));
+    }
     return answer();
   };
   const std::size_t n = p.size();
   if (n == 0) {
-    return only(false, [&] {
-      HttpResponse r;
-      r.content_type = "text/html; charset=utf-8";
-      r.body = dashboard_html_;
-      return r;
-    });
+    // The dashboard page is not the API: a browser may add what it likes to its URL.
+    if (!get) return wrong_method("GET");
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = dashboard_html_;
+    return r;
   }
   if (n == 1 && p[0] == "healthz")
-    return only(false, [] { return json_response(200, json::object{{"status", "ok"}}); });
+    return only(false, {}, [] { return json_response(200, json::object{{"status", "ok"}}); });
   if (n == 1 && p[0] == "readyz") {
-    return only(false, [&] {
+    return only(false, {}, [&] {
       DaemonStatus s = daemon_.status();
-      bool ready = s.store_ok && daemon_.jobs() != nullptr;
-      return json_response(ready ? 200 : 503,
-                           json::object{{"ready", ready}, {"store_ok", s.store_ok}});
+      bool jobs_loaded = daemon_.jobs() != nullptr;
+      json::object body{{"ready", s.store_ok && jobs_loaded}, {"store_ok", s.store_ok}};
+      if (s.store_ok && jobs_loaded) return json_response(200, body);
+      // A 503 is an error like any other: it says why.
+      body["error"] = !s.store_ok ? "store unavailable: " + s.store_error : "no jobs loaded yet";
+      return json_response(503, body);
     });
   }
   if (n == 1 && p[0] == "metrics") {
-    return only(false, [&] {
+    return only(false, {}, [&] {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = daemon_.metrics();
       return r;
     });
   }
-  if (n == 1 && p[0] == "status") return only(false, [&] { return status(); });
-  if (n == 1 && p[0] == "reload") return only(true, [&] { return reload(); });
-  if (n == 1 && p[0] == "jobs") return only(false, [&] { return jobs(); });
-  if (n == 2 && p[0] == "jobs") return only(false, [&] { return job(p[1]); });
+  if (n == 1 && p[0] == "status") return only(false, {}, [&] { return status(); });
+  if (n == 1 && p[0] == "reload") return only(true, {}, [&] { return reload(); });
+  if (n == 1 && p[0] == "jobs") return only(false, {}, [&] { return jobs(); });
+  if (n == 2 && p[0] == "jobs") return only(false, {}, [&] { return job(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "runs")
-    return only(false, [&] { return job_runs(p[1], request); });
+    return only(false, {"limit", "before"}, [&] { return job_runs(p[1], request); });
   if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
-    return only(true, [&] { return rerun(p[1], request); });
-  if (n == 2 && p[0] == "runs") return only(false, [&] { return run(p[1]); });
-  if (n == 3 && p[0] == "runs" && p[2] == "cancel") return only(true, [&] { return cancel(p[1]); });
+    return only(true, {"date", "from", "failed"}, [&] { return rerun(p[1], request); });
+  if (n == 2 && p[0] == "runs") return only(false, {}, [&] { return run(p[1]); });
+  if (n == 3 && p[0] == "runs" && p[2] == "cancel")
+    return only(true, {}, [&] { return cancel(p[1]); });
   if (n == 5 && p[0] == "runs" && p[2] == "steps" && p[4] == "log")
-    return only(false, [&] { return log(p[1], p[3], request); });
+    return only(false, {"attempt", "follow"}, [&] { return log(p[1], p[3], request); });
   return error(404, "no such resource: " + request.path);
 }
 
 HttpResponse Api::jobs() {
   json::array out;
   auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
   for (const auto& job : set->jobs()) {
     const std::string& name = job->spec.name;
     auto last = daemon_.store().list_runs(name, 1);
@@ -148,7 +213,9 @@ HttpResponse Api::jobs() {
 }
 
 HttpResponse Api::job(const std::string& name) {
-  auto job = daemon_.jobs()->find(name);
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  auto job = set->find(name);
   if (!job) return error(404, "unknown job '" + name + "'");
   json::object out = job_definition_json(*job);
   out["next_run"] =
@@ -161,7 +228,9 @@ HttpResponse Api::job(const std::string& name) {
 }
 
 HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) {
-  if (!daemon_.jobs()->find(name) && daemon_.store().list_runs(name, 1).empty())
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  if (!set->find(name) && daemon_.store().list_runs(name, 1).empty())
     return error(404, "unknown job '" + name + "'");
   int limit = 20;
   std::optional<std::int64_t> before;
@@ -183,6 +252,9 @@ HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) 
 HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
   Scheduler::Rerun rerun;
   rerun.job = name;
+  // Given but empty is not the same as not given (DESIGN.md: an empty date is a 400).
+  for (const auto& [key, value] : request.query)
+    if (value.empty()) return error(400, key + " must not be empty");
   if (auto text = query(request, "date"); !text.empty()) {
     rerun.date = parse_date(text);
     if (!rerun.date) return error(400, "bad date '" + text + "': expected YYYY-MM-DD");
@@ -192,6 +264,8 @@ HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
   if (!failed.empty() && failed != "true" && failed != "false")
     return error(400, "failed must be true or false");
   rerun.failed = failed == "true";
+  if (rerun.from && rerun.failed)
+    return error(400, "from and failed=true contradict each other: give one of them");
   auto result = daemon_.rerun(rerun);
   if (!result.run_id) return error(result.status, result.error);
   return json_response(202, json::object{{"run_id", *result.run_id}});
@@ -280,9 +354,11 @@ HttpResponse Api::status() {
 
 HttpResponse Api::reload() {
   Diagnostics errors = daemon_.reload();
-  if (errors.empty())
+  if (errors.empty()) {
+    auto set = daemon_.jobs();
     return json_response(200,
-                         json::object{{"reloaded", true}, {"jobs", daemon_.jobs()->jobs().size()}});
+                         json::object{{"reloaded", true}, {"jobs", set ? set->jobs().size() : 0}});
+  }
   json::array list;
   for (const auto& e : errors) list.push_back(json::string(e.str()));
   std::string first = errors.front().str();
