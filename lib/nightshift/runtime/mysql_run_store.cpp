@@ -498,7 +498,9 @@ std::vector<RunSummary> MysqlRunStore::latest_runs() {
   const std::string doing = "reading the latest run of every job";
   return read(doing, [&](Try t) {
     std::vector<RunSummary> summaries;
-    for (const MysqlRow& row : t.db.query(run_store_sql::latest_runs_query())) {
+    const auto rows =
+        t.db.query(run_store_sql::latest_runs_query(run_store_sql::kLatestRunIdsGrouped));
+    for (const MysqlRow& row : rows) {
       // A run's rows (one per state) come together.
       if (summaries.empty() || summaries.back().run.run_id != integer(row[0]))
         summaries.push_back({read_run_columns(row, doing), {}});

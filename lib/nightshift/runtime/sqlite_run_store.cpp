@@ -524,7 +524,8 @@ std::vector<RunRecord> SqliteRunStore::unfinished_runs() {
 std::vector<RunSummary> SqliteRunStore::latest_runs() {
   std::lock_guard lock(mutex_);
   const std::string doing = "reading the latest run of every job";
-  Statement rows = prepare(run_store_sql::latest_runs_query(), doing);
+  Statement rows =
+      prepare(run_store_sql::latest_runs_query(run_store_sql::kLatestRunIdsSkipScan), doing);
   std::vector<RunSummary> summaries;
   while (rows.next()) {
     // A run's rows (one per state) come together.
