@@ -194,6 +194,7 @@ class RecordingStore final : public RunStore {
                                    std::optional<std::int64_t> before) override {
     return store_.list_runs(job, limit, before);
   }
+  std::vector<RunSummary> latest_runs() override { return store_.latest_runs(); }
   std::vector<RunRecord> unfinished_runs() override { return store_.unfinished_runs(); }
   std::optional<Instant> scheduled_through(const std::string& job) override {
     return store_.scheduled_through(job);

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,18 @@
 #include <vector>
 
 using namespace nightshift;
+
+// Step counts as {state: N, ...} in a failed assertion.
+template <>
+struct Catch::StringMaker<std::map<StepState, int>> {
+  static std::string convert(const std::map<StepState, int>& counts) {
+    std::string out = "{";
+    for (const auto& [state, count] : counts)
+      out += (out.size() > 1 ? ", " : "") + std::string(to_string(state)) + ": " +
+             std::to_string(count);
+    return out + "}";
+  }
+};
 
 namespace {
 
@@ -467,6 +480,126 @@ TEMPLATE_TEST_CASE("run store: list_runs pages newest first", "[run_store]", Mem
   CHECK(store->list_runs("kpi", 100).size() == 5);
 }
 
+TEMPLATE_TEST_CASE("run store: latest_runs is empty without runs", "[run_store]", MemoryStore,
+                   SqliteStore, MysqlStore) {
+  TestType store;
+  CHECK(store->latest_runs().empty());
+  store->set_scheduled_through("kpi", at_s(kFire));  // a scheduled job is not a run
+  CHECK(store->latest_runs().empty());
+}
+
+TEMPLATE_TEST_CASE("run store: latest_runs has each job's latest run and its steps by state",
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  const std::vector<std::string> steps = {"extract", "aggregate", "load", "notify"};
+  std::vector<std::int64_t> kpi, sales;
+  for (int day = 0; day < 3; ++day) {
+    kpi.push_back(store->create_run(new_run("kpi", Trigger::schedule,
+                                            at_s(kFire + day * 86'400), steps))
+                      .value());
+    sales.push_back(store->create_run(new_run("sales", Trigger::schedule,
+                                              at_s(kFire + day * 86'400), {"one", "two"}))
+                        .value());
+  }
+  // The latest is the highest run_id, not the latest date: a manual rerun of day 0.
+  const std::int64_t rerun =
+      store->create_run(new_run("kpi", Trigger::manual, at_s(kFire), steps)).value();
+  const std::int64_t alpha = store->create_run(new_run("alpha", Trigger::manual, at_s(kFire)))
+                                 .value();
+
+  // Older runs change too: they must not be counted.
+  store->set_step_states(kpi[2], {{"extract", StepState::failed}, {"load", StepState::failed}});
+  store->set_step_state(sales[1], "one", StepState::failed);
+
+  // The rerun: extract succeeded after a retry, aggregate runs, load ready, notify pending.
+  store->set_run_status(rerun, RunStatus::running, at_ms(1'000));
+  store->start_attempt(attempt_of(rerun, "extract", 1, at_ms(1'000)));
+  store->finish_attempt(rerun, "extract", 1, StepState::failed, 1, at_ms(2'000));
+  store->start_attempt(attempt_of(rerun, "extract", 2, at_ms(3'000)));
+  store->finish_attempt(rerun, "extract", 2, StepState::succeeded, 0, at_ms(4'000),
+                        StepState::succeeded);
+  store->start_attempt(attempt_of(rerun, "aggregate", 1, at_ms(4'000)));
+  store->set_step_state(rerun, "load", StepState::ready);
+
+  // sales' latest: finished, one step failed and one upstream_failed.
+  store->set_run_status(sales[2], RunStatus::running, at_ms(1'000));
+  store->start_attempt(attempt_of(sales[2], "one", 1, at_ms(1'000)));
+  store->finish_attempt(sales[2], "one", 1, StepState::failed, 2, at_ms(1'500), StepState::failed);
+  store->set_step_state(sales[2], "two", StepState::upstream_failed);
+  store->set_run_status(sales[2], RunStatus::failed, at_ms(2'000));
+  store.reopen();
+
+  const std::vector<RunSummary> latest = store->latest_runs();
+  REQUIRE(latest.size() == 3);  // ordered by job
+  const RunSummary& a = latest[0];
+  CHECK(a.run.job == "alpha");
+  CHECK(a.run.run_id == alpha);
+  CHECK(a.run.status == RunStatus::queued);
+  CHECK(a.run.steps.empty());
+  CHECK(a.step_counts == std::map<StepState, int>{{StepState::pending, 3}});
+
+  const RunSummary& k = latest[1];
+  CHECK(k.run.job == "kpi");
+  CHECK(k.run.run_id == rerun);
+  CHECK(k.run.trigger == Trigger::manual);
+  CHECK(k.run.scheduled_at == at_s(kFire));
+  CHECK(k.run.scheduled_at_text == "2025-11-25T01:10:00+09:00");
+  CHECK(k.run.date == "2025-11-25");
+  CHECK(k.run.status == RunStatus::running);
+  CHECK(k.run.created_at == at_ms(1'764'000'600'123));
+  CHECK(k.run.started_at == at_ms(1'000));
+  CHECK_FALSE(k.run.finished_at);
+  CHECK(k.run.steps.empty());
+  CHECK(k.step_counts == std::map<StepState, int>{{StepState::succeeded, 1},
+                                                  {StepState::running, 1},
+                                                  {StepState::ready, 1},
+                                                  {StepState::pending, 1}});
+
+  const RunSummary& s = latest[2];
+  CHECK(s.run.job == "sales");
+  CHECK(s.run.run_id == sales[2]);
+  CHECK(s.run.status == RunStatus::failed);
+  CHECK(s.run.finished_at == at_ms(2'000));
+  CHECK(s.run.steps.empty());
+  CHECK(s.step_counts ==
+        std::map<StepState, int>{{StepState::failed, 1}, {StepState::upstream_failed, 1}});
+
+  // A new run of kpi takes over at once; nothing of the rerun is left in its counts.
+  const std::int64_t next =
+      store->create_run(new_run("kpi", Trigger::catchup, at_s(kFire + 3 * 86'400), steps))
+          .value();
+  store->set_step_states(next, {{"extract", StepState::ready}, {"aggregate", StepState::ready}});
+  const auto again = store->latest_runs();
+  REQUIRE(again.size() == 3);
+  CHECK(again[1].run.run_id == next);
+  CHECK(again[1].step_counts ==
+        std::map<StepState, int>{{StepState::ready, 2}, {StepState::pending, 2}});
+}
+
+TEMPLATE_TEST_CASE("run store: latest_runs shows a run without steps with no counts",
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  store->create_run(new_run("empty", Trigger::manual, at_s(kFire)));
+  const std::int64_t run_id =
+      store->create_run(new_run("empty", Trigger::manual, at_s(kFire), {})).value();
+  store->set_run_status(run_id, RunStatus::succeeded, at_ms(5));
+  const std::int64_t carried =
+      store->create_run([&] {
+        NewRun run = new_run("carried", Trigger::manual, at_s(kFire), {"a", "b"});
+        run.steps[0].carried_over = true;
+        return run;
+      }()).value();
+  const auto latest = store->latest_runs();
+  REQUIRE(latest.size() == 2);
+  CHECK(latest[0].run.run_id == carried);
+  CHECK(latest[0].step_counts ==
+        std::map<StepState, int>{{StepState::pending, 1}, {StepState::succeeded, 1}});
+  CHECK(latest[1].run.run_id == run_id);
+  CHECK(latest[1].run.status == RunStatus::succeeded);
+  CHECK(latest[1].run.steps.empty());
+  CHECK(latest[1].step_counts.empty());
+}
+
 TEMPLATE_TEST_CASE("run store: unfinished runs are the queued and running ones, oldest first",
                    "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
@@ -520,6 +653,8 @@ TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_stor
           store->attempts(run_id);
         }
         store->list_runs("job_0", 10);
+        if (store->latest_runs().size() != kWriters)
+          throw std::runtime_error("latest_runs lost a job");
         store->unfinished_runs();
         ++reads;
       } while (writers_left.load() > 0);

@@ -134,8 +134,9 @@ class ApiTest(DaemonTest):
         self.assertEqual(sorted(jobs), ["hello", "nightly", "quick", "slow"])
         for job in jobs.values():
             for key in ("job", "description", "schedule", "timezone", "next_run", "deadline",
-                        "deadline_missed", "last_run"):
+                        "deadline_missed", "paused", "last_run"):
                 self.assertIn(key, job)
+            self.assertIs(job["paused"], False)
             self.assertIsNone(job["last_run"])
         nightly = jobs["nightly"]
         self.assertEqual(nightly["schedule"], "10 0 * * *")
@@ -163,6 +164,18 @@ class ApiTest(DaemonTest):
         self.assertEqual(self.project.log("hello", run_id, "b"), f"{len(SECRET)}\n")
         for path in ("/jobs", "/jobs/hello", "/jobs/hello/runs", f"/runs/{run_id}", "/status"):
             self.assertNotIn(SECRET, self.daemon.get(path).text, path)
+
+        # /jobs shows the last run as a summary: its steps counted by state, not listed.
+        jobs = {j["job"]: j for j in self.daemon.get_json("/jobs")["jobs"]}
+        last = jobs["hello"]["last_run"]
+        self.assertEqual((last["run_id"], last["job"], last["status"]),
+                         (run_id, "hello", "succeeded"), last)
+        for key in ("trigger", "scheduled_at", "date", "created_at", "started_at", "finished_at"):
+            self.assertEqual(last[key], run[key], key)
+        self.assertEqual(last["step_counts"], {"succeeded": 2}, last)
+        self.assertNotIn("steps", last)
+        for name in ("nightly", "quick", "slow"):
+            self.assertIsNone(jobs[name]["last_run"], name)
 
         answer = self.daemon.get("/jobs/nope")
         self.assertEqual(answer.status, 404, answer)

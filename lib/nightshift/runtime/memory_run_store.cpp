@@ -168,6 +168,22 @@ std::vector<RunRecord> MemoryRunStore::list_runs(const std::string& job, int lim
   return result;
 }
 
+std::vector<RunSummary> MemoryRunStore::latest_runs() {
+  std::lock_guard lock(mutex_);
+  // runs_ goes up by run_id: the last run seen of a job is its latest.
+  std::map<std::string, const RunRecord*> latest;
+  for (const auto& [run_id, stored] : runs_) latest[stored.run.job] = &stored.run;
+  std::vector<RunSummary> summaries;
+  for (const auto& [job, run] : latest) {
+    RunSummary summary;
+    summary.run = *run;
+    summary.run.steps.clear();
+    for (const StepRecord& step : run->steps) ++summary.step_counts[step.state];
+    summaries.push_back(std::move(summary));
+  }
+  return summaries;
+}
+
 std::vector<RunRecord> MemoryRunStore::unfinished_runs() {
   std::lock_guard lock(mutex_);
   std::vector<RunRecord> result;

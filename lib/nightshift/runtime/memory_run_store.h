@@ -33,6 +33,7 @@ class MemoryRunStore : public RunStore {
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunSummary> latest_runs() override;
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;

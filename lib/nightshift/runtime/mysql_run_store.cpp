@@ -494,6 +494,28 @@ std::vector<RunRecord> MysqlRunStore::list_runs(const std::string& job, int limi
   });
 }
 
+std::vector<RunSummary> MysqlRunStore::latest_runs() {
+  const std::string doing = "reading the latest run of every job";
+  return read(doing, [&](Try t) {
+    std::vector<RunSummary> summaries;
+    const auto rows =
+        t.db.query(run_store_sql::latest_runs_query(run_store_sql::kLatestRunIdsGrouped));
+    for (const MysqlRow& row : rows) {
+      // A run's rows (one per state) come together.
+      if (summaries.empty() || summaries.back().run.run_id != integer(row[0]))
+        summaries.push_back({read_run_columns(row, doing), {}});
+      const std::int64_t count = integer(row[11]);
+      if (count == 0) continue;  // a run without steps
+      const auto state = parse_step_state(text(row[10]));
+      if (!state)
+        fail(doing, "run " + std::to_string(summaries.back().run.run_id) +
+                        " has steps in unknown state '" + text(row[10]) + "'");
+      summaries.back().step_counts[*state] = static_cast<int>(count);
+    }
+    return summaries;
+  });
+}
+
 std::vector<RunRecord> MysqlRunStore::unfinished_runs() {
   const std::string doing = "listing unfinished runs";
   return read(doing, [&](Try t) {
@@ -521,6 +543,26 @@ AttemptRecord MysqlRunStore::read_attempt(const MysqlRow& row, std::string_view 
   return attempt;
 }
 
+RunRecord MysqlRunStore::read_run_columns(const MysqlRow& row, std::string_view doing) const {
+  RunRecord run;
+  run.run_id = integer(row[0]);
+  run.job = text(row[1]);
+  const auto trigger = parse_trigger(text(row[2]));
+  const auto status = parse_run_status(text(row[6]));
+  if (!trigger || !status)
+    fail(doing, "run " + std::to_string(run.run_id) + " has unknown trigger '" + text(row[2]) +
+                    "' or status '" + text(row[6]) + "'");
+  run.trigger = *trigger;
+  run.scheduled_at = Instant(std::chrono::seconds(integer(row[3])));
+  run.scheduled_at_text = text(row[4]);
+  run.date = text(row[5]);
+  run.status = *status;
+  run.created_at = optional_time(row[7]).value_or(Timestamp{});
+  run.started_at = optional_time(row[8]);
+  run.finished_at = optional_time(row[9]);
+  return run;
+}
+
 // The runs of `rows` with their steps, read in one more query for all of them.
 std::vector<RunRecord> MysqlRunStore::read_runs(MysqlConnection& db,
                                                 const std::vector<MysqlRow>& rows,
@@ -528,22 +570,7 @@ std::vector<RunRecord> MysqlRunStore::read_runs(MysqlConnection& db,
   std::vector<RunRecord> runs;
   std::string ids;
   for (const MysqlRow& row : rows) {
-    RunRecord run;
-    run.run_id = integer(row[0]);
-    run.job = text(row[1]);
-    const auto trigger = parse_trigger(text(row[2]));
-    const auto status = parse_run_status(text(row[6]));
-    if (!trigger || !status)
-      fail(doing, "run " + std::to_string(run.run_id) + " has unknown trigger '" + text(row[2]) +
-                      "' or status '" + text(row[6]) + "'");
-    run.trigger = *trigger;
-    run.scheduled_at = Instant(std::chrono::seconds(integer(row[3])));
-    run.scheduled_at_text = text(row[4]);
-    run.date = text(row[5]);
-    run.status = *status;
-    run.created_at = optional_time(row[7]).value_or(Timestamp{});
-    run.started_at = optional_time(row[8]);
-    run.finished_at = optional_time(row[9]);
+    RunRecord run = read_run_columns(row, doing);
     ids += (ids.empty() ? "" : ", ") + number(run.run_id);
     runs.push_back(std::move(run));
   }

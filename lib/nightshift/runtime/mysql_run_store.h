@@ -63,6 +63,7 @@ class MysqlRunStore final : public RunStore {
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunSummary> latest_runs() override;
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
@@ -103,6 +104,8 @@ class MysqlRunStore final : public RunStore {
   void notice(const std::string& level, const std::string& message) const;
 
   AttemptRecord read_attempt(const MysqlRow& row, std::string_view doing) const;
+  // A row of kRunColumns, without the run's steps.
+  RunRecord read_run_columns(const MysqlRow& row, std::string_view doing) const;
   std::vector<RunRecord> read_runs(MysqlConnection& db, const std::vector<MysqlRow>& rows,
                                    std::string_view doing);
   void update_step_state(MysqlConnection& db, std::int64_t run_id, const std::string& step,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -91,6 +92,13 @@ struct RunRecord {
   std::vector<StepRecord> steps;  // in the order given to create_run
 };
 
+// A run as GET /jobs shows it: the run without its steps (`run.steps` is
+// empty) and how many of its steps are in each state (only the states present).
+struct RunSummary {
+  RunRecord run;
+  std::map<StepState, int> step_counts;
+};
+
 struct JobSpec;
 
 // A new run of `job` for fire time `scheduled_at` (its text and local date in
@@ -134,6 +142,10 @@ class RunStore {
   // Newest first; `before` pages by run_id.
   virtual std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                            std::optional<std::int64_t> before = std::nullopt) = 0;
+  // For every job that has runs, its latest run (the highest run_id) as a
+  // summary, ordered by job name: one read for the whole jobs overview, which
+  // never reads the steps themselves.
+  virtual std::vector<RunSummary> latest_runs() = 0;
   // Runs not yet finished (queued or running), oldest first.
   virtual std::vector<RunRecord> unfinished_runs() = 0;
 

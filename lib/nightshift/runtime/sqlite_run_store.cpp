@@ -524,7 +524,35 @@ std::vector<RunRecord> SqliteRunStore::unfinished_runs() {
   return read_runs(rows);
 }
 
+std::vector<RunSummary> SqliteRunStore::latest_runs() {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "reading the latest run of every job";
+  Statement rows =
+      prepare(run_store_sql::latest_runs_query(run_store_sql::kLatestRunIdsSkipScan), doing);
+  std::vector<RunSummary> summaries;
+  while (rows.next()) {
+    // A run's rows (one per state) come together.
+    if (summaries.empty() || summaries.back().run.run_id != rows.integer(0))
+      summaries.push_back({read_run_columns(rows), {}});
+    const std::int64_t count = rows.integer(11);
+    if (count == 0) continue;  // a run without steps
+    const std::string state = rows.text(10);
+    const auto parsed_state = parse_step_state(state);
+    if (!parsed_state)
+      fail(doing, "run " + std::to_string(summaries.back().run.run_id) +
+                      " has steps in unknown state '" + state + "'");
+    summaries.back().step_counts[*parsed_state] = static_cast<int>(count);
+  }
+  return summaries;
+}
+
 RunRecord SqliteRunStore::read_run(Statement& row) {
+  RunRecord run = read_run_columns(row);
+  run.steps = read_steps(run.run_id);
+  return run;
+}
+
+RunRecord SqliteRunStore::read_run_columns(Statement& row) {
   RunRecord run;
   run.run_id = row.integer(0);
   run.job = row.text(1);
@@ -543,7 +571,6 @@ RunRecord SqliteRunStore::read_run(Statement& row) {
   run.created_at = from_millis(row.integer(7));
   run.started_at = from_millis(row.optional_integer(8));
   run.finished_at = from_millis(row.optional_integer(9));
-  run.steps = read_steps(run.run_id);
   return run;
 }
 

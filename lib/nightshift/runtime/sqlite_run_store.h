@@ -49,6 +49,7 @@ class SqliteRunStore final : public RunStore {
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override;
+  std::vector<RunSummary> latest_runs() override;
   std::vector<RunRecord> unfinished_runs() override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
@@ -74,7 +75,9 @@ class SqliteRunStore final : public RunStore {
   // default SQLite's last error message).
   [[noreturn]] void fail(std::string_view doing, std::string_view why = {}) const;
 
+  // A row of kRunColumns with its steps; read_run_columns without them.
   RunRecord read_run(Statement& row);
+  RunRecord read_run_columns(Statement& row);
   std::vector<RunRecord> read_runs(Statement& rows);
   std::vector<StepRecord> read_steps(std::int64_t run_id);
   AttemptRecord read_attempt(Statement& row);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -200,14 +201,21 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
 }
 
 HttpResponse Api::jobs() {
+  // One store read for every job's last run; jobs no longer loaded are left out.
+  std::map<std::string, RunSummary> last_runs;
+  for (RunSummary& summary : daemon_.store().latest_runs()) {
+    std::string job = summary.run.job;
+    last_runs.emplace(std::move(job), std::move(summary));
+  }
   json::array out;
   auto set = daemon_.jobs();
   if (!set) return no_jobs_loaded();
   for (const auto& job : set->jobs()) {
     const std::string& name = job->spec.name;
-    auto last = daemon_.store().list_runs(name, 1);
-    out.push_back(job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name),
-                                   last.empty() ? std::nullopt : std::optional(last.front())));
+    std::optional<RunSummary> last;
+    if (auto it = last_runs.find(name); it != last_runs.end()) last = std::move(it->second);
+    out.push_back(
+        job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name), last));
   }
   return json_response(200, json::object{{"jobs", std::move(out)}});
 }

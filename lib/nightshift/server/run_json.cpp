@@ -28,10 +28,33 @@ json::value optional_seconds(const std::optional<Duration>& d) {
   return d ? json::value(format_duration(*d)) : json::value(nullptr);
 }
 
+// A run's own fields, shared by the run and its summary.
+json::object run_fields(const RunRecord& run) {
+  return json::object{
+      {"run_id", run.run_id},
+      {"job", run.job},
+      {"trigger", to_string(run.trigger)},
+      {"scheduled_at", run.scheduled_at_text},
+      {"date", run.date},
+      {"status", to_string(run.status)},
+      {"created_at", format_timestamp(run.created_at)},
+      {"started_at", optional_time(run.started_at)},
+      {"finished_at", optional_time(run.finished_at)},
+  };
+}
+
 }  // namespace
 
 std::string format_timestamp(Timestamp t) {
   return date::format("%FT%TZ", t);
+}
+
+json::object run_summary_json(const RunSummary& summary) {
+  json::object counts;
+  for (const auto& [state, count] : summary.step_counts) counts[to_string(state)] = count;
+  json::object out = run_fields(summary.run);
+  out["step_counts"] = std::move(counts);
+  return out;
 }
 
 json::object run_json(const RunRecord& run) {
@@ -47,18 +70,9 @@ json::object run_json(const RunRecord& run) {
         {"carried_over", s.carried_over},
     });
   }
-  return json::object{
-      {"run_id", run.run_id},
-      {"job", run.job},
-      {"trigger", to_string(run.trigger)},
-      {"scheduled_at", run.scheduled_at_text},
-      {"date", run.date},
-      {"status", to_string(run.status)},
-      {"created_at", format_timestamp(run.created_at)},
-      {"started_at", optional_time(run.started_at)},
-      {"finished_at", optional_time(run.finished_at)},
-      {"steps", std::move(steps)},
-  };
+  json::object out = run_fields(run);
+  out["steps"] = std::move(steps);
+  return out;
 }
 
 json::object attempt_json(const AttemptRecord& a) {
@@ -74,7 +88,7 @@ json::object attempt_json(const AttemptRecord& a) {
 }
 
 json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_run,
-                              bool deadline_missed, const std::optional<RunRecord>& last_run) {
+                              bool deadline_missed, const std::optional<RunSummary>& last_run) {
   std::string deadline;
   if (job.deadline) deadline = date::format("%H:%M", *job.deadline);
   return json::object{
@@ -86,7 +100,8 @@ json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_ru
        next_run ? json::value(format_iso8601(*next_run, job.zone)) : json::value(nullptr)},
       {"deadline", job.deadline ? json::value(deadline) : json::value(nullptr)},
       {"deadline_missed", deadline_missed},
-      {"last_run", last_run ? json::value(run_json(*last_run)) : json::value(nullptr)},
+      {"paused", false},  // pause is not built yet; DESIGN.md fixes the name
+      {"last_run", last_run ? json::value(run_summary_json(*last_run)) : json::value(nullptr)},
   };
 }
 

@@ -19,14 +19,18 @@ std::string format_timestamp(Timestamp t);  // ISO 8601 UTC with milliseconds
 //  "started_at", "finished_at", "exit_code", "carried_over"}]}
 boost::json::object run_json(const RunRecord& run);
 
+// A run's summary: the run's fields without "steps", and "step_counts":
+// {STATE: N} for the states its steps are in.
+boost::json::object run_summary_json(const RunSummary& summary);
+
 // One attempt: {"attempt", "status", "started_at", "finished_at", "exit_code", "counts_as_retry"}.
 boost::json::object attempt_json(const AttemptRecord& attempt);
 
 // {"job", "description", "schedule", "timezone", "next_run", "deadline",
-//  "deadline_missed", "last_run"}
+//  "deadline_missed", "paused", "last_run": a run summary or null}
 boost::json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_run,
                                      bool deadline_missed,
-                                     const std::optional<RunRecord>& last_run);
+                                     const std::optional<RunSummary>& last_run);
 
 // The definition: every setting and step, env values with ${secret:...} shown
 // as "***", and the DAG (each step's depends_on, downstream and depth).
