@@ -73,6 +73,10 @@ class FailingRunStore final : public RunStore {
     check();
     return memory.attempts(run_id);
   }
+  std::vector<RunSummary> latest_runs() override {
+    check();
+    return memory.latest_runs();
+  }
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
                                    std::optional<std::int64_t> before = std::nullopt) override {
     check();
