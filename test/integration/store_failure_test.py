@@ -97,7 +97,7 @@ class StoreFailureTest(ProjectTest):
         wait_for(lambda: self.daemon.get("/readyz").status == 503, 60, "/readyz to answer 503")
         # shutdown_grace is 5 s; the ends that wait for the store do not hold it longer.
         self.assertEqual(self.daemon.stop(timeout=30), 0, self.daemon.log()[-3000:])
-        self.assertIn("store writes that failed", self.daemon.log())
+        self.assertIn("stopped while store writes failed", self.daemon.log())
 
 
 if __name__ == "__main__":

@@ -57,9 +57,9 @@ void StoreWriter::loop() {
       queue_.clear();
       lock.unlock();
       if (options_.notice)
-        options_.notice("warn", "stopped with " + std::to_string(dropped) +
-                                    " store writes that failed: a restarted daemon resumes "
-                                    "from what the store holds");
+        options_.notice("warn", "stopped while store writes failed; dropped the changes they "
+                                "held (" + std::to_string(dropped) +
+                                    "); a restarted daemon resumes from what the store holds");
       return;
     }
   }
@@ -68,13 +68,19 @@ void StoreWriter::loop() {
 bool StoreWriter::commit(std::deque<Item>& batch) {
   auto backoff = options_.first_backoff;
   for (;;) {
-    std::string failed;
+    // What to name in the error: the write that threw, or the batch as a whole.
+    const std::string whole = batch.size() == 1
+                                  ? batch.front().what
+                                  : "committing " + std::to_string(batch.size()) +
+                                        " changes (the first: " + batch.front().what + ")";
+    std::string failed = whole;
     try {
       store_.write_batch([&] {
         for (Item& item : batch) {
           failed = item.what;
           item.write(store_);
         }
+        failed = whole;
       });
       set_health(true, {});
       return true;
