@@ -96,6 +96,14 @@ ExecutorEvents Daemon::executor_events() {
     metrics_.set_store_up(level != "warn");
     log_(level, message);
   };
+  events.store_gone = [this](const std::string& why) {
+    metrics_.store_error();
+    metrics_.set_store_up(false);
+    log_("error", why + ": stopping, as history written on would be seen by nobody");
+    exit_code_ = 1;
+    stop_now_ = true;  // what the steps do now is recorded nowhere: stop them at once
+    boost::asio::post(engine_->io(), [this] { drain(); });
+  };
   return events;
 }
 
@@ -150,7 +158,7 @@ int Daemon::run() {
   // more keep /healthz and the rest of the API answering meanwhile.
   engine_->run(std::max(2, engine_->workers()) + 2);
   log_("info", "stopped");
-  return 0;
+  return exit_code_;
 }
 
 // The signal set lives on a strand of its own: its handler re-arms it while
@@ -202,9 +210,10 @@ void Daemon::drain() {
 
 void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool cancelled) {
   auto load = engine_->executor().load();
-  // Once the steps are cancelled, ends still waiting for a failing store do
-  // not hold the daemon: a restarted one finds their attempts lost.
-  if (load.steps_running == 0 || (cancelled && load.steps_running == load.steps_settling)) {
+  // Once the steps are cancelled, starts and ends still waiting for a failing
+  // store do not hold the daemon: a restarted one finds their attempts lost.
+  if (load.steps_running == 0 ||
+      (cancelled && load.steps_running == load.steps_awaiting_store)) {
     engine_->executor().stop_writing();
     boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
     http_->stop(std::chrono::seconds(1), [] {});

@@ -74,7 +74,8 @@ class Daemon final : public DaemonControl {
   Diagnostics config_errors_;
   std::string store_error_;
   bool draining_ = false;
-  std::atomic<bool> stop_now_{false};  // a second SIGINT: cancel without waiting out the grace
+  std::atomic<bool> stop_now_{false};
+  std::atomic<int> exit_code_{0};  // 1 once the store is gone  // a second SIGINT: cancel without waiting out the grace
 };
 
 }  // namespace nightshift

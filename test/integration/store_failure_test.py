@@ -1,7 +1,8 @@
 """The store is the truth, also when it fails (DESIGN.md, issue #9): while the
 SQLite store cannot be written, no step starts or settles, /readyz answers 503,
 /status names the error and nightshift_store_up is 0; once it can be written
-again the run goes on and finishes, every step run exactly once.
+again the run goes on and finishes, every step run exactly once. A store file
+deleted or replaced under the daemon stops it.
 
 The failure is a real one: the daemon runs in a mount namespace of its own with
 its state folder on a small tmpfs, which the test fills up (disk full) and then
@@ -98,6 +99,22 @@ class StoreFailureTest(ProjectTest):
         # shutdown_grace is 5 s; the ends that wait for the store do not hold it longer.
         self.assertEqual(self.daemon.stop(timeout=30), 0, self.daemon.log()[-3000:])
         self.assertIn("stopped while store writes failed", self.daemon.log())
+
+    def assertStopsSaying(self, words):
+        """A write now finds the store gone: the daemon stops with exit 1, saying so."""
+        self.assertEqual(self.daemon.post("/jobs/chain/rerun").status, 202)
+        wait_for(lambda: not self.daemon.running(), 60, "the daemon to stop")
+        self.assertEqual(self.daemon.proc.returncode, 1, self.daemon.log()[-3000:])
+        self.assertIn(words, self.daemon.log())
+
+    def test_a_store_file_deleted_under_the_daemon_stops_it(self):
+        self.inside(f'rm "{self.project.path("state", "nightshift.db")}"')
+        self.assertStopsSaying("was deleted under the daemon")
+
+    def test_a_store_file_replaced_under_the_daemon_stops_it(self):
+        db = self.project.path("state", "nightshift.db")
+        self.inside(f'cp "{db}" "{db}.new" && mv "{db}.new" "{db}"')
+        self.assertStopsSaying("was replaced under the daemon")
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   std::map<std::int64_t, std::unique_ptr<RunState>> runs_;
   std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
   int running_ = 0;
-  int settling_ = 0;  // attempts ended whose end is not yet stored (still in running_)
+  int awaiting_store_ = 0;  // in running_, their start or end not yet stored
   std::map<std::string, int> pool_used_;
   bool draining_ = false;
 
@@ -271,6 +271,7 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
   bool counts = !run.uncounted_next[step] && attempt > 1;
   run.uncounted_next[step] = false;
   run.stored[step] = StepState::running;
+  ++awaiting_store_;
   AttemptRecord record{run.run_id,  spec.name,   attempt, StepState::running, now_timestamp(),
                        std::nullopt, std::nullopt, counts,  {}};
   persist("recording the start of " + spec.name,
@@ -282,6 +283,8 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
 
 // The attempt's start is stored: now it may run.
 void Executor::Impl::launch(std::int64_t run_id, std::size_t step, int attempt) {
+  --awaiting_store_;
+  publish_load();
   auto found = runs_.find(run_id);
   if (found == runs_.end()) return;  // a run ends only after its attempts
   RunState& run = *found->second;
@@ -411,7 +414,7 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   if (result.outcome == StepState::cancelled && !run.cancelled_why.empty())
     message = run.cancelled_why + (message.empty() ? "" : "; " + message);
   if (!retry) run.stored[step] = result.outcome;
-  ++settling_;
+  ++awaiting_store_;
   auto elapsed =
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
   persist("recording the end of " + spec.name,
@@ -434,7 +437,7 @@ void Executor::Impl::settle(std::int64_t run_id, std::size_t step, int attempt,
   RunState& run = *found->second;
   const StepSpec& spec = run.job->spec.steps[step];
   --running_;
-  --settling_;
+  --awaiting_store_;
   if (spec.pool) --pool_used_[spec.pool->value];
   if (events_.step_finished)
     events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
@@ -564,7 +567,7 @@ void Executor::Impl::publish_load() {
   Load load;
   load.active_runs = runs_.size();
   load.steps_running = static_cast<std::size_t>(running_);
-  load.steps_settling = static_cast<std::size_t>(settling_);
+  load.steps_awaiting_store = static_cast<std::size_t>(awaiting_store_);
   load.steps_ready = ready_.size();
   load.pool_slots_in_use = pool_used_;
   std::lock_guard lock(load_mutex_);
@@ -573,7 +576,8 @@ void Executor::Impl::publish_load() {
 
 Executor::Executor(asio::io_context& io, RunStore& store, StepRunners runners,
                    ExecutorOptions options, ExecutorEvents events)
-    : writer_(std::make_shared<StoreWriter>(store, StoreWriterOptions{.notice = events.store_notice})),
+    : writer_(std::make_shared<StoreWriter>(
+          store, StoreWriterOptions{.notice = events.store_notice, .gone = events.store_gone})),
       impl_(std::make_shared<Impl>(io, store, writer_, runners, std::move(options),
                                    std::move(events))) {}
 

@@ -50,6 +50,8 @@ struct ExecutorEvents {
   std::function<void(const std::string& what)> store_error;
   // A store that lost its server and retries ("warn"), or got it back ("info").
   std::function<void(const std::string& level, const std::string& message)> store_notice;
+  // The store was deleted or replaced under the executor: it writes no more.
+  std::function<void(const std::string& why)> store_gone;
 };
 
 // The runners by kind of step: `process` runs command and shell steps, `sql` sql steps.
@@ -88,7 +90,9 @@ class Executor {
   struct Load {
     std::size_t active_runs = 0;
     std::size_t steps_running = 0;
-    std::size_t steps_settling = 0;  // of those, ended, their end not yet stored
+    // Of those, the ones whose start or end is not yet stored: no process of
+    // theirs runs (or it has ended).
+    std::size_t steps_awaiting_store = 0;
     std::size_t steps_ready = 0;
     std::map<std::string, int> pool_slots_in_use;
   };

@@ -31,6 +31,14 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The store is no longer the one that was opened (its file deleted or
+// replaced): writing on would make history nobody will see, so the daemon
+// stops instead of retrying.
+class StoreGone : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // The current time at the store's precision.
 Timestamp now_timestamp();
 

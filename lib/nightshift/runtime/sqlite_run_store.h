@@ -5,6 +5,8 @@
 
 #include "nightshift/runtime/run_store.h"
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -73,6 +75,7 @@ class SqliteRunStore final : public RunStore {
   void exec(const char* sql, std::string_view doing);
   // Throws a StoreError naming the path, what was being done and why (by
   // default SQLite's last error message).
+  void check_same_file() const;  // throws StoreGone
   [[noreturn]] void fail(std::string_view doing, std::string_view why = {}) const;
 
   // A row of kRunColumns with its steps; read_run_columns without them.
@@ -90,7 +93,10 @@ class SqliteRunStore final : public RunStore {
   // The connection and the statements are used by one thread at a time;
   // recursive, as a batch holds it across the writes it is made of.
   std::recursive_mutex mutex_;
-  int batch_depth_ = 0;  // inside write_batch: the writes' own transactions are its
+  int batch_depth_ = 0;
+  // The file opened, to notice one deleted or replaced under the daemon.
+  dev_t device_ = 0;
+  ino_t inode_ = 0;  // inside write_batch: the writes' own transactions are its
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   int daemon_lock_ = -1;  // the claim's file, while held
 };

@@ -55,6 +55,7 @@ void StoreWriter::loop() {
     if (!committed) {
       dropped += queue_.size();
       queue_.clear();
+      stopping_ = true;  // later submits are dropped: nothing waits for a thread that is gone
       lock.unlock();
       if (options_.notice)
         options_.notice("warn", "stopped while store writes failed; dropped the changes they "
@@ -84,6 +85,13 @@ bool StoreWriter::commit(std::deque<Item>& batch) {
       });
       set_health(true, {});
       return true;
+    } catch (const StoreGone& e) {
+      {
+        std::lock_guard lock(mutex_);
+        health_ = Health{false, e.what()};
+      }
+      if (options_.gone) options_.gone(e.what());
+      return false;
     } catch (const StoreError& e) {
       set_health(false, failed + ": " + e.what());
     }

@@ -23,6 +23,9 @@ struct StoreWriterOptions {
   std::chrono::milliseconds longest_backoff{2000};
   // "warn" when writes start failing, "info" when they work again.
   std::function<void(const std::string& level, const std::string& message)> notice;
+  // The store is gone for good (StoreGone): the writer has stopped, dropping
+  // what was queued; the caller should stop too.
+  std::function<void(const std::string& why)> gone;
 };
 
 class StoreWriter {
