@@ -2,6 +2,7 @@
 
 #include "dashboard.h"
 
+#include "nightshift/server/event_data.h"
 #include "nightshift/server/log_follower.h"
 
 #include <boost/asio/post.hpp>
@@ -26,6 +27,9 @@ std::vector<std::string> read_tokens(const std::string& path) {
   if (tokens.empty()) throw std::runtime_error("tokens_file " + path + " holds no token");
   return tokens;
 }
+
+// SSE clients and the proxies between them take a long silence for a dead line.
+constexpr auto kEventHeartbeat = std::chrono::seconds(15);
 
 double seconds_between(const std::optional<Timestamp>& a, const std::optional<Timestamp>& b) {
   if (!a || !b) return 0;
@@ -63,6 +67,7 @@ ExecutorEvents Daemon::executor_events() {
                                int attempt) {
     log_("info", "run " + std::to_string(run_id) + " " + job.spec.name + "." + step + ": attempt " +
                      std::to_string(attempt) + " started");
+    publish_step(job.spec.name, run_id, step, StepState::running, attempt);
   };
   events.step_finished = [this](const Job& job, std::int64_t run_id, const std::string& step,
                                 int attempt, const StepResult& result, Duration elapsed,
@@ -77,8 +82,18 @@ ExecutorEvents Daemon::executor_events() {
     if (!result.error.empty()) line += ": " + result.error;
     if (will_retry) line += "; will retry";
     log_(result.outcome == StepState::succeeded ? "info" : "warn", line);
+    publish_step(job.spec.name, run_id, step, result.outcome, attempt, result.exit_code,
+                 will_retry);
+  };
+  events.step_state = [this](const Job& job, std::int64_t run_id, const std::string& step,
+                             StepState state, int attempt) {
+    publish_step(job.spec.name, run_id, step, state, attempt);
+  };
+  events.run_started = [this](const Job& job, std::int64_t run_id) {
+    publish_run(job.spec.name, run_id, RunStatus::running);
   };
   events.run_finished = [this](const Job& job, std::int64_t run_id, RunStatus status) {
+    publish_run(job.spec.name, run_id, status);  // before the next queued run starts
     run_ended(job.spec.name, run_id, status);
   };
   events.store_error = [this](const std::string& what) {
@@ -136,6 +151,13 @@ SchedulerEvents Daemon::scheduler_events() {
     metrics_.attempt_finished(job, step, StepState::lost, std::nullopt);
   };
   events.log = [this](const std::string& message) { log_("info", message); };
+  events.run_stored = [this](const std::string& job, std::int64_t run_id, RunStatus status) {
+    publish_run(job, run_id, status);
+  };
+  events.step_stored = [this](const std::string& job, std::int64_t run_id,
+                              const std::string& step, StepState state) {
+    publish_step(job, run_id, step, state, 0);
+  };
   return events;
 }
 
@@ -149,6 +171,8 @@ int Daemon::run() {
   metrics_.set_config_reload_success(true);
   scheduler_->start(initial_jobs_);
   wait_for_signals();
+  heartbeat_timer_ = std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
+  keep_streams_alive();
   log_("info", "nightshift " NIGHTSHIFT_VERSION " serving " +
                    std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
                    config_.listen_host + ":" + std::to_string(http_->port()) + "/");
@@ -215,6 +239,10 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
   if (load.steps_running == 0 ||
       (cancelled && load.steps_running == load.steps_awaiting_store)) {
     engine_->executor().stop_writing();
+    // GET /events streams end here, after the last stored change: an open
+    // stream must not hold the shutdown up.
+    event_hub_.close();
+    boost::asio::post(heartbeat_timer_->get_executor(), [this] { heartbeat_timer_->cancel(); });
     boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
     http_->stop(std::chrono::seconds(1), [] {});
     return;
@@ -329,6 +357,14 @@ Diagnostics Daemon::reload() {
   for (const auto& job : old->jobs())
     if (!(*set)->find(job->spec.name)) metrics_.forget_job(job->spec.name);
   scheduler_->reload(*set);
+  if (event_hub_.has_subscribers()) {
+    Timestamp at = now_timestamp();
+    for (const auto& job : old->jobs())
+      if (!(*set)->find(job->spec.name))
+        event_hub_.publish("job", job_event_data(job->spec.name, "removed", at));
+    for (const auto& job : (*set)->jobs())
+      event_hub_.publish("job", job_event_data(job->spec.name, "loaded", at));
+  }
   config_errors_.clear();
   metrics_.set_config_reload_success(true);
   metrics_.set_jobs_loaded((*set)->jobs().size());
@@ -341,5 +377,34 @@ std::shared_ptr<BodyStream> Daemon::follow_log(const std::string& path, std::int
                                                std::size_t offset) {
   return make_log_follower(engine_->io(), engine_->store(), path, run_id, step, attempt, offset);
 }
+
+std::shared_ptr<BodyStream> Daemon::events() {
+  return event_hub_.subscribe();
+}
+
+void Daemon::publish_run(const std::string& job, std::int64_t run_id, RunStatus status) {
+  if (!event_hub_.has_subscribers()) return;
+  event_hub_.publish("run", run_event_data(job, run_id, status, now_timestamp()));
+}
+
+void Daemon::publish_step(const std::string& job, std::int64_t run_id, const std::string& step,
+                          StepState state, int attempt, std::optional<int> exit_code,
+                          std::optional<bool> will_retry) {
+  if (!event_hub_.has_subscribers()) return;
+  event_hub_.publish("step", step_event_data({job, run_id, step, state, attempt, exit_code,
+                                              will_retry, now_timestamp()}));
+}
+
+// A comment line every kEventHeartbeat to the streams with nothing to send;
+// stops once the hub is closed (the drain is over).
+void Daemon::keep_streams_alive() {
+  heartbeat_timer_->expires_after(kEventHeartbeat);
+  heartbeat_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || event_hub_.closed()) return;
+    event_hub_.heartbeat();
+    keep_streams_alive();
+  });
+}
+
 
 }  // namespace nightshift

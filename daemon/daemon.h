@@ -8,6 +8,7 @@
 #include "nightshift/config_spec.h"
 #include "nightshift/server/api.h"
 #include "nightshift/server/daemon_control.h"
+#include "nightshift/server/event_hub.h"
 #include "nightshift/server/http_server.h"
 #include "nightshift/server/metrics.h"
 #include "nightshift/server/scheduler.h"
@@ -47,12 +48,20 @@ class Daemon final : public DaemonControl {
   std::shared_ptr<BodyStream> follow_log(const std::string& path, std::int64_t run_id,
                                          const std::string& step, int attempt,
                                          std::size_t offset) override;
+  std::shared_ptr<BodyStream> events() override;
 
  private:
   ExecutorEvents executor_events();
   SchedulerEvents scheduler_events();
   // A run ended (by the executor, or cancelled while queued): metrics, log, queue.
   void run_ended(const std::string& job, std::int64_t run_id, RunStatus status);
+  // GET /events: each is called once the change is stored, and costs nothing
+  // when nobody is subscribed.
+  void publish_run(const std::string& job, std::int64_t run_id, RunStatus status);
+  void publish_step(const std::string& job, std::int64_t run_id, const std::string& step,
+                    StepState state, int attempt, std::optional<int> exit_code = std::nullopt,
+                    std::optional<bool> will_retry = std::nullopt);
+  void keep_streams_alive();
   void wait_for_signals();
   void drain();
   bool draining();
@@ -62,12 +71,14 @@ class Daemon final : public DaemonControl {
   Logger log_;
   std::chrono::steady_clock::time_point started_;
   Metrics metrics_;
+  EventHub event_hub_;  // before engine_: the executor publishes until it is gone
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;  // on a strand of its own
   std::shared_ptr<const JobSet> initial_jobs_;
 
   std::mutex mutex_;  // config_errors_, store state

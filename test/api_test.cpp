@@ -525,6 +525,25 @@ TEST_CASE("api: GET /runs/{id}/steps/{step}/log answers an attempt's log text") 
   }
 }
 
+TEST_CASE("api: GET /events streams the daemon's events as text/event-stream, no-cache") {
+  Fixture api(kTokens);  // a GET needs no token, as every GET
+  auto r = api(get("/events"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/event-stream");
+  CHECK(header(r, "Cache-Control") == "no-cache");
+  CHECK(r.stream != nullptr);
+  // What comes first is an SSE comment and the reconnect delay: no event.
+  CHECK(r.body.rfind(": ", 0) == 0);
+  CHECK(r.body.find("\nretry: 2000\n\n") != std::string::npos);
+  CHECK(r.body.find("event:") == std::string::npos);
+  CHECK(api.daemon.subscriptions == 1);
+
+  SECTION("a stopping daemon answers 503") {
+    api.daemon.stopping = true;
+    check_error(api(get("/events")), 503);
+  }
+}
+
 TEST_CASE("api: POST /reload is 200 with the new set, 422 with the errors when refused") {
   Fixture api;
   api.daemon.jobs_on_reload = nightshift::test::job_set_from({kManual});
@@ -548,7 +567,8 @@ namespace {
 
 const std::vector<std::string> kGetRoutes = {
     "/",     "/healthz",  "/readyz",        "/metrics", "/status",
-    "/jobs", "/jobs/kpi", "/jobs/kpi/runs", "/runs/1",  "/runs/1/steps/extract/log"};
+    "/jobs", "/jobs/kpi", "/jobs/kpi/runs", "/runs/1",  "/runs/1/steps/extract/log",
+    "/events"};
 const std::vector<std::string> kPostRoutes = {"/reload", "/jobs/kpi/rerun", "/runs/1/cancel"};
 
 }  // namespace
@@ -790,7 +810,7 @@ TEST_CASE("api: unknown or contradictory query parameters are a 400 (DESIGN.md)"
     for (const std::string& path :
          {std::string("/healthz"), std::string("/readyz"), std::string("/metrics"),
           std::string("/status"), std::string("/jobs"), std::string("/jobs/kpi"),
-          std::string("/jobs/kpi/runs"), run, run + "/steps/extract/log"}) {
+          std::string("/jobs/kpi/runs"), run, run + "/steps/extract/log", std::string("/events")}) {
       INFO(path);
       check_error(api(get(path, {{"limt", "5"}})), 400);
     }

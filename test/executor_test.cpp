@@ -88,11 +88,44 @@ struct Harness {
     ExecutorEvents events;
     events.run_finished = [this](const Job&, std::int64_t id, RunStatus s) {
       finished.emplace_back(id, s);
+      reported(id, "", s == store.get_run(id)->status, "run " + std::string(to_string(s)));
+    };
+    events.run_started = [this](const Job&, std::int64_t id) {
+      reported(id, "", store.get_run(id)->status == RunStatus::running, "run running");
+    };
+    events.step_started = [this](const Job&, std::int64_t id, const std::string& step, int n) {
+      reported(id, step, state(id, step) == StepState::running,
+               step + " running " + std::to_string(n));
+    };
+    events.step_finished = [this](const Job&, std::int64_t id, const std::string& step, int n,
+                                  const StepResult& r, Duration, bool retry) {
+      // A retried attempt leaves its step running; a last one is the step's state.
+      StepState expected = retry ? StepState::running : r.outcome;
+      reported(id, step, state(id, step) == expected,
+               step + " " + std::string(to_string(r.outcome)) + " " + std::to_string(n) +
+                   (retry ? " retry" : ""));
+    };
+    events.step_state = [this](const Job&, std::int64_t id, const std::string& step,
+                               StepState s, int n) {
+      // The step's start may have been committed with its ready state, and
+      // taken the store past it before this report runs.
+      StepState now = state(id, step);
+      bool stored = now == s || (s == StepState::ready && now != StepState::pending);
+      reported(id, step, stored, step + " " + std::string(to_string(s)) + " " + std::to_string(n));
     };
     executor =
         std::make_unique<Executor>(io, store, StepRunners{&runner, &runner}, options, events);
   }
   ~Harness() { std::filesystem::remove_all(logs); }
+
+  // Every ExecutorEvents report, in order, and whether the store already held
+  // what it reports when it came.
+  std::vector<std::string> reports;
+  std::vector<std::string> reported_before_stored;
+  void reported(std::int64_t, const std::string&, bool stored, const std::string& what) {
+    reports.push_back(what);
+    if (!stored) reported_before_stored.push_back(what);
+  }
 
   std::int64_t create(const Job& job, std::vector<std::string> carried = {}) {
     NewRun run;
@@ -495,4 +528,52 @@ TEST_CASE("executor: an attempt's end waits for the store, and the next step wit
   CHECK(h.finished[0].second == RunStatus::cancelled);
   CHECK(h.store.attempts(id).size() == 1);
   CHECK(h.state(id, "a") == StepState::cancelled);
+}
+
+TEST_CASE("executor: every state change is reported, in commit order, once the store has it") {
+  Harness h;
+  h.runner.script("extract", {StepState::failed});
+  h.runner.script("flaky", {StepState::failed, StepState::succeeded});
+  auto job = job_from(R"(job: kpi
+defaults: { retry_delay: 1ms }
+steps:
+  extract: { shell: x }
+  load: { shell: x, depends_on: [extract] }
+  flaky: { shell: x, retries: 1 }
+)");
+  CHECK(h.run(job) == RunStatus::failed);
+  CHECK(h.reported_before_stored == std::vector<std::string>{});
+  auto position = [&](const std::string& what) {
+    auto it = std::find(h.reports.begin(), h.reports.end(), what);
+    INFO(what);
+    REQUIRE(it != h.reports.end());
+    return it - h.reports.begin();
+  };
+  // The run starts (the executor marks it running: no scheduler here), then its steps.
+  CHECK(h.reports.front() == "run running");
+  CHECK(h.reports.back() == "run failed");
+  CHECK(position("extract ready 0") < position("extract running 1"));
+  CHECK(position("extract running 1") < position("extract failed 1"));
+  CHECK(position("extract failed 1") < position("load upstream_failed 0"));
+  CHECK(position("flaky running 1") < position("flaky failed 1 retry"));
+  CHECK(position("flaky failed 1 retry") < position("flaky ready 1"));
+  CHECK(position("flaky ready 1") < position("flaky running 2"));
+  CHECK(position("flaky running 2") < position("flaky succeeded 2"));
+  CHECK(std::count(h.reports.begin(), h.reports.end(), "load upstream_failed 0") == 1);
+}
+
+TEST_CASE("executor: a cancel reports the steps it cancels without an attempt") {
+  Harness h(1);
+  h.runner.hang("a");
+  auto job = job_from("job: two\nsteps:\n  a: { shell: x }\n  b: { shell: x }\n");
+  auto id = h.create(*job);
+  h.executor->start_run(job, id);
+  h.run_until([&] { return !h.runner.started().empty(); });
+  h.executor->cancel_run(id, "the test");
+  h.run_until([&] { return !h.finished.empty(); });
+  CHECK(h.finished[0].second == RunStatus::cancelled);
+  CHECK(h.reported_before_stored == std::vector<std::string>{});
+  CHECK(std::count(h.reports.begin(), h.reports.end(), "b cancelled 0") == 1);
+  CHECK(std::count(h.reports.begin(), h.reports.end(), "a cancelled 1") == 1);
+  CHECK(h.reports.back() == "run cancelled");
 }

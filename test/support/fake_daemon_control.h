@@ -164,6 +164,8 @@ class FakeDaemonControl final : public DaemonControl {
     std::size_t offset;
   };
   std::vector<Follow> follows;
+  int subscriptions = 0;  // GET /events
+  bool stopping = false;  // events() answers nullptr, as a draining daemon's does
 
   // --- helpers ---
   const Job& job(const std::string& name) const {
@@ -236,6 +238,11 @@ class FakeDaemonControl final : public DaemonControl {
                                          const std::string& step, int attempt,
                                          std::size_t offset) override {
     follows.push_back({path, run_id, step, attempt, offset});
+    return std::make_shared<FakeBodyStream>();
+  }
+  std::shared_ptr<BodyStream> events() override {
+    ++subscriptions;
+    if (stopping) return nullptr;
     return std::make_shared<FakeBodyStream>();
   }
 };

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 namespace nightshift {
 namespace {
@@ -120,6 +121,8 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void set_step_state(RunState& run, std::size_t step, StepState state);
   void set_step_states(RunState& run,
                        const std::vector<std::pair<std::size_t, StepState>>& changes);
+  std::function<void()> report_states(
+      const RunState& run, const std::vector<std::pair<std::size_t, StepState>>& changes);
   void publish_load();
   // Queues a state change for the store's writer. `then`, the action that
   // depends on it, runs on the strand once the change (and every one queued
@@ -204,11 +207,18 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
 
   RunState& r = *run;
   runs_.emplace(run_id, std::move(run));
-  if (record->status != RunStatus::running)
+  if (record->status != RunStatus::running) {
+    std::function<void()> reported;
+    if (events_.run_started)
+      reported = [self = shared_from_this(), job, run_id] {
+        self->events_.run_started(*job, run_id);
+      };
     persist("marking run " + std::to_string(run_id) + " running",
             [run_id, at = now_timestamp()](RunStore& store) {
               store.set_run_status(run_id, RunStatus::running, at);
-            });
+            },
+            std::move(reported));
+  }
   advance(r);
 }
 
@@ -506,8 +516,25 @@ void Executor::Impl::set_step_state(RunState& run, std::size_t step, StepState s
   persist("recording a step state",
           [run_id = run.run_id, name = run.job->spec.steps[step].name, state](RunStore& store) {
             store.set_step_state(run_id, name, state);
-          });
+          },
+          report_states(run, {{step, state}}));
   run.stored[step] = state;
+}
+
+// What tells events_.step_state of the changes once they are stored; empty
+// when nobody listens, so the commit then needs no trip back to the strand.
+std::function<void()> Executor::Impl::report_states(
+    const RunState& run, const std::vector<std::pair<std::size_t, StepState>>& changes) {
+  if (!events_.step_state) return {};
+  std::vector<std::tuple<std::string, StepState, int>> stored;
+  stored.reserve(changes.size());
+  for (auto [step, state] : changes)
+    stored.emplace_back(run.job->spec.steps[step].name, state, run.attempt[step]);
+  return [self = shared_from_this(), job = run.job, run_id = run.run_id,
+          stored = std::move(stored)] {
+    for (const auto& [name, state, attempt] : stored)
+      self->events_.step_state(*job, run_id, name, state, attempt);
+  };
 }
 
 void Executor::Impl::set_step_states(
@@ -523,7 +550,8 @@ void Executor::Impl::set_step_states(
   persist("recording step states",
           [run_id = run.run_id, named = std::move(named)](RunStore& store) {
             store.set_step_states(run_id, named);
-          });
+          },
+          report_states(run, changes));
   for (auto [step, state] : changes) run.stored[step] = state;
 }
 

@@ -37,9 +37,9 @@ struct ExecutorOptions {
   std::function<double()> jitter;  // [0, 1) for retry backoff; default: random
 };
 
-// What the executor reports as it goes (for `nightshift run`, logs, metrics).
-// Called on the executor's strand, after the store has been written;
-// store_notice on the store writer's thread.
+// What the executor reports as it goes (for `nightshift run`, logs, metrics,
+// GET /events). Called on the executor's strand, after the store has been
+// written, in the order of the commits; store_notice on the store writer's thread.
 struct ExecutorEvents {
   std::function<void(const Job&, std::int64_t run_id, const std::string& step, int attempt)>
       step_started;
@@ -47,6 +47,14 @@ struct ExecutorEvents {
                      const StepResult& result, Duration elapsed, bool will_retry)>
       step_finished;
   std::function<void(const Job&, std::int64_t run_id, RunStatus status)> run_finished;
+  // The run is marked running (only when the executor does it: the daemon's
+  // scheduler marks its runs running itself, before handing them over).
+  std::function<void(const Job&, std::int64_t run_id)> run_started;
+  // A step state set without an attempt ending: ready, and the upstream_failed
+  // and cancelled states the plan derives. `attempt`: the step's latest (0: none).
+  std::function<void(const Job&, std::int64_t run_id, const std::string& step, StepState state,
+                     int attempt)>
+      step_state;
   std::function<void(const std::string& what)> store_error;
   // A store that lost its server and retries ("warn"), or got it back ("info").
   std::function<void(const std::string& level, const std::string& message)> store_notice;

@@ -184,6 +184,7 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
       return r;
     });
   }
+  if (n == 1 && p[0] == "events") return only(false, {}, [&] { return events(); });
   if (n == 1 && p[0] == "status") return only(false, {}, [&] { return status(); });
   if (n == 1 && p[0] == "reload") return only(true, {}, [&] { return reload(); });
   if (n == 1 && p[0] == "jobs") return only(false, {}, [&] { return jobs(); });
@@ -332,6 +333,21 @@ HttpResponse Api::log(const std::string& id_text, const std::string& step,
   r.body = text.str();
   if (query(request, "follow") == "true")
     r.stream = daemon_.follow_log(path, *id, step, attempt, r.body.size());
+  return r;
+}
+
+HttpResponse Api::events() {
+  auto stream = daemon_.events();
+  if (!stream) return error(503, "the daemon is shutting down");
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  // nginx buffers answers by default, which would hold events back.
+  r.headers.emplace_back("X-Accel-Buffering", "no");
+  // Sent at once, so the client knows it is subscribed; `retry` is how long
+  // an EventSource waits before it reconnects (after a restart, say).
+  r.body = ": nightshift events\nretry: 2000\n\n";
+  r.stream = std::move(stream);
   return r;
 }
 

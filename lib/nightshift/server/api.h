@@ -28,6 +28,7 @@ class Api {
   HttpResponse run(const std::string& id);
   HttpResponse cancel(const std::string& id);
   HttpResponse log(const std::string& id, const std::string& step, const HttpRequest& request);
+  HttpResponse events();
   HttpResponse status();
   HttpResponse reload();
   std::optional<HttpResponse> authorize(const HttpRequest& request) const;

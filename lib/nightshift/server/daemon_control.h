@@ -50,6 +50,9 @@ class DaemonControl {
   virtual std::shared_ptr<class BodyStream> follow_log(const std::string& path, std::int64_t run_id,
                                                        const std::string& step, int attempt,
                                                        std::size_t offset) = 0;
+  // A new subscriber to GET /events: the stored changes from now on, as
+  // Server-Sent Events; nullptr once the daemon is stopping.
+  virtual std::shared_ptr<class BodyStream> events() = 0;
 };
 
 }  // namespace nightshift

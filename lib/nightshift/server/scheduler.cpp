@@ -78,9 +78,13 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     auto run = store_.get_run(run_id);
     if (!run || run->status != RunStatus::queued) return false;
     // Its steps end with it: a cancelled run shows no step still waiting.
-    for (const StepRecord& s : run->steps)
-      if (!s.carried_over) store_.set_step_state(run_id, s.step, StepState::cancelled);
+    for (const StepRecord& s : run->steps) {
+      if (s.carried_over) continue;
+      store_.set_step_state(run_id, s.step, StepState::cancelled);
+      if (events_.step_stored) events_.step_stored(run->job, run_id, s.step, StepState::cancelled);
+    }
     store_.set_run_status(run_id, RunStatus::cancelled, now_timestamp());
+    run_stored(run->job, run_id, RunStatus::cancelled);
     return true;
   }
 
@@ -112,6 +116,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void rewatch_deadline(const Job& job);
   void log(const std::string& message) {
     if (events_.log) events_.log(message);
+  }
+  void run_stored(const std::string& job, std::int64_t run_id, RunStatus status) {
+    if (events_.run_stored) events_.run_stored(job, run_id, status);
   }
 
   asio::io_context& io_;
@@ -224,6 +231,7 @@ void Scheduler::Impl::create_scheduled_run(const Job& job, const DueFire& fire) 
   NewRun run = make_new_run(job.spec, fire.catchup ? Trigger::catchup : Trigger::schedule, fire.at);
   auto id = store_.create_run(run);
   if (!id) return;  // this fire time has its run already (a restart within the same second)
+  run_stored(run.job, *id, RunStatus::queued);
   log("run " + std::to_string(*id) + " of " + run.job + " for " + run.date + " created (" +
       std::string(to_string(run.trigger)) + ")");
   watch_deadline(job, fire.at);
@@ -245,6 +253,7 @@ void Scheduler::Impl::start_queued(const Job& job) {
     if (running >= static_cast<std::size_t>(job.spec.max_active_runs)) break;
     // Mark it running now, so a second call before the executor gets to it does not start it twice.
     store_.set_run_status(run.run_id, RunStatus::running, now_timestamp());
+    run_stored(run.job, run.run_id, RunStatus::running);  // before the executor reports its steps
     ++running;
     if (run.trigger != Trigger::manual && events_.schedule_delay) {
       auto delay = std::chrono::system_clock::now() - run.scheduled_at;
@@ -347,6 +356,7 @@ Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
 
   NewRun run = make_new_run(spec, Trigger::manual, *scheduled_at, carried);
   auto id = store_.create_run(run);  // manual runs are never deduplicated: always an id
+  run_stored(run.job, *id, RunStatus::queued);
   log("run " + std::to_string(*id) + " of " + spec.name + " for " + run.date + " created (manual)");
   start_queued(*job);
   return {id, 202, ""};

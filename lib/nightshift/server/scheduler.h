@@ -30,6 +30,13 @@ struct SchedulerEvents {
   // An attempt found running at start-up: its daemon died under it.
   std::function<void(const std::string& job, const std::string& step)> attempt_lost;
   std::function<void(const std::string& message)> log;
+  // A change the scheduler has stored: a run created (queued) or started
+  // (running), a queued run cancelled (its steps first). Called under the
+  // scheduler's lock, so in the order stored: keep it short.
+  std::function<void(const std::string& job, std::int64_t run_id, RunStatus status)> run_stored;
+  std::function<void(const std::string& job, std::int64_t run_id, const std::string& step,
+                     StepState state)>
+      step_stored;
 };
 
 class Scheduler {
