@@ -69,7 +69,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("EventHub: frames are `id`, `event`, `data`, a blank line; ids increase by one") {
+TEST_CASE("event hub: frames are `id`, `event`, `data`, a blank line; ids increase by one") {
   EventHub hub;
   Client c(hub.subscribe());
   REQUIRE_FALSE(c.ask());  // nothing yet: the next() waits
@@ -85,7 +85,7 @@ TEST_CASE("EventHub: frames are `id`, `event`, `data`, a blank line; ids increas
   CHECK(c.waiting);
 }
 
-TEST_CASE("EventHub: events queued while a client is busy arrive together, in order") {
+TEST_CASE("event hub: events queued while a client is busy arrive together, in order") {
   EventHub hub;
   Client c(hub.subscribe());
   for (int i = 0; i < 100; ++i) hub.publish("step", "{\"i\": " + std::to_string(i) + "}");
@@ -96,7 +96,7 @@ TEST_CASE("EventHub: events queued while a client is busy arrive together, in or
   CHECK(count(c.received, "\n\n") == 100);
 }
 
-TEST_CASE("EventHub: without subscribers nothing is queued; a subscriber starts at the next event") {
+TEST_CASE("event hub: without subscribers nothing is queued; a subscriber starts at the next event") {
   EventHub hub;
   CHECK_FALSE(hub.has_subscribers());
   hub.publish("run", "{}");  // nobody listens: dropped, no id used
@@ -107,7 +107,7 @@ TEST_CASE("EventHub: without subscribers nothing is queued; a subscriber starts 
   CHECK(ids(c.received) == std::vector<std::string>{"1"});
 }
 
-TEST_CASE("EventHub: every subscriber gets every event, with the same ids") {
+TEST_CASE("event hub: every subscriber gets every event, with the same ids") {
   EventHub hub;
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<Client>(hub.subscribe()));
@@ -123,7 +123,7 @@ TEST_CASE("EventHub: every subscriber gets every event, with the same ids") {
   }
 }
 
-TEST_CASE("EventHub: a cancelled subscription leaves the hub and ends its pending next()") {
+TEST_CASE("event hub: a cancelled subscription leaves the hub and ends its pending next()") {
   EventHub hub;
   Client a(hub.subscribe());
   Client b(hub.subscribe());
@@ -143,7 +143,7 @@ TEST_CASE("EventHub: a cancelled subscription leaves the hub and ends its pendin
   CHECK(after.ended);
 }
 
-TEST_CASE("EventHub: a slow client's queue is bounded; it gets its queue, `lost`, then the end") {
+TEST_CASE("event hub: a slow client's queue is bounded; it gets its queue, `lost`, then the end") {
   EventHub hub(5);
   Client slow(hub.subscribe());
   Client fast(hub.subscribe());
@@ -163,7 +163,7 @@ TEST_CASE("EventHub: a slow client's queue is bounded; it gets its queue, `lost`
   CHECK(slow.ended);
 }
 
-TEST_CASE("EventHub: a heartbeat goes only to idle subscribers, without an id") {
+TEST_CASE("event hub: a heartbeat goes only to idle subscribers, without an id") {
   EventHub hub;
   Client idle(hub.subscribe());
   Client busy(hub.subscribe());
@@ -178,7 +178,7 @@ TEST_CASE("EventHub: a heartbeat goes only to idle subscribers, without an id") 
   CHECK(ids(idle.received) == std::vector<std::string>{"1"});  // heartbeats use no id
 }
 
-TEST_CASE("EventHub: close ends every stream after what is queued, and refuses new ones") {
+TEST_CASE("event hub: close ends every stream after what is queued, and refuses new ones") {
   EventHub hub;
   Client waiting(hub.subscribe());
   Client behind(hub.subscribe());
@@ -200,7 +200,7 @@ TEST_CASE("EventHub: close ends every stream after what is queued, and refuses n
   hub.close();  // idempotent
 }
 
-TEST_CASE("EventHub: a stream outliving its hub ends") {
+TEST_CASE("event hub: a stream outliving its hub ends") {
   std::shared_ptr<BodyStream> stream;
   {
     EventHub hub;
@@ -212,7 +212,7 @@ TEST_CASE("EventHub: a stream outliving its hub ends") {
   CHECK(c.ended);
 }
 
-TEST_CASE("EventHub: publishers on several threads; each client sees ids 1..N once, in order") {
+TEST_CASE("event hub: publishers on several threads; each client sees ids 1..N once, in order") {
   EventHub hub(1'000'000);
   Client c(hub.subscribe());
   constexpr int kThreads = 4, kEach = 500;
