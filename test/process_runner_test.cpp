@@ -608,16 +608,20 @@ TEST_CASE("process runner: no attempt ends by a signal it was not sent, under de
       boost::asio::write(socket, boost::asio::buffer("x", 1), ec);
     }
   };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 2; ++t) threads.emplace_back(client);
-  for (int t = 0; t < 3; ++t) threads.emplace_back([&] { io.run_for(kHangLimit * 5); });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 2; ++t) clients.emplace_back(client);
+  std::vector<std::thread> io_threads;
+  for (int t = 0; t < 3; ++t) io_threads.emplace_back([&] { io.run_for(kHangLimit * 5); });
   auto give_up = std::chrono::steady_clock::now() + kHangLimit * 5;
   while (finished < kAttempts && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(10ms);
+  // The clients stop while connections are still accepted (none blocks in
+  // connect); the acceptor closes on an io thread, as it is used there.
   churning = false;
-  acceptor.close();
-  io.stop();
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : clients) t.join();
+  boost::asio::post(io, [&] { acceptor.close(); });
+  if (finished < kAttempts) io.stop();  // a hang: the check below says which attempts
+  for (std::thread& t : io_threads) t.join();  // they run out of work once it is closed
 
   int signalled = 0;
   for (int i = 0; i < kAttempts; ++i) {
