@@ -6,6 +6,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
@@ -573,7 +574,9 @@ TEST_CASE("process runner: no attempt ends by a signal it was not sent, under de
   // a byte and hang up; each connection is read to its end and closed at once,
   // while epoll may still deliver its late events.
   std::atomic<bool> churning{true};
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  // On a strand: its accept chain and its close run on several io threads.
+  boost::asio::ip::tcp::acceptor acceptor(boost::asio::make_strand(io),
+                                          {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto endpoint = acceptor.local_endpoint();
   struct Connection {
     explicit Connection(boost::asio::io_context& io) : socket(io) {}
@@ -616,10 +619,10 @@ TEST_CASE("process runner: no attempt ends by a signal it was not sent, under de
   while (finished < kAttempts && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(10ms);
   // The clients stop while connections are still accepted (none blocks in
-  // connect); the acceptor closes on an io thread, as it is used there.
+  // connect); the acceptor closes on its strand, as it is used there.
   churning = false;
   for (std::thread& t : clients) t.join();
-  boost::asio::post(io, [&] { acceptor.close(); });
+  boost::asio::post(acceptor.get_executor(), [&] { acceptor.close(); });
   if (finished < kAttempts) io.stop();  // a hang: the check below says which attempts
   for (std::thread& t : io_threads) t.join();  // they run out of work once it is closed
 
