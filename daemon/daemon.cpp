@@ -251,7 +251,8 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
     if (!stop_now_)
       log_("warn", "shutdown_grace is over: stopping " + std::to_string(load.steps_running) +
                        " running steps");
-    engine_->executor().cancel_all(stop_now_ ? "the daemon was stopped (a second Ctrl-C)"
+    engine_->executor().cancel_all(stop_now_ ? "the daemon was told to stop at once (a second "
+                                               "Ctrl-C, or its store is gone)"
                                              : "the daemon's shutdown_grace ran out");
     cancelled = true;
   }
