@@ -42,6 +42,21 @@ std::string error_of(const MysqlStoreOptions& options) {
   return "";
 }
 
+// Drops every other connection to the database, as a server restart would. A
+// connection that ends on its own between the listing and its KILL (one still
+// closing when listed) is what we wanted anyway: "Unknown thread id" is fine.
+void kill_other_connections(const test::TestDatabase& database) {
+  const auto ids = database.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
+                                  database.name() + "' AND ID <> CONNECTION_ID()");
+  for (const auto& id : ids) {
+    try {
+      database.query("KILL CONNECTION " + id[0].value());
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()).find("Unknown thread id") == std::string::npos) throw;
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("run store: mysql: a fresh database gets the latest schema, applied once") {
@@ -173,9 +188,7 @@ TEST_CASE("run store: mysql: one daemon at a time claims a store") {
   CHECK_THROWS_WITH(second->claim_for_daemon(),
                     Catch::Contains("another nightshift daemon is serving from this store"));
   // A claim survives a reconnect: the lost connection's lock is taken again.
-  auto ids = database.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
-                            database.name() + "' AND ID <> CONNECTION_ID()");
-  for (const auto& id : ids) database.query("KILL CONNECTION " + id[0].value());
+  kill_other_connections(database);
   CHECK(first->list_runs("kpi", 1).empty());
   CHECK(database.query("SELECT IS_USED_LOCK('nightshift_serve:" + database.name() +
                        "') IS NOT NULL")[0][0] == "1");
