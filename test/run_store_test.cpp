@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include <vector>
 
 using namespace nightshift;
+using namespace std::chrono_literals;
 
 // Step counts as {state: N, ...} in a failed assertion.
 template <>
@@ -64,6 +66,7 @@ class SqliteStore {
     store_.reset();  // the old connection goes away before the new one opens
     store_ = SqliteRunStore::open(path_);
   }
+  std::unique_ptr<RunStore> another() { return SqliteRunStore::open(path_); }
 
  private:
   TempDir dir_;
@@ -78,9 +81,12 @@ class MysqlStore {
   RunStore* operator->() { return store_.get(); }
   void reopen() {
     store_.reset();
+    store_ = another();
+  }
+  std::unique_ptr<MysqlRunStore> another() {
     MysqlStoreOptions options;
     options.server = database_.connection("state");
-    store_ = MysqlRunStore::open(std::move(options));
+    return MysqlRunStore::open(std::move(options));
   }
 
  private:
@@ -409,6 +415,52 @@ TEMPLATE_TEST_CASE("run store: set_step_states changes every step or none", "[ru
   run = store->get_run(run_id).value();
   CHECK(step_of(run, "extract").state == StepState::ready);
   CHECK(step_of(run, "aggregate").state == StepState::pending);
+}
+
+TEMPLATE_TEST_CASE("run store: write_batch commits every write or none", "[run_store]",
+                   SqliteStore, MysqlStore) {
+  TestType store;
+  CHECK_THROWS_AS(store->write_batch([&] {
+    const auto id = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+    store->set_step_state(id, "extract", StepState::ready);
+    store->set_scheduled_through("kpi", at_s(kFire));
+    store->set_step_state(id, "nope", StepState::ready);  // no such step: the batch fails
+  }),
+                  StoreError);
+  store.reopen();
+  CHECK(store->list_runs("kpi", 10).empty());
+  CHECK_FALSE(store->scheduled_through("kpi"));
+
+  std::int64_t id = 0;
+  store->write_batch([&] {
+    id = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+    store->set_step_state(id, "extract", StepState::ready);
+    store->set_scheduled_through("kpi", at_s(kFire));
+  });
+  store.reopen();
+  REQUIRE(store->list_runs("kpi", 10).size() == 1);
+  CHECK(step_of(store->get_run(id).value(), "extract").state == StepState::ready);
+  CHECK(store->scheduled_through("kpi") == at_s(kFire));
+}
+
+TEMPLATE_TEST_CASE("run store: a reader on a connection of its own is not held by an open batch",
+                   "[run_store]", SqliteStore, MysqlStore) {
+  TestType store;
+  store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
+  store->write_batch([&] {
+    store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));  // not committed yet
+    // Opened (not only read) while the batch holds its transaction, as the
+    // daemon's API readers are.
+    auto read = std::async(std::launch::async, [&] {
+      auto reader = store.another();
+      return reader->list_runs("kpi", 10).size();
+    });
+    // A read held by the batch would wait for it, and so forever: the bound
+    // only turns that hang into a failure.
+    REQUIRE(read.wait_for(30s) == std::future_status::ready);
+    CHECK(read.get() == 1);  // what is committed, not the batch's own write
+  });
+  CHECK(store.another()->list_runs("kpi", 10).size() == 2);
 }
 
 TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[run_store]",

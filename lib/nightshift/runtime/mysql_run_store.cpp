@@ -140,9 +140,13 @@ std::string random_key() {
 
 // START TRANSACTION … COMMIT; rolls back unless committed (an exception, a
 // "no such step"). After a lost connection the server has rolled back already.
+// Inside write_batch (`nested`) it is the batch's transaction, and this one
+// does nothing: the batch commits or rolls back as a whole.
 class MysqlRunStore::Transaction {
  public:
-  explicit Transaction(MysqlConnection& db) : db_(db) { db_.execute("START TRANSACTION"); }
+  Transaction(MysqlConnection& db, bool nested) : db_(db), committed_(nested) {
+    if (!nested) db_.execute("START TRANSACTION");
+  }
   ~Transaction() {
     if (committed_) return;
     try {
@@ -154,6 +158,7 @@ class MysqlRunStore::Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
+    if (committed_) return;
     db_.execute("COMMIT");
     committed_ = true;
   }
@@ -211,6 +216,13 @@ auto MysqlRunStore::with_retry(std::string_view doing, Duration budget, F f) {
   const auto deadline = Clock::now() + budget;
   auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstBackoff);
   bool warned = false;
+  {
+    // Inside write_batch, one try: a failure fails the batch, which its writer
+    // retries as a whole. (in_batch_ is set only by the thread holding the
+    // lock, so whoever sees it set here is that thread.)
+    std::lock_guard lock(mutex_);
+    if (in_batch_) return f(Try{connection(), false});
+  }
   for (int tries = 0;; ++tries) {
     std::string why;
     {
@@ -289,7 +301,7 @@ std::optional<std::int64_t> MysqlRunStore::create_run(const NewRun& run) {
 
   return write(doing, [&](Try t) -> std::optional<std::int64_t> {
     MysqlConnection& db = t.db;
-    Transaction transaction(db);
+    Transaction transaction(db, in_batch_);
     if (t.retry) {
       // An earlier try may have committed before its answer was lost.
       auto rows = db.query("SELECT run_id FROM runs WHERE request_key = " + db.quote(request_key));
@@ -368,7 +380,7 @@ void MysqlRunStore::set_step_states(std::int64_t run_id,
   const std::string doing = "setting the states of " + std::to_string(states.size()) +
                             " steps of run " + std::to_string(run_id);
   write(doing, [&](Try t) {
-    Transaction transaction(t.db);
+    Transaction transaction(t.db, in_batch_);
     for (const auto& [step, state] : states) update_step_state(t.db, run_id, step, state, doing);
     transaction.commit();
     return 0;
@@ -380,7 +392,7 @@ void MysqlRunStore::start_attempt(const AttemptRecord& attempt) {
                             attempt.step + " of run " + std::to_string(attempt.run_id);
   write(doing, [&](Try t) {
     MysqlConnection& db = t.db;
-    Transaction transaction(db);
+    Transaction transaction(db, in_batch_);
     update_step_state(db, attempt.run_id, attempt.step, StepState::running, doing);
     const std::string key = number(attempt.run_id) + " AND step = " + db.quote(attempt.step) +
                             " AND attempt = " + number(attempt.attempt);
@@ -412,7 +424,7 @@ void MysqlRunStore::finish_attempt(std::int64_t run_id, const std::string& step,
     // finished attempt under a running step; without, the UPDATE commits alone
     // (two round trips fewer).
     std::optional<Transaction> transaction;
-    if (step_state) transaction.emplace(db);
+    if (step_state) transaction.emplace(db, in_batch_);
     db.execute("UPDATE attempts SET state = " + db.quote(to_string(outcome)) +
                ", exit_code = " + number(exit_code ? std::optional<std::int64_t>(*exit_code)
                                                    : std::nullopt) +
@@ -432,7 +444,7 @@ std::vector<AttemptRecord> MysqlRunStore::mark_running_attempts_lost(Timestamp n
   const std::string when = number(to_millis(now));
   return write(doing, [&](Try t) {
     MysqlConnection& db = t.db;
-    Transaction transaction(db);
+    Transaction transaction(db, in_batch_);
     // A retry also finds what an earlier try committed: the lost ones of this `now`.
     auto rows = db.query(std::string(kAttemptColumns) + "WHERE a.state = 'running'" +
                          (t.retry ? " OR (a.state = 'lost' AND a.finished_at = " + when + ")"
@@ -638,6 +650,28 @@ void MysqlRunStore::take_daemon_lock() {
   if (rows.empty() || text(rows[0][0]) != "1") {
     db_.reset();
     fail("claiming the store", "another nightshift daemon is serving from this store");
+  }
+}
+
+// Group commit: the writes share one transaction and one COMMIT (one fsync
+// on the server instead of one per change). A failure rolls all of them back
+// and throws; the store writer then retries the batch whole.
+void MysqlRunStore::write_batch(const std::function<void()>& writes) {
+  std::lock_guard lock(mutex_);  // held across the writes, which take it again
+  try {
+    MysqlConnection& db = connection();
+    Transaction transaction(db, false);
+    in_batch_ = true;
+    struct Leave {
+      bool& flag;
+      ~Leave() { flag = false; }
+    } leave{in_batch_};
+    writes();
+    in_batch_ = false;
+    transaction.commit();
+  } catch (const MysqlError& e) {
+    if (e.connection_lost()) db_.reset();
+    fail("committing a batch of changes", e.what());
   }
 }
 

@@ -70,6 +70,7 @@ class MysqlRunStore final : public RunStore {
   // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
   // again whenever it reconnects (a lost connection loses the lock).
   void claim_for_daemon() override;
+  void write_batch(const std::function<void()>& writes) override;
 
   const std::string& address() const { return address_; }
 
@@ -113,7 +114,10 @@ class MysqlRunStore final : public RunStore {
 
   MysqlStoreOptions options_;
   std::string address_;
-  std::mutex mutex_;  // one thread at a time on the connection
+  // One thread at a time on the connection; recursive, as write_batch holds
+  // it across the writes it is made of.
+  std::recursive_mutex mutex_;
+  bool in_batch_ = false;  // inside write_batch: one try each, no transaction of their own
   std::unique_ptr<MysqlConnection> db_;  // null while the server is unreachable
   bool claimed_ = false;                 // claim_for_daemon: hold the lock on every connection
 };

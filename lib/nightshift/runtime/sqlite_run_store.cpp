@@ -267,6 +267,19 @@ void SqliteRunStore::configure() {
 
 void SqliteRunStore::migrate() {
   const int latest = latest_schema_version();
+  {
+    // A store already at this schema is not locked for writing to find that
+    // out: a reader opened while the daemon's writer holds a transaction
+    // would wait for it. (The locked check below decides the rest.)
+    Statement table = prepare(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        "reading the schema version");
+    if (table.next() && table.integer(0) == 1) {
+      Statement version = prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                                  "reading the schema version");
+      if (version.next() && version.integer(0) == latest) return;
+    }
+  }
   for (;;) {
     Transaction transaction(*this, "migrating the schema");
     exec(
