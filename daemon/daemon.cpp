@@ -28,13 +28,13 @@ std::vector<std::string> read_tokens(const std::string& path) {
   return tokens;
 }
 
+// Threads (and read connections) of the API's handlers: enough that a slow
+// read does not queue the others, few enough that a MySQL store does not see
+// a crowd of idle sessions.
+constexpr std::size_t kApiThreads = 4;
+
 // SSE clients and the proxies between them take a long silence for a dead line.
 constexpr auto kEventHeartbeat = std::chrono::seconds(15);
-
-double seconds_between(const std::optional<Timestamp>& a, const std::optional<Timestamp>& b) {
-  if (!a || !b) return 0;
-  return std::chrono::duration<double>(*b - *a).count();
-}
 
 }  // namespace
 
@@ -49,12 +49,19 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
   engine_->store().claim_for_daemon();
   scheduler_ = std::make_unique<Scheduler>(engine_->io(), engine_->store(), engine_->executor(),
                                            scheduler_events());
+  readers_ = std::make_unique<RunReaders>(
+      [this]() -> std::unique_ptr<RunReader> { return open_run_store(config_); }, kApiThreads);
   api_ =
       std::make_unique<Api>(*this, read_tokens(config_.tokens_file), std::string(kDashboardHtml));
+  api_pool_ = std::make_unique<boost::asio::thread_pool>(kApiThreads);
   HttpServerOptions options;
   options.host = config_.listen_host;
   options.port = static_cast<unsigned short>(config_.listen_port);
   options.log = [this](const std::string& m) { log_("warn", "http: " + m); };
+  options.offload = [this](std::function<void()> call) {
+    boost::asio::post(*api_pool_, std::move(call));
+  };
+  options.answers_at_once = &Api::answers_at_once;
   http_ = std::make_unique<HttpServer>(engine_->io(), options,
                                        [this](const HttpRequest& r) { return api_->handle(r); });
 }
@@ -92,9 +99,10 @@ ExecutorEvents Daemon::executor_events() {
   events.run_started = [this](const Job& job, std::int64_t run_id) {
     publish_run(job.spec.name, run_id, RunStatus::running);
   };
-  events.run_finished = [this](const Job& job, std::int64_t run_id, RunStatus status) {
+  events.run_finished = [this](const Job& job, std::int64_t run_id, RunStatus status,
+                               Duration elapsed) {
     publish_run(job.spec.name, run_id, status);  // before the next queued run starts
-    run_ended(job.spec.name, run_id, status);
+    run_ended(job.spec.name, run_id, status, std::chrono::duration<double>(elapsed).count());
   };
   events.store_error = [this](const std::string& what) {
     metrics_.store_error();
@@ -122,13 +130,8 @@ ExecutorEvents Daemon::executor_events() {
   return events;
 }
 
-void Daemon::run_ended(const std::string& job, std::int64_t run_id, RunStatus status) {
-  double seconds = 0;
-  try {
-    if (auto run = engine_->store().get_run(run_id))
-      seconds = seconds_between(run->started_at, run->finished_at);
-  } catch (const StoreError&) {
-  }
+void Daemon::run_ended(const std::string& job, std::int64_t run_id, RunStatus status,
+                       double seconds) {
   metrics_.run_finished(job, status, seconds, now_timestamp());
   log_(status == RunStatus::succeeded ? "info" : "warn",
        "run " + std::to_string(run_id) + " of " + job + " " + std::string(to_string(status)));
@@ -154,6 +157,9 @@ SchedulerEvents Daemon::scheduler_events() {
   events.run_stored = [this](const std::string& job, std::int64_t run_id, RunStatus status) {
     publish_run(job, run_id, status);
   };
+  events.queued_run_cancelled = [this](const std::string& job, std::int64_t run_id) {
+    run_ended(job, run_id, RunStatus::cancelled, 0);
+  };
   events.step_stored = [this](const std::string& job, std::int64_t run_id,
                               const std::string& step, StepState state) {
     publish_step(job, run_id, step, state, 0);
@@ -177,10 +183,10 @@ int Daemon::run() {
                    std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
                    config_.listen_host + ":" + std::to_string(http_->port()) + "/");
   sd_notify(0, "READY=1");
-  // Handlers are short, but while a MySQL store is unreachable the executor's
-  // strand waits for it and API reads take up to 5 s to give up: two threads
-  // more keep /healthz and the rest of the API answering meanwhile.
-  engine_->run(std::max(2, engine_->workers()) + 2);
+  // No io thread waits on the store (the writer and the API's pool do), so
+  // the io_context needs no more threads than the work it does.
+  engine_->run(std::max(2, engine_->workers()));
+  api_pool_->join();
   log_("info", "stopped");
   return exit_code_;
 }
@@ -272,8 +278,8 @@ std::optional<Instant> Daemon::next_run(const std::string& job) {
 bool Daemon::deadline_missed(const std::string& job) {
   return scheduler_->deadline_missed(job);
 }
-RunStore& Daemon::store() {
-  return engine_->store();
+RunReader& Daemon::store() {
+  return *readers_;
 }
 
 DaemonStatus Daemon::status() {
@@ -287,7 +293,7 @@ DaemonStatus Daemon::status() {
   }
   // The store is up when it can be read and the executor's writes succeed.
   try {
-    engine_->store().list_runs("", 1);
+    readers_->list_runs("", 1);
     StoreWriter::Health writes = engine_->executor().store_health();
     s.store_ok = writes.up;
     s.store_error = writes.error;
@@ -332,15 +338,9 @@ Scheduler::RerunResult Daemon::rerun(const Scheduler::Rerun& request) {
 
 void Daemon::cancel(std::int64_t run_id) {
   log_("info", "cancelling run " + std::to_string(run_id));
-  // A queued run has no executor state yet: the scheduler ends it (steps
-  // included, under its lock so it cannot start meanwhile), and its end is
-  // reported like that of any other run.
-  if (scheduler_->cancel_queued(run_id)) {
-    if (auto run = engine_->store().get_run(run_id))
-      run_ended(run->job, run_id, RunStatus::cancelled);
-    return;
-  }
-  engine_->executor().cancel_run(run_id, "run cancelled through the API");
+  // In the store's order: a run still queued there ends as cancelled at once,
+  // a started one is stopped by the executor.
+  scheduler_->cancel(run_id, "run cancelled through the API");
 }
 
 Diagnostics Daemon::reload() {
@@ -376,7 +376,7 @@ Diagnostics Daemon::reload() {
 std::shared_ptr<BodyStream> Daemon::follow_log(const std::string& path, std::int64_t run_id,
                                                const std::string& step, int attempt,
                                                std::size_t offset) {
-  return make_log_follower(engine_->io(), engine_->store(), path, run_id, step, attempt, offset);
+  return make_log_follower(engine_->io(), *readers_, path, run_id, step, attempt, offset);
 }
 
 std::shared_ptr<BodyStream> Daemon::events() {

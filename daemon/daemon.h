@@ -13,8 +13,11 @@
 #include "nightshift/server/metrics.h"
 #include "nightshift/server/scheduler.h"
 
+#include "nightshift/runtime/run_readers.h"
+
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
 #include <atomic>
@@ -37,7 +40,7 @@ class Daemon final : public DaemonControl {
   std::shared_ptr<const JobSet> jobs() override;
   std::optional<Instant> next_run(const std::string& job) override;
   bool deadline_missed(const std::string& job) override;
-  RunStore& store() override;
+  RunReader& store() override;
   DaemonStatus status() override;
   std::string metrics() override;
   std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,
@@ -54,7 +57,7 @@ class Daemon final : public DaemonControl {
   ExecutorEvents executor_events();
   SchedulerEvents scheduler_events();
   // A run ended (by the executor, or cancelled while queued): metrics, log, queue.
-  void run_ended(const std::string& job, std::int64_t run_id, RunStatus status);
+  void run_ended(const std::string& job, std::int64_t run_id, RunStatus status, double seconds);
   // GET /events: each is called once the change is stored, and costs nothing
   // when nobody is subscribed.
   void publish_run(const std::string& job, std::int64_t run_id, RunStatus status);
@@ -74,7 +77,11 @@ class Daemon final : public DaemonControl {
   EventHub event_hub_;  // before engine_: the executor publishes until it is gone
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<RunReaders> readers_;  // the API's, apart from the writer's connection
   std::unique_ptr<Api> api_;
+  // The API's handlers run here, off the io threads: they read the store and
+  // may wait for a commit. Joined before api_ and what it uses go.
+  std::unique_ptr<boost::asio::thread_pool> api_pool_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;

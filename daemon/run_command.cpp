@@ -51,7 +51,8 @@ ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<v
     if (will_retry) std::cout << "; retrying after attempt " << attempt;
     std::cout << std::endl;
   };
-  events.run_finished = [&outcome, &on_end](const Job&, std::int64_t, RunStatus status) {
+  events.run_finished = [&outcome, &on_end](const Job&, std::int64_t, RunStatus status,
+                                            Duration) {
     outcome = status;
     if (on_end) on_end();
   };

@@ -86,7 +86,7 @@ struct Harness {
     options.log_dir = logs.string();
     options.jitter = [] { return 0.0; };
     ExecutorEvents events;
-    events.run_finished = [this](const Job&, std::int64_t id, RunStatus s) {
+    events.run_finished = [this](const Job&, std::int64_t id, RunStatus s, Duration) {
       finished.emplace_back(id, s);
       reported(id, "", s == store.get_run(id)->status, "run " + std::string(to_string(s)));
     };

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace nightshift;
@@ -589,4 +591,58 @@ TEST_CASE("http server: answers 200 concurrent requests from 8 threads") {
   }
   for (auto& c : clients) c.join();
   CHECK(answered == 200);
+}
+
+TEST_CASE("http server: an offloaded handler that blocks holds no io thread") {
+  // Declared so that they go in reverse: released, then the pool joined while
+  // the io_context its answers go to is still there.
+  Harness h;
+  std::atomic<int> entered{0};
+  std::atomic<int> inline_calls{0};
+  // One pool thread for the handlers; the io_context has two threads.
+  asio::thread_pool pool(1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  struct Release {  // also when a REQUIRE fails: the pool must not wait forever
+    std::promise<void>& p;
+    bool done = false;
+    void operator()() {
+      if (!std::exchange(done, true)) p.set_value();
+    }
+    ~Release() { (*this)(); }
+  } release_now{release};
+  HttpServerOptions options;
+  options.offload = [&pool](std::function<void()> call) { asio::post(pool, std::move(call)); };
+  options.answers_at_once = [](const HttpRequest& r) { return r.path == "/healthz"; };
+  h.start(
+      [&](const HttpRequest& request) {
+        if (request.path == "/blocked") {
+          ++entered;
+          released.wait();
+        }
+        if (request.path == "/healthz") ++inline_calls;
+        return echo(request);
+      },
+      options);
+
+  // Three requests the pool cannot answer until released: more than the io threads.
+  std::vector<std::future<httplib::Result>> blocked;
+  for (int i = 0; i < 3; ++i)
+    blocked.push_back(std::async(std::launch::async, [&h] { return h.client().Get("/blocked"); }));
+  REQUIRE(eventually([&] { return entered == 1; }));
+  // Meanwhile what answers at once is answered, on the io threads.
+  auto health = h.client().Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(inline_calls == 1);
+  for (auto& b : blocked) CHECK(b.wait_for(0s) == std::future_status::timeout);
+
+  release_now();
+  for (auto& b : blocked) {
+    auto answer = b.get();
+    REQUIRE(answer);
+    CHECK(answer->status == 200);
+    CHECK(answer->body.rfind("GET /blocked\n", 0) == 0);
+  }
+  CHECK(entered == 3);
 }

@@ -287,7 +287,8 @@ class ApiTest(DaemonTest):
             """)
         self.daemon.start()
         run_id = self.rerun("talk")
-        wait_for(lambda: self.daemon.get(f"/runs/{run_id}/steps/s/log").text, 20, "the first line")
+        wait_for(lambda: self.daemon.get(f"/runs/{run_id}/steps/s/log").text == "first\n", 20,
+                 "the first line")
 
         with self.daemon.open(f"/runs/{run_id}/steps/s/log?follow=true") as r:
             self.assertEqual(r.status, 200)

@@ -101,8 +101,13 @@ class StoreFailureTest(ProjectTest):
         self.assertIn("stopped while store writes failed", self.daemon.log())
 
     def assertStopsSaying(self, words):
-        """A write now finds the store gone: the daemon stops with exit 1, saying so."""
-        self.assertEqual(self.daemon.post("/jobs/chain/rerun").status, 202)
+        """A write now finds the store gone: the daemon stops with exit 1, saying so.
+
+        The rerun's run is that write: it is never committed, so the answer is
+        503 (not a run id nobody will find), sent before the daemon goes."""
+        answer = self.daemon.post("/jobs/chain/rerun")
+        self.assertEqual(answer.status, 503, answer.body)
+        self.assertIn("has not committed the new run", answer.json["error"])
         wait_for(lambda: not self.daemon.running(), 60, "the daemon to stop")
         self.assertEqual(self.daemon.proc.returncode, 1, self.daemon.log()[-3000:])
         self.assertIn(words, self.daemon.log())

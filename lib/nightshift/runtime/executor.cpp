@@ -37,6 +37,7 @@ struct RunState {
         run_id(record.run_id),
         date(parse_date(record.date).value_or(date::year_month_day{})),
         scheduled_at(record.scheduled_at_text),
+        started_at(record.started_at),
         plan(job->dag, run_ifs(*job), std::move(carried)),
         attempt(job->spec.steps.size(), 0),
         failures(job->spec.steps.size(), 0),
@@ -54,6 +55,7 @@ struct RunState {
   std::int64_t run_id;
   date::year_month_day date;
   std::string scheduled_at;
+  std::optional<Timestamp> started_at;  // as stored, or set when the executor marks it running
   Plan plan;
   std::vector<int> attempt;          // the latest attempt's number per step
   std::vector<int> failures;         // failed or timed-out attempts per step
@@ -85,12 +87,15 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
     if (options_.workers < 1) options_.workers = 1;
   }
 
+  RunStore& store() { return store_; }
+
   template <class F>
   void on_strand(F f) {
     asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(*self); });
   }
 
-  void start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume);
+  void start_run(std::shared_ptr<const Job> job, const RunRecord& record,
+                 const std::vector<AttemptRecord>& attempts, bool resume);
   void cancel_run(std::int64_t run_id, const std::string& why);
   void cancel_all(const std::string& why);
   void drain() {
@@ -143,7 +148,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void launch(std::int64_t run_id, std::size_t step, int attempt);
 
   asio::strand<asio::io_context::executor_type> strand_;
-  RunStore& store_;  // read here; written through writer_ only
+  RunStore& store_;  // written through writer_ only; read only by the by-id start_run
   std::shared_ptr<StoreWriter> writer_;
   StepRunners runners_;
   ExecutorOptions options_;
@@ -162,24 +167,17 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   Load load_;
 };
 
-void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_id, bool resume) {
-  std::optional<RunRecord> record;
-  std::vector<AttemptRecord> attempts;
-  try {
-    record = store_.get_run(run_id);
-    if (resume) attempts = store_.attempts(run_id);
-  } catch (const StoreError& e) {
-    if (events_.store_error) events_.store_error(std::string("reading run: ") + e.what());
-    return;
-  }
-  if (!record || runs_.contains(run_id)) return;
+void Executor::Impl::start_run(std::shared_ptr<const Job> job, const RunRecord& record,
+                               const std::vector<AttemptRecord>& attempts, bool resume) {
+  const std::int64_t run_id = record.run_id;
+  if (runs_.contains(run_id)) return;
 
   const auto& steps = job->spec.steps;
   std::vector<bool> carried(steps.size(), false);
-  for (const StepRecord& s : record->steps)
+  for (const StepRecord& s : record.steps)
     if (auto i = job->dag.find(s.step); i && s.carried_over) carried[*i] = true;
-  auto run = std::make_unique<RunState>(job, *record, std::move(carried));
-  for (const StepRecord& s : record->steps) {
+  auto run = std::make_unique<RunState>(job, record, std::move(carried));
+  for (const StepRecord& s : record.steps) {
     auto i = job->dag.find(s.step);
     if (!i) continue;
     run->stored[*i] = s.state;
@@ -207,16 +205,16 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, std::int64_t run_
 
   RunState& r = *run;
   runs_.emplace(run_id, std::move(run));
-  if (record->status != RunStatus::running) {
+  if (record.status != RunStatus::running) {
     std::function<void()> reported;
     if (events_.run_started)
       reported = [self = shared_from_this(), job, run_id] {
         self->events_.run_started(*job, run_id);
       };
+    const Timestamp at = now_timestamp();
+    r.started_at = at;
     persist("marking run " + std::to_string(run_id) + " running",
-            [run_id, at = now_timestamp()](RunStore& store) {
-              store.set_run_status(run_id, RunStatus::running, at);
-            },
+            [run_id, at](RunStore& store) { store.set_run_status(run_id, RunStatus::running, at); },
             std::move(reported));
   }
   advance(r);
@@ -497,18 +495,20 @@ void Executor::Impl::maybe_finish(RunState& run) {
   run.finishing = true;
   RunStatus status = run.plan.status();
   std::int64_t run_id = run.run_id;
+  const Timestamp at = now_timestamp();
   persist(
       "recording the end of run " + std::to_string(run_id),
-      [run_id, status, at = now_timestamp()](RunStore& store) {
+      [run_id, status, at](RunStore& store) {
         store.set_run_status(run_id, status, at);
       },
-      [self = shared_from_this(), run_id, status] {
+      [self = shared_from_this(), run_id, status, at] {
         auto found = self->runs_.find(run_id);
         if (found == self->runs_.end()) return;
         auto job = found->second->job;
+        const Duration elapsed = at - found->second->started_at.value_or(at);
         self->runs_.erase(found);
         self->publish_load();
-        if (self->events_.run_finished) self->events_.run_finished(*job, run_id, status);
+        if (self->events_.run_finished) self->events_.run_finished(*job, run_id, status, elapsed);
       });
 }
 
@@ -623,14 +623,27 @@ void Executor::stop_writing() {
   writer_->stop();
 }
 
-void Executor::start_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
+void Executor::start_run(std::shared_ptr<const Job> job, RunRecord run) {
+  impl_->on_strand([job = std::move(job), run = std::move(run)](Impl& impl) {
+    impl.start_run(job, run, {}, false);
+  });
+}
+
+void Executor::resume_run(std::shared_ptr<const Job> job, RunRecord run,
+                          std::vector<AttemptRecord> attempts) {
   impl_->on_strand(
-      [job = std::move(job), run_id](Impl& impl) { impl.start_run(job, run_id, false); });
+      [job = std::move(job), run = std::move(run), attempts = std::move(attempts)](Impl& impl) {
+        impl.start_run(job, run, attempts, true);
+      });
+}
+
+void Executor::start_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
+  if (auto run = impl_->store().get_run(run_id)) start_run(std::move(job), std::move(*run));
 }
 
 void Executor::resume_run(std::shared_ptr<const Job> job, std::int64_t run_id) {
-  impl_->on_strand(
-      [job = std::move(job), run_id](Impl& impl) { impl.start_run(job, run_id, true); });
+  if (auto run = impl_->store().get_run(run_id))
+    resume_run(std::move(job), std::move(*run), impl_->store().attempts(run_id));
 }
 
 void Executor::cancel_run(std::int64_t run_id, std::string why) {

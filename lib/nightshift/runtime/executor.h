@@ -46,7 +46,9 @@ struct ExecutorEvents {
   std::function<void(const Job&, std::int64_t run_id, const std::string& step, int attempt,
                      const StepResult& result, Duration elapsed, bool will_retry)>
       step_finished;
-  std::function<void(const Job&, std::int64_t run_id, RunStatus status)> run_finished;
+  // `elapsed`: from the run's start (as stored) to its end.
+  std::function<void(const Job&, std::int64_t run_id, RunStatus status, Duration elapsed)>
+      run_finished;
   // The run is marked running (only when the executor does it: the daemon's
   // scheduler marks its runs running itself, before handing them over).
   std::function<void(const Job&, std::int64_t run_id)> run_started;
@@ -76,13 +78,22 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Executes a run that create_run has put in the store (queued): its steps,
-  // date and carried-over steps come from there. Thread-safe.
-  void start_run(std::shared_ptr<const Job> job, std::int64_t run_id);
+  // Executes a run as the store holds it (its steps, date and carried-over
+  // steps; marked running here unless `run.status` says it is already).
+  // Thread-safe; reads nothing from the store.
+  void start_run(std::shared_ptr<const Job> job, RunRecord run);
 
-  // Resumes a run found unfinished after a restart: recorded outcomes are kept,
-  // steps whose attempt was lost start again as a new attempt that does not use
-  // up a retry. Call after RunStore::mark_running_attempts_lost. Thread-safe.
+  // Resumes a run found unfinished after a restart: recorded outcomes (the
+  // run's step states and its `attempts`) are kept, steps whose attempt was
+  // lost start again as a new attempt that does not use up a retry. Call after
+  // RunStore::mark_running_attempts_lost. Thread-safe; reads nothing.
+  void resume_run(std::shared_ptr<const Job> job, RunRecord run,
+                  std::vector<AttemptRecord> attempts);
+
+  // The same for a run read from the store by id first, on the calling
+  // thread (`nightshift run`, tests: never from an io thread). A run that is
+  // not in the store is ignored.
+  void start_run(std::shared_ptr<const Job> job, std::int64_t run_id);
   void resume_run(std::shared_ptr<const Job> job, std::int64_t run_id);
 
   // Stops starting steps (a draining daemon): running attempts go on; runs stay
@@ -114,6 +125,11 @@ class Executor {
   // nothing waiting for the store keeps the io_context running. Later state
   // changes are not stored. Blocks until the writer has stopped.
   void stop_writing();
+
+  // The store's one writer. The scheduler writes through it too, so that its
+  // changes and the executor's commit in one order (a run marked running
+  // before its steps' states) and together (group commit).
+  StoreWriter& store_writer() { return *writer_; }
 
  private:
   class Impl;

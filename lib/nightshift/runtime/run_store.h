@@ -115,9 +115,34 @@ struct JobSpec;
 NewRun make_new_run(const JobSpec& job, Trigger trigger, Instant scheduled_at,
                     const std::vector<bool>& carried_over = {});
 
-class RunStore {
+// What may be read from a store: the API, /status and the log follower see
+// the store through this, on connections of their own (RunReaders), so no
+// read ever waits behind the writer.
+class RunReader {
  public:
-  virtual ~RunStore() = default;
+  virtual ~RunReader() = default;
+
+  virtual std::optional<RunRecord> get_run(std::int64_t run_id) = 0;
+  virtual std::vector<AttemptRecord> attempts(std::int64_t run_id) = 0;
+  // Newest first; `before` pages by run_id.
+  virtual std::vector<RunRecord> list_runs(const std::string& job, int limit,
+                                           std::optional<std::int64_t> before = std::nullopt) = 0;
+  // For every job that has runs, its latest run (the highest run_id) as a
+  // summary, ordered by job name: one read for the whole jobs overview, which
+  // never reads the steps themselves.
+  virtual std::vector<RunSummary> latest_runs() = 0;
+  // Runs not yet finished (queued or running), oldest first.
+  virtual std::vector<RunRecord> unfinished_runs() = 0;
+
+  // The scheduler's watermark of a job: every fire time up to it has been dealt
+  // with (a run created, or skipped by `catchup`). A restarted daemon catches up
+  // from here; nullopt for a job it has never scheduled.
+  virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
+};
+
+// A store read and written on one connection: the writer's, and `nightshift run`'s.
+class RunStore : public RunReader {
+ public:
 
   // Creates a run with its steps. Returns nullopt, creating nothing, when the
   // trigger is schedule or catchup and such a run of (job, scheduled_at) exists
@@ -145,22 +170,7 @@ class RunStore {
   // (finished at `now`). Returns them.
   virtual std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) = 0;
 
-  virtual std::optional<RunRecord> get_run(std::int64_t run_id) = 0;
-  virtual std::vector<AttemptRecord> attempts(std::int64_t run_id) = 0;
-  // Newest first; `before` pages by run_id.
-  virtual std::vector<RunRecord> list_runs(const std::string& job, int limit,
-                                           std::optional<std::int64_t> before = std::nullopt) = 0;
-  // For every job that has runs, its latest run (the highest run_id) as a
-  // summary, ordered by job name: one read for the whole jobs overview, which
-  // never reads the steps themselves.
-  virtual std::vector<RunSummary> latest_runs() = 0;
-  // Runs not yet finished (queued or running), oldest first.
-  virtual std::vector<RunRecord> unfinished_runs() = 0;
-
-  // The scheduler's watermark of a job: every fire time up to it has been dealt
-  // with (a run created, or skipped by `catchup`). A restarted daemon catches up
-  // from here; nullopt for a job it has never scheduled.
-  virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
+  // The scheduler's watermark of a job (see RunReader::scheduled_through).
   virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
 
   // Runs `writes` (calls of this store's write methods) as one transaction:

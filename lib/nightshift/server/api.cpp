@@ -108,7 +108,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 Api::Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html)
-    : daemon_(daemon), tokens_(std::move(tokens)), dashboard_html_(std::move(dashboard_html)) {}
+    : daemon_(daemon),
+      tokens_(std::move(tokens)),
+      dashboard_html_(std::move(dashboard_html)),
+      finished_runs_(kFinishedRunsCached) {}
 
 HttpResponse Api::handle(const HttpRequest& request) {
   try {
@@ -116,6 +119,12 @@ HttpResponse Api::handle(const HttpRequest& request) {
   } catch (const StoreError& e) {
     return error(503, std::string("store unavailable: ") + e.what());
   }
+}
+
+bool Api::answers_at_once(const HttpRequest& request) {
+  const std::string& path = request.path;
+  return path == "/" || path == "/healthz" || path == "/metrics" || path == "/events" ||
+         path.starts_with("/assets/");
 }
 
 std::optional<HttpResponse> Api::authorize(const HttpRequest& request) const {
@@ -282,6 +291,13 @@ HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
 
 HttpResponse Api::run(const std::string& id_text) {
   auto id = parse_id(id_text);
+  if (id) {
+    if (auto body = finished_runs_.find(*id)) {
+      HttpResponse r;
+      r.body = std::move(*body);
+      return r;
+    }
+  }
   auto record = id ? daemon_.store().get_run(*id) : std::nullopt;
   if (!record) return error(404, "unknown run '" + id_text + "'");
   json::object out = run_json(*record);
@@ -293,7 +309,11 @@ HttpResponse Api::run(const std::string& id_text) {
     auto& s = step.as_object();
     s["attempts"] = std::move(attempts[std::string(s["step"].as_string())]);
   }
-  return json_response(200, out);
+  HttpResponse response = json_response(200, out);
+  // The attempts were read after the run: when it had finished, they are final too.
+  if (record->status != RunStatus::queued && record->status != RunStatus::running)
+    finished_runs_.put(*id, response.body);
+  return response;
 }
 
 HttpResponse Api::cancel(const std::string& id_text) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "nightshift/server/daemon_control.h"
+#include "nightshift/server/finished_run_cache.h"
 #include "nightshift/server/http_message.h"
 
 #include <string>
@@ -18,6 +19,11 @@ class Api {
   Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html);
 
   HttpResponse handle(const HttpRequest& request);
+
+  // Whether a request never waits on the store or a lock held across one:
+  // liveness, metrics, the dashboard's files and the /events subscription.
+  // The server answers these on the io threads, the rest on the API's pool.
+  static bool answers_at_once(const HttpRequest& request);
 
  private:
   HttpResponse route(const HttpRequest& request, const std::vector<std::string>& path);
@@ -36,6 +42,9 @@ class Api {
   DaemonControl& daemon_;
   std::vector<std::string> tokens_;
   std::string dashboard_html_;
+  // A few hundred answers: what the dashboard's run pages look at again and again.
+  static constexpr std::size_t kFinishedRunsCached = 512;
+  FinishedRunCache finished_runs_;
 };
 
 // Compares without an early exit, so the time taken says nothing of where a

@@ -35,7 +35,7 @@ class DaemonControl {
   virtual std::shared_ptr<const JobSet> jobs() = 0;
   virtual std::optional<Instant> next_run(const std::string& job) = 0;
   virtual bool deadline_missed(const std::string& job) = 0;
-  virtual RunStore& store() = 0;
+  virtual RunReader& store() = 0;  // read connections of their own
   virtual DaemonStatus status() = 0;
   virtual std::string metrics() = 0;
   // The file of an attempt's log ({log_dir}/{job}/{run_id}/{step}.{attempt}.log).

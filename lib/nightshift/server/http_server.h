@@ -31,12 +31,21 @@ struct HttpServerOptions {
   std::size_t max_connections = 1024;  // further connections are accepted and closed
   // Handler exceptions and accept errors; called from io_context threads. Default: silent.
   std::function<void(const std::string&)> log;
+  // Where a handler that may block (a store read, a rerun waiting for its
+  // commit) runs: `offload` runs the call it is given on a pool of its own, so
+  // the io threads only move bytes and a slow store never stalls them. A
+  // request `answers_at_once` says never blocks (health, metrics, the
+  // dashboard, /events) is handled on the connection's strand instead, so it
+  // is answered while that pool is busy. Without `offload` every handler runs
+  // on the strand.
+  std::function<void(std::function<void()>)> offload;
+  std::function<bool(const HttpRequest&)> answers_at_once;
 };
 
 class HttpServer {
  public:
-  // Called on the connection's strand, so concurrently for different
-  // connections when the io_context runs on several threads. A throw answers 500.
+  // Called on the connection's strand or through options.offload, so
+  // concurrently for different connections. A throw answers 500.
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);

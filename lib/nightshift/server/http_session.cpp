@@ -232,7 +232,26 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
     if (!request) return send_error(400, "bad request target");
     request->remote = remote_;
 
-    HttpResponse response = call_handler(*request);
+    const auto& offload = options_.offload;
+    if (offload && !(options_.answers_at_once && options_.answers_at_once(*request))) {
+      // The answer comes back to this strand; the session lives until then.
+      auto shared = std::make_shared<HttpRequest>(std::move(*request));
+      // The guard keeps the io_context running until the answer is back on
+      // the strand: nothing of this request is pending on it meanwhile.
+      offload([self = shared_from_this(), shared, head_only,
+               work = asio::make_work_guard(socket_.get_executor())] {
+        auto response = std::make_shared<HttpResponse>(self->call_handler(*shared));
+        asio::post(self->socket_.get_executor(), [self, response, head_only] {
+          if (!self->closed_) return self->answer(std::move(*response), head_only);
+          if (response->stream) self->guarded("cancel", [&] { response->stream->cancel(); });
+        });
+      });
+      return;
+    }
+    answer(call_handler(*request), head_only);
+  }
+
+  void answer(HttpResponse&& response, bool head_only) {
     if (response.status < 100 || response.status > 999) {
       log("http handler answered status " + std::to_string(response.status));
       response = error_response(500, "internal error");

@@ -17,7 +17,7 @@ constexpr auto kPollInterval = std::chrono::milliseconds(200);
 
 class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFollower> {
  public:
-  LogFollower(asio::io_context& io, RunStore& store, std::string path, std::int64_t run_id,
+  LogFollower(asio::io_context& io, RunReader& store, std::string path, std::int64_t run_id,
               std::string step, int attempt, std::size_t offset)
       : io_(io),
         timer_(io),
@@ -87,7 +87,7 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
 
   asio::io_context& io_;
   asio::steady_timer timer_;
-  RunStore& store_;
+  RunReader& store_;
   std::string path_;
   std::int64_t run_id_;
   std::string step_;
@@ -100,7 +100,7 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
 
 }  // namespace
 
-std::shared_ptr<BodyStream> make_log_follower(asio::io_context& io, RunStore& store,
+std::shared_ptr<BodyStream> make_log_follower(asio::io_context& io, RunReader& store,
                                               std::string path, std::int64_t run_id,
                                               std::string step, int attempt, std::size_t offset) {
   return std::make_shared<LogFollower>(io, store, std::move(path), run_id, std::move(step), attempt,

@@ -15,7 +15,7 @@ class io_context;
 namespace nightshift {
 
 // Reads from `offset` on; checks the store for the attempt's end between reads.
-std::shared_ptr<BodyStream> make_log_follower(boost::asio::io_context& io, RunStore& store,
+std::shared_ptr<BodyStream> make_log_follower(boost::asio::io_context& io, RunReader& store,
                                               std::string path, std::int64_t run_id,
                                               std::string step, int attempt, std::size_t offset);
 

@@ -6,6 +6,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/system_timer.hpp>
 
+#include <boost/asio/post.hpp>
+
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -13,6 +16,12 @@ namespace nightshift {
 namespace {
 
 namespace asio = boost::asio;
+
+// How long a rerun waits for the store to commit its run before it answers
+// 503 (the run is still created once the store takes it).
+constexpr std::chrono::seconds kRerunCommitWait{30};
+// How long start() waits for its first writes (catch-up runs) to commit.
+constexpr std::chrono::seconds kStartCommitWait{30};
 
 }  // namespace
 
@@ -22,6 +31,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
        Clock clock)
       : io_(io),
         store_(store),
+        writer_(executor.store_writer()),
         executor_(executor),
         events_(std::move(events)),
         clock_(clock ? std::move(clock) : [] {
@@ -29,13 +39,28 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         }) {}
 
   void start(std::shared_ptr<const JobSet> jobs) {
-    std::lock_guard lock(mutex_);
-    jobs_ = std::move(jobs);
-    recover();
-    for (const auto& job : jobs_->jobs()) {
-      rewatch_deadline(*job);
-      schedule_job(*job, true);
+    {
+      std::lock_guard lock(mutex_);
+      jobs_ = std::move(jobs);
+      recover();
+      for (const auto& job : jobs_->jobs()) {
+        if (auto through = store_.scheduled_through(job->spec.name))
+          watermark_[job->spec.name] = *through;
+        rewatch_deadline(*job);
+        schedule_job(*job, true);
+      }
     }
+    // A daemon that says it is up has its catch-up runs in the store: wait
+    // (here, before the io threads serve) for what start queued to commit.
+    // A store that fails now is retried by the writer; the daemon comes up
+    // without waiting for it.
+    auto committed = std::make_shared<std::promise<void>>();
+    auto done = committed->get_future();
+    writer_.submit("starting the scheduler", [](RunStore&) {},
+                   [committed = std::move(committed)] { committed->set_value(); });
+    if (done.wait_for(kStartCommitWait) != std::future_status::ready)
+      log("the store has not taken the scheduler's first writes within " +
+          std::to_string(kStartCommitWait.count()) + " s; going on, they are written once it does");
   }
 
   void reload(std::shared_ptr<const JobSet> jobs) {
@@ -62,8 +87,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     for (auto& [job, timer] : deadline_timers_) timer->cancel();
   }
 
-  void run_finished(const std::string& job_name, RunStatus status) {
+  void run_finished(const std::string& job_name, std::int64_t run_id, RunStatus status) {
     std::lock_guard lock(mutex_);
+    auto started = started_.find(run_id);
+    if (status == RunStatus::succeeded && started != started_.end()) {
+      Instant& through = succeeded_through_[job_name];
+      through = std::max(through, started->second);
+    }
+    if (started != started_.end()) started_.erase(started);
     if (status == RunStatus::succeeded && deadline_missed_[job_name]) {
       deadline_missed_[job_name] = false;
       if (events_.deadline_missed) events_.deadline_missed(job_name, false);
@@ -72,21 +103,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   RerunResult rerun(const Rerun& request);
-
-  bool cancel_queued(std::int64_t run_id) {
-    std::lock_guard lock(mutex_);
-    auto run = store_.get_run(run_id);
-    if (!run || run->status != RunStatus::queued) return false;
-    // Its steps end with it: a cancelled run shows no step still waiting.
-    for (const StepRecord& s : run->steps) {
-      if (s.carried_over) continue;
-      store_.set_step_state(run_id, s.step, StepState::cancelled);
-      if (events_.step_stored) events_.step_stored(run->job, run_id, s.step, StepState::cancelled);
-    }
-    store_.set_run_status(run_id, RunStatus::cancelled, now_timestamp());
-    run_stored(run->job, run_id, RunStatus::cancelled);
-    return true;
-  }
+  void cancel(std::int64_t run_id, std::string why);
 
   std::shared_ptr<const JobSet> jobs() const {
     std::lock_guard lock(mutex_);
@@ -108,10 +125,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void schedule_job(const Job& job, bool at_startup);
   void arm(const std::string& job, Instant at);
   void on_timer(const std::string& job_name);
-  void fire(const std::string& job_name);
-  void create_scheduled_run(const Job& job, const DueFire& fire);
+  void create_runs(const Job& job, const std::vector<DueFire>& fires, Instant through);
+  void runs_created(const std::string& job, const std::vector<NewRun>& runs,
+                    const std::vector<std::optional<std::int64_t>>& ids);
   void start_queued(const Job& job);
-  std::size_t active_runs(const std::string& job, bool running_only);
+  void runs_started(const std::string& job, std::vector<RunRecord>& runs);
   void watch_deadline(const Job& job, Instant fire);
   void rewatch_deadline(const Job& job);
   void log(const std::string& message) {
@@ -120,23 +138,43 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void run_stored(const std::string& job, std::int64_t run_id, RunStatus status) {
     if (events_.run_stored) events_.run_stored(job, run_id, status);
   }
+  // Runs `then` under the lock once `write` is committed (on the writer's
+  // thread), unless the scheduler is gone by then.
+  template <class Then>
+  void persist(std::string what, StoreWriter::Write write, Then then) {
+    writer_.submit(std::move(what), std::move(write),
+                   [weak = weak_from_this(), then = std::move(then)]() mutable {
+                     auto self = weak.lock();
+                     if (!self) return;
+                     std::lock_guard lock(self->mutex_);
+                     then(*self);
+                   });
+  }
 
   asio::io_context& io_;
-  RunStore& store_;
+  RunStore& store_;  // read by start() only; written through writer_
+  StoreWriter& writer_;
   Executor& executor_;
   SchedulerEvents events_;
   Clock clock_;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // never held across a store call
   std::shared_ptr<const JobSet> jobs_;
   std::map<std::string, std::unique_ptr<asio::system_timer>> timers_;
   std::map<std::string, std::unique_ptr<asio::system_timer>> deadline_timers_;
   std::map<std::string, std::optional<Instant>> next_;
   std::map<std::string, bool> deadline_missed_;
+  // Each job's watermark as last written (the store's scheduled_through).
+  std::map<std::string, Instant> watermark_;
+  // The latest fire time a run of the job has succeeded for: a deadline is met
+  // once a run of its fire time, or a later one, has succeeded.
+  std::map<std::string, Instant> succeeded_through_;
+  std::map<std::int64_t, Instant> started_;  // runs handed to the executor: their fire time
   bool stopped_ = false;
 };
 
 // What a dead daemon left: running attempts become lost and restart; its
-// running runs resume; queued ones wait for their turn.
+// running runs resume; queued ones wait for their turn. At start-up, before
+// anything else writes: read and written here directly.
 void Scheduler::Impl::recover() {
   auto lost = store_.mark_running_attempts_lost(now_timestamp());
   for (const auto& a : lost) {
@@ -145,7 +183,7 @@ void Scheduler::Impl::recover() {
     if (auto run = store_.get_run(a.run_id); run && events_.attempt_lost)
       events_.attempt_lost(run->job, a.step);
   }
-  for (const RunRecord& run : store_.unfinished_runs()) {
+  for (RunRecord& run : store_.unfinished_runs()) {
     auto job = jobs_->find(run.job);
     if (!job) {
       log("run " + std::to_string(run.run_id) + " of job " + run.job +
@@ -153,7 +191,10 @@ void Scheduler::Impl::recover() {
       store_.set_run_status(run.run_id, RunStatus::failed, now_timestamp());
       continue;
     }
-    if (run.status == RunStatus::running) executor_.resume_run(job, run.run_id);
+    if (run.status != RunStatus::running) continue;
+    started_[run.run_id] = run.scheduled_at;
+    auto attempts = store_.attempts(run.run_id);
+    executor_.resume_run(job, std::move(run), std::move(attempts));
   }
   for (const auto& job : jobs_->jobs()) start_queued(*job);
 }
@@ -163,18 +204,16 @@ void Scheduler::Impl::schedule_job(const Job& job, bool at_startup) {
   Instant now = clock_();
   Instant from = now;
   if (job.spec.schedule) {
-    auto since = store_.scheduled_through(name);
-    if (!since) {
-      store_.set_scheduled_through(name, now);  // a new job starts from now, nothing to catch up
+    auto since = watermark_.find(name);
+    if (since == watermark_.end()) {
+      create_runs(job, {}, now);  // a new job starts from now, nothing to catch up
     } else if (at_startup) {
-      for (const DueFire& fire : due_fires(job.spec, *since, now, true))
-        create_scheduled_run(job, fire);
-      store_.set_scheduled_through(name, now);
+      create_runs(job, due_fires(job.spec, since->second, now, true), now);
     } else {
       // A reload that lands just after a fire time whose timer has not run
       // yet must not skip it: arm from the watermark (at most a minute back,
       // so an edited schedule does not fire for its whole past day).
-      from = std::max(*since, now - std::chrono::minutes(1));
+      from = std::max(since->second, now - std::chrono::minutes(1));
     }
   }
   auto next = job.spec.schedule ? job.spec.schedule->next_fire_after(from) : std::nullopt;
@@ -199,16 +238,6 @@ void Scheduler::Impl::arm(const std::string& job, Instant at) {
 void Scheduler::Impl::on_timer(const std::string& job_name) {
   std::lock_guard lock(mutex_);
   if (stopped_) return;
-  try {
-    fire(job_name);
-  } catch (const StoreError& e) {
-    // The store is unreachable: try again shortly rather than lose the fire time.
-    log("job " + job_name + ": cannot record its fire time: " + e.what() + "; retrying in 5s");
-    arm(job_name, clock_() + std::chrono::seconds(5));
-  }
-}
-
-void Scheduler::Impl::fire(const std::string& job_name) {
   auto job = jobs_->find(job_name);
   if (!job || !job->spec.schedule) return;
   Instant now = clock_();
@@ -217,57 +246,104 @@ void Scheduler::Impl::fire(const std::string& job_name) {
     arm(job_name, *next);
     return;
   }
-  Instant since = store_.scheduled_through(job_name).value_or(now - std::chrono::seconds(1));
-  for (const DueFire& fire : due_fires(job->spec, since, now, false))
-    create_scheduled_run(*job, fire);
-  store_.set_scheduled_through(job_name, now);
+  auto since = watermark_.find(job_name);
+  Instant from = since != watermark_.end() ? since->second : now - std::chrono::seconds(1);
+  create_runs(*job, due_fires(job->spec, from, now, false), now);
   next = job->spec.schedule->next_fire_after(now);
   next_[job_name] = next;
   if (events_.next_run) events_.next_run(job_name, next);
   if (next) arm(job_name, *next);
 }
 
-void Scheduler::Impl::create_scheduled_run(const Job& job, const DueFire& fire) {
-  NewRun run = make_new_run(job.spec, fire.catchup ? Trigger::catchup : Trigger::schedule, fire.at);
-  auto id = store_.create_run(run);
-  if (!id) return;  // this fire time has its run already (a restart within the same second)
-  run_stored(run.job, *id, RunStatus::queued);
-  log("run " + std::to_string(*id) + " of " + run.job + " for " + run.date + " created (" +
-      std::string(to_string(run.trigger)) + ")");
-  watch_deadline(job, fire.at);
-  start_queued(job);
+// The runs of `fires` and the watermark moved to `through`, in one commit: a
+// crash cannot leave a fire time both past the watermark and without its run.
+void Scheduler::Impl::create_runs(const Job& job, const std::vector<DueFire>& fires,
+                                  Instant through) {
+  const std::string& name = job.spec.name;
+  watermark_[name] = through;
+  auto runs = std::make_shared<std::vector<NewRun>>();
+  for (const DueFire& fire : fires)
+    runs->push_back(
+        make_new_run(job.spec, fire.catchup ? Trigger::catchup : Trigger::schedule, fire.at));
+  auto ids = std::make_shared<std::vector<std::optional<std::int64_t>>>();
+  persist(
+      runs->empty() ? "recording the schedule of " + name : "creating runs of " + name,
+      [name, through, runs, ids](RunStore& store) {
+        ids->clear();  // a retried batch runs this again
+        // nullopt: this fire time has its run already (a restart within the same second).
+        for (const NewRun& run : *runs) ids->push_back(store.create_run(run));
+        store.set_scheduled_through(name, through);
+      },
+      [name, runs, ids](Impl& self) {
+        if (!runs->empty()) self.runs_created(name, *runs, *ids);
+      });
 }
 
-// Starts the oldest queued runs of a job while fewer than max_active_runs run.
+void Scheduler::Impl::runs_created(const std::string& job_name, const std::vector<NewRun>& runs,
+                                   const std::vector<std::optional<std::int64_t>>& ids) {
+  auto job = jobs_->find(job_name);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!ids[i]) continue;
+    run_stored(job_name, *ids[i], RunStatus::queued);
+    log("run " + std::to_string(*ids[i]) + " of " + job_name + " for " + runs[i].date +
+        " created (" + std::string(to_string(runs[i].trigger)) + ")");
+    if (job && runs[i].trigger != Trigger::manual) watch_deadline(*job, runs[i].scheduled_at);
+  }
+  if (job) start_queued(*job);
+}
+
+// Starts the oldest queued runs of a job while fewer than max_active_runs run,
+// counted in the store's transaction: whoever else runs this job counts.
 void Scheduler::Impl::start_queued(const Job& job) {
   if (stopped_) return;
-  std::vector<RunRecord> queued;
-  std::size_t running = 0;
-  for (RunRecord& run : store_.unfinished_runs()) {
-    if (run.job != job.spec.name) continue;
-    if (run.status == RunStatus::running) ++running;
-    if (run.status == RunStatus::queued) queued.push_back(std::move(run));
-  }
-  auto self = jobs_->find(job.spec.name);
-  for (const RunRecord& run : queued) {
-    if (running >= static_cast<std::size_t>(job.spec.max_active_runs)) break;
-    // Mark it running now, so a second call before the executor gets to it does not start it twice.
-    store_.set_run_status(run.run_id, RunStatus::running, now_timestamp());
+  const std::string& name = job.spec.name;
+  const auto limit = static_cast<std::size_t>(job.spec.max_active_runs);
+  auto started = std::make_shared<std::vector<RunRecord>>();
+  persist(
+      "starting queued runs of " + name,
+      [name, limit, started](RunStore& store) {
+        started->clear();  // a retried batch runs this again
+        std::vector<RunRecord> queued;
+        std::size_t running = 0;
+        for (RunRecord& run : store.unfinished_runs()) {
+          if (run.job != name) continue;
+          if (run.status == RunStatus::running) ++running;
+          if (run.status == RunStatus::queued) queued.push_back(std::move(run));
+        }
+        for (RunRecord& run : queued) {
+          if (running++ >= limit) break;
+          run.status = RunStatus::running;
+          run.started_at = now_timestamp();
+          store.set_run_status(run.run_id, RunStatus::running, *run.started_at);
+          started->push_back(std::move(run));
+        }
+      },
+      [name, started](Impl& self) { self.runs_started(name, *started); });
+}
+
+void Scheduler::Impl::runs_started(const std::string& job_name, std::vector<RunRecord>& runs) {
+  auto job = jobs_->find(job_name);
+  for (RunRecord& run : runs) {
     run_stored(run.job, run.run_id, RunStatus::running);  // before the executor reports its steps
-    ++running;
+    if (!job) {
+      // Removed by a reload since: a restarted daemon would fail it the same way.
+      log("run " + std::to_string(run.run_id) + " of job " + job_name +
+          " cannot start: the job is no longer defined; marking it failed");
+      const std::int64_t id = run.run_id;
+      persist("failing run " + std::to_string(id),
+              [id](RunStore& store) {
+                store.set_run_status(id, RunStatus::failed, now_timestamp());
+              },
+              [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
+      continue;
+    }
     if (run.trigger != Trigger::manual && events_.schedule_delay) {
       auto delay = std::chrono::system_clock::now() - run.scheduled_at;
       events_.schedule_delay(std::chrono::duration<double>(delay).count());
     }
-    executor_.start_run(self, run.run_id);
+    started_[run.run_id] = run.scheduled_at;
+    executor_.start_run(job, std::move(run));
   }
-}
-
-std::size_t Scheduler::Impl::active_runs(const std::string& job, bool running_only) {
-  std::size_t n = 0;
-  for (const RunRecord& run : store_.unfinished_runs())
-    if (run.job == job && (!running_only || run.status == RunStatus::running)) ++n;
-  return n;
 }
 
 void Scheduler::Impl::watch_deadline(const Job& job, Instant fire) {
@@ -281,33 +357,28 @@ void Scheduler::Impl::watch_deadline(const Job& job, Instant fire) {
         auto self = weak.lock();
         if (ec || !self) return;
         std::lock_guard lock(self->mutex_);
-        std::vector<RunRecord> runs;
-        try {
-          runs = self->store_.list_runs(name, 20);
-        } catch (const StoreError& e) {
-          self->log("job " + name + ": cannot check its deadline: " + e.what());
-          return;
-        }
-        // Missed unless a run of this fire time (or a later one) has succeeded.
-        bool met = false;
-        for (const RunRecord& run : runs)
-          met = met || (run.status == RunStatus::succeeded && run.scheduled_at >= fire);
-        if (!met) {
-          self->deadline_missed_[name] = true;
-          if (self->events_.deadline_missed) self->events_.deadline_missed(name, true);
-          self->log("job " + name + " missed its deadline for the run scheduled at " +
-                    format_iso8601(fire, find_time_zone("UTC")));
-        }
+        auto met = self->succeeded_through_.find(name);
+        if (met != self->succeeded_through_.end() && met->second >= fire) return;
+        self->deadline_missed_[name] = true;
+        if (self->events_.deadline_missed) self->events_.deadline_missed(name, true);
+        self->log("job " + name + " missed its deadline for the run scheduled at " +
+                  format_iso8601(fire, find_time_zone("UTC")));
       });
 }
 
 // The watch over the deadline of the job's latest scheduled run lived in the
 // previous daemon's memory: a restart between a fire time and its deadline
 // must not forget it, nor forget a deadline already missed. (Catch-up runs
-// made at start re-arm it for their later fire times.)
+// made at start re-arm it for their later fire times.) At start-up: reads.
 void Scheduler::Impl::rewatch_deadline(const Job& job) {
   if (!job.spec.deadline) return;
-  for (const RunRecord& run : store_.list_runs(job.spec.name, 20)) {
+  const auto runs = store_.list_runs(job.spec.name, 20);
+  for (const RunRecord& run : runs) {
+    if (run.status != RunStatus::succeeded) continue;
+    Instant& through = succeeded_through_[job.spec.name];
+    through = std::max(through, run.scheduled_at);
+  }
+  for (const RunRecord& run : runs) {
     if (run.trigger != Trigger::manual) {
       watch_deadline(job, run.scheduled_at);
       return;
@@ -316,13 +387,12 @@ void Scheduler::Impl::rewatch_deadline(const Job& job) {
 }
 
 Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto job = jobs_ ? jobs_->find(request.job) : nullptr;
   if (!job) return {std::nullopt, 404, "unknown job '" + request.job + "'"};
   const JobSpec& spec = job->spec;
 
   std::vector<bool> carried(spec.steps.size(), false);
-  std::optional<Instant> scheduled_at;
   if (request.from) {
     auto step = job->dag.find(*request.from);
     if (!step)
@@ -330,36 +400,123 @@ Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
     auto rerun = job->dag.downstream_closure(*step);
     for (std::size_t i = 0; i < carried.size(); ++i) carried[i] = !rerun[i];
   }
-  if (request.failed) {
-    // Only the steps of the latest run that did not succeed run again, for its date.
-    auto latest = store_.list_runs(spec.name, 1);
-    if (latest.empty()) return {std::nullopt, 404, "job '" + spec.name + "' has no run to rerun"};
-    for (const StepRecord& s : latest.front().steps)
-      if (auto i = job->dag.find(s.step); i && s.state == StepState::succeeded) carried[*i] = true;
-    if (!request.date) scheduled_at = latest.front().scheduled_at;
+  std::optional<Instant> scheduled_at;
+  if (request.date) {
+    auto fire = fire_time_on(spec, *request.date);
+    if (!fire) return {std::nullopt, 400, fire.error().message};
+    scheduled_at = *fire;
+  } else if (!request.failed) {
+    scheduled_at = latest_fire_at_or_before(spec, clock_());
+    if (!scheduled_at)
+      return {std::nullopt, 400, "job '" + spec.name + "' has not fired yet: give a date"};
   }
-  if (!scheduled_at) {
-    if (request.date) {
-      auto fire = fire_time_on(spec, *request.date);
-      if (!fire) return {std::nullopt, 400, fire.error().message};
-      scheduled_at = *fire;
-    } else {
-      scheduled_at = latest_fire_at_or_before(spec, clock_());
-      if (!scheduled_at)
-        return {std::nullopt, 400, "job '" + spec.name + "' has not fired yet: give a date"};
-    }
-  }
-  if (active_runs(spec.name, false) >= static_cast<std::size_t>(spec.max_active_runs))
-    return {std::nullopt, 409,
-            "job '" + spec.name + "' has " + std::to_string(spec.max_active_runs) +
-                " active run(s), its max_active_runs"};
 
-  NewRun run = make_new_run(spec, Trigger::manual, *scheduled_at, carried);
-  auto id = store_.create_run(run);  // manual runs are never deduplicated: always an id
-  run_stored(run.job, *id, RunStatus::queued);
-  log("run " + std::to_string(*id) + " of " + spec.name + " for " + run.date + " created (manual)");
-  start_queued(*job);
-  return {id, 202, ""};
+  // What needs the store's state is decided in the write's transaction.
+  struct Outcome {
+    RerunResult result;
+    std::string date;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  auto done = std::make_shared<std::promise<void>>();
+  auto committed = done->get_future();
+  const bool failed_only = request.failed;
+  persist(
+      "creating a manual run of " + spec.name,
+      [job, carried, scheduled_at, failed_only, outcome](RunStore& store) {
+        const JobSpec& spec = job->spec;
+        outcome->result = {};
+        std::size_t active = 0;
+        for (const RunRecord& run : store.unfinished_runs()) active += run.job == spec.name;
+        if (active >= static_cast<std::size_t>(spec.max_active_runs)) {
+          outcome->result = {std::nullopt, 409,
+                             "job '" + spec.name + "' has " +
+                                 std::to_string(spec.max_active_runs) +
+                                 " active run(s), its max_active_runs"};
+          return;
+        }
+        std::vector<bool> carry = carried;
+        std::optional<Instant> at = scheduled_at;
+        if (failed_only) {
+          // Only the steps of the latest run that did not succeed run again, for its date.
+          auto latest = store.list_runs(spec.name, 1);
+          if (latest.empty()) {
+            outcome->result = {std::nullopt, 404, "job '" + spec.name + "' has no run to rerun"};
+            return;
+          }
+          for (const StepRecord& s : latest.front().steps)
+            if (auto i = job->dag.find(s.step); i && s.state == StepState::succeeded)
+              carry[*i] = true;
+          if (!at) at = latest.front().scheduled_at;
+        }
+        NewRun run = make_new_run(spec, Trigger::manual, *at, carry);
+        outcome->result.run_id = store.create_run(run);  // manual: never deduplicated
+        outcome->date = run.date;
+      },
+      // The promise lives only in here: a write dropped unwritten breaks it.
+      [job, outcome, done = std::move(done)](Impl& self) {
+        if (auto id = outcome->result.run_id) {
+          self.run_stored(job->spec.name, *id, RunStatus::queued);
+          self.log("run " + std::to_string(*id) + " of " + job->spec.name + " for " +
+                   outcome->date + " created (manual)");
+          self.start_queued(*job);
+        }
+        done->set_value();
+      });
+  lock.unlock();
+  // The caller is an API thread: waiting here holds no io thread. A store that
+  // fails keeps the write queued; the run is created once the store takes it.
+  bool stored = committed.wait_for(kRerunCommitWait) == std::future_status::ready;
+  try {
+    if (stored) committed.get();
+  } catch (const std::future_error&) {
+    stored = false;  // dropped unwritten: the writer stopped (the daemon is going away)
+  }
+  if (!stored) {
+    auto health = writer_.health();
+    return {std::nullopt, 503,
+            "the store has not committed the new run of '" + spec.name + "' within " +
+                std::to_string(kRerunCommitWait.count()) + " s" +
+                (health.up ? std::string() : " (" + health.error + ")") +
+                "; it is created once the store takes it: see GET /jobs/" + spec.name + "/runs"};
+  }
+  return outcome->result;
+}
+
+void Scheduler::Impl::cancel(std::int64_t run_id, std::string why) {
+  std::lock_guard lock(mutex_);
+  struct Outcome {
+    std::optional<RunRecord> queued;  // the run, when it was still queued and is now cancelled
+  };
+  auto outcome = std::make_shared<Outcome>();
+  persist(
+      "cancelling run " + std::to_string(run_id),
+      [run_id, outcome](RunStore& store) {
+        outcome->queued.reset();
+        auto run = store.get_run(run_id);
+        if (!run || run->status != RunStatus::queued) return;
+        // Its steps end with it: a cancelled run shows no step still waiting.
+        for (const StepRecord& s : run->steps)
+          if (!s.carried_over) store.set_step_state(run_id, s.step, StepState::cancelled);
+        store.set_run_status(run_id, RunStatus::cancelled, now_timestamp());
+        outcome->queued = std::move(run);
+      },
+      [run_id, outcome, why = std::move(why)](Impl& self) {
+        if (!outcome->queued) {
+          // Started (its start committed before this), or already ended.
+          self.executor_.cancel_run(run_id, why);
+          return;
+        }
+        const RunRecord& run = *outcome->queued;
+        for (const StepRecord& s : run.steps)
+          if (!s.carried_over && self.events_.step_stored)
+            self.events_.step_stored(run.job, run_id, s.step, StepState::cancelled);
+        self.run_stored(run.job, run_id, RunStatus::cancelled);
+        if (self.events_.queued_run_cancelled) {
+          // Outside the lock: it reports the run's end, which comes back here.
+          auto report = self.events_.queued_run_cancelled;
+          asio::post(self.io_, [report, job = run.job, run_id] { report(job, run_id); });
+        }
+      });
 }
 
 Scheduler::Scheduler(asio::io_context& io, RunStore& store, Executor& executor,
@@ -378,14 +535,14 @@ void Scheduler::reload(std::shared_ptr<const JobSet> jobs) {
 void Scheduler::stop() {
   impl_->stop();
 }
-void Scheduler::run_finished(const std::string& job, std::int64_t, RunStatus status) {
-  impl_->run_finished(job, status);
+void Scheduler::run_finished(const std::string& job, std::int64_t run_id, RunStatus status) {
+  impl_->run_finished(job, run_id, status);
 }
 Scheduler::RerunResult Scheduler::rerun(const Rerun& request) {
   return impl_->rerun(request);
 }
-bool Scheduler::cancel_queued(std::int64_t run_id) {
-  return impl_->cancel_queued(run_id);
+void Scheduler::cancel(std::int64_t run_id, std::string why) {
+  impl_->cancel(run_id, std::move(why));
 }
 std::shared_ptr<const JobSet> Scheduler::jobs() const {
   return impl_->jobs();

@@ -4,6 +4,14 @@
 // within max_active_runs (queueing the rest), catches up after downtime, watches
 // deadlines, and answers manual reruns. Decisions come from the pure
 // fire_schedule functions; this class owns the timers and the bookkeeping.
+//
+// Past start(), it never calls the store itself: each change goes to the
+// store's writer (the executor's), and what depends on the store's state —
+// how many runs are active, whether a run is still queued, the latest run's
+// steps for a rerun of the failed ones — is decided inside that write's
+// transaction, so it holds whoever else writes the store. What follows a
+// change (events, handing a run to the executor) happens once it is committed,
+// on the writer's thread, in commit order.
 #pragma once
 
 #include "nightshift/job_set.h"
@@ -31,12 +39,14 @@ struct SchedulerEvents {
   std::function<void(const std::string& job, const std::string& step)> attempt_lost;
   std::function<void(const std::string& message)> log;
   // A change the scheduler has stored: a run created (queued) or started
-  // (running), a queued run cancelled (its steps first). Called under the
-  // scheduler's lock, so in the order stored: keep it short.
+  // (running), a queued run cancelled (its steps first). Called on the store
+  // writer's thread in the order stored: keep it short.
   std::function<void(const std::string& job, std::int64_t run_id, RunStatus status)> run_stored;
   std::function<void(const std::string& job, std::int64_t run_id, const std::string& step,
                      StepState state)>
       step_stored;
+  // A queued run ended as cancelled (a running one ends through the executor).
+  std::function<void(const std::string& job, std::int64_t run_id)> queued_run_cancelled;
 };
 
 class Scheduler {
@@ -51,7 +61,8 @@ class Scheduler {
 
   // Recovers what a previous daemon left (lost attempts restart, unfinished runs
   // resume, queued runs start when they may), catches up missed fire times by
-  // each job's `catchup`, then arms the timers.
+  // each job's `catchup`, then arms the timers. Reads the store on the calling
+  // thread: call it before the io threads serve.
   void start(std::shared_ptr<const JobSet> jobs);
 
   // Swaps in a new (already validated) job set; running runs keep their Job.
@@ -71,16 +82,18 @@ class Scheduler {
   };
   struct RerunResult {
     std::optional<std::int64_t> run_id;
-    int status = 202;  // 404 unknown job or step, 409 too many active runs, 400 bad date
+    int status = 202;  // 404 unknown job or step, 409 too many active runs, 400 bad date,
+                       // 503 the store has not committed it in time
     std::string error;
   };
   // Creates a manual run and starts it, unless max_active_runs runs are active.
+  // Waits for the store's commit (for the run id): call it off the io threads.
   RerunResult rerun(const Rerun& request);
 
-  // Ends a queued run as cancelled, with its steps, and returns true; false
-  // when the run is not queued (a running one is the executor's to cancel).
-  // Under the scheduler's lock, so the run cannot start meanwhile.
-  bool cancel_queued(std::int64_t run_id);
+  // Cancels a run, in the store's order: a run still queued there ends as
+  // cancelled with its steps; one that has started is the executor's to stop
+  // (`why` goes on its stopped attempts). Returns at once.
+  void cancel(std::int64_t run_id, std::string why);
 
   std::shared_ptr<const JobSet> jobs() const;
   std::optional<Instant> next_run(const std::string& job) const;
