@@ -495,6 +495,21 @@ TEST_CASE("api: POST /runs/{id}/cancel is 202 for a queued or running run, 409 o
   CHECK(api.daemon.cancels.size() == 2);
 }
 
+TEST_CASE("api: GET /runs/{id} of a finished run is read from the store once") {
+  Fixture api;
+  std::int64_t running = api.daemon.add_run("kpi", RunStatus::running, kMay1);
+  std::int64_t finished = api.daemon.add_run("kpi", RunStatus::failed, kMay1);
+  const std::string first = api(get("/runs/" + std::to_string(finished))).body;
+  api(get("/runs/" + std::to_string(running)));
+  // Changed behind the API's back (a finished run never changes: the answer
+  // is kept), and for the running run (whose answer is not).
+  api.daemon.start_step(finished, "extract", 1);
+  api.daemon.start_step(running, "extract", 1);
+  CHECK(api(get("/runs/" + std::to_string(finished))).body == first);
+  json::object run = body_object(api(get("/runs/" + std::to_string(running))));
+  CHECK(run.at("steps").as_array().at(0).as_object().at("status") == "running");
+}
+
 TEST_CASE("api: GET /runs/{id}/steps/{step}/log answers an attempt's log text") {
   Fixture api;
   std::int64_t id = api.daemon.add_run("kpi", RunStatus::running, kMay1);
