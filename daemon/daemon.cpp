@@ -376,7 +376,9 @@ Diagnostics Daemon::reload() {
 std::shared_ptr<BodyStream> Daemon::follow_log(const std::string& path, std::int64_t run_id,
                                                const std::string& step, int attempt,
                                                std::size_t offset) {
-  return make_log_follower(engine_->io(), *readers_, path, run_id, step, attempt, offset);
+  // On the API's pool: it reads the store and the file between pieces.
+  return make_log_follower(api_pool_->get_executor(), *readers_, path, run_id, step, attempt,
+                           offset);
 }
 
 std::shared_ptr<BodyStream> Daemon::events() {

@@ -1,6 +1,5 @@
 #include "nightshift/server/log_follower.h"
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -17,10 +16,10 @@ constexpr auto kPollInterval = std::chrono::milliseconds(200);
 
 class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFollower> {
  public:
-  LogFollower(asio::io_context& io, RunReader& store, std::string path, std::int64_t run_id,
-              std::string step, int attempt, std::size_t offset)
-      : io_(io),
-        timer_(io),
+  LogFollower(asio::any_io_executor executor, RunReader& store, std::string path,
+              std::int64_t run_id, std::string step, int attempt, std::size_t offset)
+      : executor_(executor),
+        timer_(executor),
         store_(store),
         path_(std::move(path)),
         run_id_(run_id),
@@ -29,7 +28,7 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
         offset_(offset) {}
 
   void next(Deliver deliver) override {
-    asio::post(io_, [self = shared_from_this(), deliver = std::move(deliver)]() mutable {
+    asio::post(executor_, [self = shared_from_this(), deliver = std::move(deliver)]() mutable {
       self->poll(std::move(deliver));
     });
   }
@@ -85,7 +84,7 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
     }
   }
 
-  asio::io_context& io_;
+  asio::any_io_executor executor_;
   asio::steady_timer timer_;
   RunReader& store_;
   std::string path_;
@@ -100,10 +99,10 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
 
 }  // namespace
 
-std::shared_ptr<BodyStream> make_log_follower(asio::io_context& io, RunReader& store,
+std::shared_ptr<BodyStream> make_log_follower(asio::any_io_executor executor, RunReader& store,
                                               std::string path, std::int64_t run_id,
                                               std::string step, int attempt, std::size_t offset) {
-  return std::make_shared<LogFollower>(io, store, std::move(path), run_id, std::move(step), attempt,
+  return std::make_shared<LogFollower>(executor, store, std::move(path), run_id, std::move(step), attempt,
                                        offset);
 }
 

@@ -5,17 +5,18 @@
 #include "nightshift/runtime/run_store.h"
 #include "nightshift/server/http_message.h"
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <memory>
 #include <string>
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace nightshift {
 
-// Reads from `offset` on; checks the store for the attempt's end between reads.
-std::shared_ptr<BodyStream> make_log_follower(boost::asio::io_context& io, RunReader& store,
+// Reads from `offset` on; checks the store for the attempt's end between
+// reads. Both block a little: `executor` should not be an io thread's (the
+// daemon gives it the API's pool).
+std::shared_ptr<BodyStream> make_log_follower(boost::asio::any_io_executor executor,
+                                              RunReader& store,
                                               std::string path, std::int64_t run_id,
                                               std::string step, int attempt, std::size_t offset);
 
