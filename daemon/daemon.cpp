@@ -1,6 +1,6 @@
 #include "daemon.h"
 
-#include "dashboard.h"
+#include "web_assets.h"
 
 #include "nightshift/server/event_data.h"
 #include "nightshift/server/log_follower.h"
@@ -50,7 +50,7 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
   scheduler_ = std::make_unique<Scheduler>(engine_->io(), engine_->store(), engine_->executor(),
                                            scheduler_events());
   api_ =
-      std::make_unique<Api>(*this, read_tokens(config_.tokens_file), std::string(kDashboardHtml));
+      std::make_unique<Api>(*this, read_tokens(config_.tokens_file), web_assets());
   HttpServerOptions options;
   options.host = config_.listen_host;
   options.port = static_cast<unsigned short>(config_.listen_port);
