@@ -356,6 +356,12 @@ TEST_CASE("api: GET /jobs/{job} is the definition with secrets as ***, its DAG a
   CHECK(o.at("max_active_runs") == 1);
   CHECK(o.at("next_run") == "2024-05-01T09:00:00+09:00");
   CHECK(o.at("deadline_missed") == false);
+  // The summary's fields, for the dashboard's job page.
+  CHECK(o.at("deadline") == "06:00");
+  CHECK(o.at("paused") == false);
+  api.daemon.deadlines_missed.insert("kpi");
+  CHECK(body_object(api(get("/jobs/kpi"))).at("deadline_missed") == true);
+  CHECK(body_object(api(get("/jobs/manual"))).at("deadline").is_null());
   CHECK(o.at("env").at("ENV") == "prd");
   CHECK(o.at("env").at("DB_PASSWORD") == "***");
   CHECK(r.body.find("${secret:") == std::string::npos);

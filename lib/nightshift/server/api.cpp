@@ -232,9 +232,11 @@ HttpResponse Api::job(const std::string& name) {
   auto job = set->find(name);
   if (!job) return error(404, "unknown job '" + name + "'");
   json::object out = job_definition_json(*job);
-  out["next_run"] =
-      job_summary_json(job->spec, daemon_.next_run(name), false, std::nullopt)["next_run"];
-  out["deadline_missed"] = daemon_.deadline_missed(name);
+  // The summary's fields too, so that the job's page needs no second request.
+  json::object summary =
+      job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name), std::nullopt);
+  for (const char* key : {"next_run", "deadline", "deadline_missed", "paused"})
+    out[key] = summary[key];
   json::array runs;
   for (const RunRecord& r : daemon_.store().list_runs(name, 10)) runs.push_back(run_json(r));
   out["runs"] = std::move(runs);
