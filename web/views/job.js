@@ -41,7 +41,7 @@ export function jobView(job, ctx) {
   let dag = null;
   let pending = null;
   const header = h("div");
-  const gridBox = h("div", { class: "scroll" });
+  const gridBox = h("div", { class: "grid-box" });
   const graphNote = h("p", { class: "muted small" });
   const graphBox = h("div");
   const chartBox = h("div", { class: "scroll" });
