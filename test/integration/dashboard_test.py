@@ -125,6 +125,25 @@ class Browser:
     def one(self, css, timeout=PAGE_TIMEOUT):
         return wait_for(lambda: (self.all(css) or [None])[0], timeout, f"an element {css}")
 
+    def click(self, css, timeout=PAGE_TIMEOUT):
+        """Clicks the first match; a live update may redraw it between the
+        look-up and the click, so a stale element is looked up again."""
+        def attempt():
+            try:
+                self.one(css, timeout).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        wait_for(attempt, timeout, f"a click on {css}")
+
+    def text(self, css):
+        """The text of the first match, or "" (also when it is redrawn meanwhile)."""
+        try:
+            found = self.all(css)
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            return ""
+
     def attribute(self, css, name):
         """The attribute of the first match, or None (also when it is re-rendered meanwhile)."""
         try:
@@ -252,7 +271,7 @@ class DashboardTest(DaemonTest):
 
         # --- a rerun clicked in the page: the token is asked once ---
         b.js("window.notReloaded = 'yes'")
-        b.one("button[data-action='rerun']").click()
+        b.click("button[data-action='rerun']")
         dialog = b.one("#token-dialog[open]")
         dialog.find_element(By.CSS_SELECTOR, "input").send_keys(TOKEN)
         dialog.find_element(By.CSS_SELECTOR, "button[value='ok']").click()
@@ -274,9 +293,9 @@ class DashboardTest(DaemonTest):
         self.assertEqual(len(b.all("td[data-run][data-step]")), 10)
 
         # A second action asks for no token: it is kept for the tab.
-        b.one(f"th.run[data-run='{second}'] a").click()
+        b.click(f"th.run[data-run='{second}'] a")
         b.one(f"h1[data-run='{second}']")
-        b.one("button[data-action='rerun-failed']").click()
+        b.click("button[data-action='rerun-failed']")
         third = wait_for(lambda: (lambda runs: runs[0]["run_id"] if runs[0]["run_id"] != second else None)(
             d.get_json("/jobs/pipe/runs?limit=1")["runs"]), LIVE_TIMEOUT, "the failed-steps rerun")
         self.assertFalse(b.all("#token-dialog[open]"), "the token was asked twice")
@@ -298,8 +317,8 @@ class DashboardTest(DaemonTest):
         b.screenshot("run")
 
         # A finished step's log, opened from the step table.
-        b.one("table.steps tr[data-step='broken'] a").click()
-        wait_for(lambda: "boom" in b.one("pre.log[data-step='broken']").text, PAGE_TIMEOUT, "broken's log")
+        b.click("table.steps tr[data-step='broken'] a")
+        wait_for(lambda: "boom" in b.text("pre.log[data-step='broken']"), PAGE_TIMEOUT, "broken's log")
         self.assertIn(f"#/runs/{second}/steps/broken", b.driver.current_url)
 
         # --- a running step's log grows in the page ---
@@ -308,10 +327,10 @@ class DashboardTest(DaemonTest):
         wait_for(lambda: self.step_status(fourth, "slow") == "running", LIVE_TIMEOUT, "slow running")
         b.open(f"#/runs/{fourth}/steps/slow")
         b.one(".log-body[data-follow='true']")
-        wait_for(lambda: "started" in b.one("pre.log[data-step='slow']").text, PAGE_TIMEOUT, "the followed log")
-        self.assertNotIn("done", b.one("pre.log[data-step='slow']").text)
+        wait_for(lambda: "started" in b.text("pre.log[data-step='slow']"), PAGE_TIMEOUT, "the followed log")
+        self.assertNotIn("done", b.text("pre.log[data-step='slow']"))
         self.open_gate(fourth)
-        wait_for(lambda: "done" in b.one("pre.log[data-step='slow']").text, LIVE_TIMEOUT, "the log to grow")
+        wait_for(lambda: "done" in b.text("pre.log[data-step='slow']"), LIVE_TIMEOUT, "the log to grow")
         b.one(".log-body[data-follow='ended']", LIVE_TIMEOUT)
         b.screenshot("run-log")
         self.assertEqual(d.wait_for_run(fourth)["status"], "failed")
@@ -328,22 +347,23 @@ class DashboardTest(DaemonTest):
 
         started = time.monotonic()
         b.open("#/jobs/big")
-        wait_for(lambda: len(b.all(".node[data-step]")) == len(ALL_STEPS), PAGE_TIMEOUT, "2,000 graph nodes")
+        count = "return document.querySelectorAll(arguments[0]).length"  # not 2,000 WebDriver handles a poll
+        wait_for(lambda: b.js(count, ".node[data-step]") == len(ALL_STEPS), PAGE_TIMEOUT, "2,000 graph nodes")
         b.one(f"td[data-run='{run_id}'][data-step='s19_099'][data-status='succeeded']")
         shown = time.monotonic() - started
-        self.assertEqual(len(b.all("[data-from][data-to]")), (LAYERS - 1) * (2 * WIDTH - 1))
-        self.assertEqual(b.js("return document.querySelectorAll(\"td[data-run][data-step]\").length"), len(ALL_STEPS))
+        self.assertEqual(b.js(count, "[data-from][data-to]"), (LAYERS - 1) * (2 * WIDTH - 1))
+        self.assertEqual(b.js(count, "td[data-run][data-step]"), len(ALL_STEPS))
         # Usable: zooming answers (the page is not busy for good).
         view_box = "return document.querySelector('svg.dag').getAttribute('viewBox')"  # WebDriver's own getter misses SVG's camel case
         before = b.js(view_box)
         self.assertTrue(before)
-        b.one(".graph-controls button").click()
+        b.click(".graph-controls button")
         wait_for(lambda: b.js(view_box) != before, PAGE_TIMEOUT, "the zoom")
         b.screenshot("big-job")
 
         started = time.monotonic()
         b.open(f"#/runs/{run_id}")
-        wait_for(lambda: b.js("return document.querySelectorAll('.bar[data-attempt]').length") == len(ALL_STEPS),
+        wait_for(lambda: b.js(count, ".bar[data-attempt]") == len(ALL_STEPS),
                  PAGE_TIMEOUT, "2,000 Gantt bars")
         run_shown = time.monotonic() - started
         b.screenshot("big-run")

@@ -45,7 +45,7 @@ function short(name) {
   return name.length > LABEL_CHARS ? `${name.slice(0, LABEL_CHARS - 1)}…` : name;
 }
 
-export function dagChart(steps, { onSelect, href } = {}) {
+export function dagChart(steps, { onSelect } = {}) {
   const { pos, width, height } = layout(steps);
   const nodes = new Map();
   const edgesOf = new Map(steps.map((s) => [s.step, []]));
@@ -74,18 +74,26 @@ export function dagChart(steps, { onSelect, href } = {}) {
     svg("text", { x: 8, y: 18, class: "glyph" }, glyph("pending")),
     svg("text", { x: 24, y: 18 }, short(s.step)),
     svg("title", {}, `${s.step}${s.description ? ` — ${s.description}` : ""}\npending`));
-    const hot = (on) => edgesOf.get(s.step).forEach((e) => e.classList.toggle("hot", on));
-    node.addEventListener("mouseenter", () => hot(true));
-    node.addEventListener("mouseleave", () => hot(false));
-    node.addEventListener("focus", () => hot(true));
-    node.addEventListener("blur", () => hot(false));
-    node.addEventListener("click", () => onSelect && onSelect(s.step));
-    node.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && onSelect) onSelect(s.step);
-    });
     nodes.set(s.step, node);
     nodeLayer.append(node);
   }
+
+  // One listener each for all nodes (thousands of them): the node is found
+  // from the event's target.
+  const stepOf = (e) => e.target.closest && e.target.closest(".node")?.dataset.step;
+  const hot = (step, on) => step && edgesOf.get(step).forEach((e) => e.classList.toggle("hot", on));
+  nodeLayer.addEventListener("mouseover", (e) => hot(stepOf(e), true));
+  nodeLayer.addEventListener("mouseout", (e) => hot(stepOf(e), false));
+  nodeLayer.addEventListener("focusin", (e) => hot(stepOf(e), true));
+  nodeLayer.addEventListener("focusout", (e) => hot(stepOf(e), false));
+  nodeLayer.addEventListener("click", (e) => {
+    const step = stepOf(e);
+    if (step && onSelect) onSelect(step);
+  });
+  nodeLayer.addEventListener("keydown", (e) => {
+    const step = stepOf(e);
+    if (step && e.key === "Enter" && onSelect) onSelect(step);
+  });
 
   const defs = svg("defs", {}, svg("marker", {
     id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
@@ -100,9 +108,10 @@ export function dagChart(steps, { onSelect, href } = {}) {
 
   function apply() {
     chart.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-    // Far out, labels are unreadable anyway: hide them (and spare the renderer).
-    const scale = chart.clientWidth ? chart.clientWidth / view.w : 1;
-    chart.classList.toggle("far", scale < 0.45);
+    // Far out, labels and arrowheads are unreadable anyway: hide them (and
+    // spare the renderer). Before the first layout, the window's width guesses.
+    const width = chart.clientWidth || window.innerWidth - 40;
+    chart.classList.toggle("far", Math.min(width / view.w, (chart.clientHeight || width) / view.h) < 0.45);
   }
   function zoom(factor, cx = view.x + view.w / 2, cy = view.y + view.h / 2) {
     const w = Math.min(Math.max(view.w * factor, 200), full.w * 4);
@@ -176,7 +185,8 @@ export function dagChart(steps, { onSelect, href } = {}) {
   // A small graph gets the height it needs (in pixels at scale 1), a big one
   // the box's most; CSSOM, since the page's policy forbids style attributes.
   element.style.height = `${Math.min(full.h + 2, window.innerHeight * 0.6)}px`;
-  // Sized once it is in the page.
+  apply();
+  // Sized again once it is in the page.
   requestAnimationFrame(apply);
   new ResizeObserver(apply).observe(element);
 

@@ -60,7 +60,7 @@ export function jobView(job, ctx) {
       if (!date.value) return ctx.notify("pick a date to rerun", "error");
       rerun(ctx, job, { date: date.value }, e.target);
     } }, "Rerun for date");
-    clear(header).append(
+    append(clear(header), [
       h("p", { class: "small" }, h("a", { href: "#/" }, "Jobs"), " / ", job),
       h("h1", { id: "job-title" }, job, " ", badge(latest ? latest.status : "never"),
         definition.deadline_missed ? [" ", badge("late", "st-late")] : null, definition.paused ? [" ", badge("paused")] : null),
@@ -78,7 +78,7 @@ export function jobView(job, ctx) {
         latest && latest.status !== "succeeded" && !ACTIVE.has(latest.status)
           ? h("button", { type: "button", "data-action": "rerun-failed", title: `only the steps of run #${latest.run_id} that did not succeed`,
                           onclick: (e) => rerun(ctx, job, { failed: "true" }, e.target) }, "Rerun failed steps") : null,
-        date, forDate, jobActions(ctx, job, definition.paused)));
+        date, forDate, jobActions(ctx, job, definition.paused))]);
   }
 
   function renderGrid() {
@@ -134,7 +134,7 @@ export function jobView(job, ctx) {
     definitionBox.dataset.rendered = "1";
     const env = (vars) => Object.entries(vars).map(([k, v]) => h("div", {}, h("code", {}, `${k}=${v}`)));
     const body = (s) => s.command ? h("pre", {}, JSON.stringify(s.command)) : h("pre", {}, s.shell ?? s.sql);
-    definitionBox.append(
+    append(definitionBox, [
       Object.keys(definition.env).length ? h("p", {}, "job env: ", env(definition.env)) : null,
       h("div", { class: "scroll" }, h("table", {},
         h("thead", {}, h("tr", {}, ["step", "kind", "runs", "depends on", "retries", "timeout", "pool / connection", "env", "run if"].map((t) => h("th", {}, t)))),
@@ -142,7 +142,7 @@ export function jobView(job, ctx) {
           h("td", {}, h("b", {}, s.step), s.description ? h("div", { class: "description" }, s.description) : null),
           h("td", {}, s.kind), h("td", {}, body(s)), h("td", {}, s.depends_on.join(", ")),
           h("td", { class: "num" }, `${s.retries} (${s.retry_delay})`), h("td", {}, s.timeout ?? "–"),
-          h("td", {}, [s.pool, s.connection].filter(Boolean).join(" / ") || "–"), h("td", {}, env(s.env)), h("td", {}, s.run_if)))))));
+          h("td", {}, [s.pool, s.connection].filter(Boolean).join(" / ") || "–"), h("td", {}, env(s.env)), h("td", {}, s.run_if))))))]);
   }
   definitionBox.addEventListener("toggle", () => { if (definitionBox.open) renderDefinition(); });
 

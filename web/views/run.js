@@ -3,7 +3,7 @@
 // log of the selected step (followed while it runs). Live: step events change
 // the table and the bars at once; the details are fetched again shortly after.
 import { ApiError, getJson, path } from "../api.js";
-import { attr, clear, h } from "../dom.js";
+import { append, attr, clear, h } from "../dom.js";
 import { ACTIVE, BAD, ago, badge, duration, elapsed, glyph, label, localIso } from "../format.js";
 import { criticalPath, ganttChart } from "../charts/gantt.js";
 import { cancelRun, confirmButton, rerun } from "./actions.js";
@@ -37,7 +37,7 @@ export function runView(id, step, attempt, ctx) {
     const active = ACTIVE.has(run.status);
     const job = run.job;
     const failedSteps = run.steps.filter((s) => BAD.has(s.status) && s.status !== "upstream_failed");
-    clear(header).append(
+    append(clear(header), [
       h("p", { class: "small" }, h("a", { href: "#/" }, "Jobs"), " / ", h("a", { href: `#/jobs/${encodeURIComponent(job)}` }, job), ` / run #${run.run_id}`),
       h("h1", { id: "run-title", "data-run": run.run_id, "data-status": run.status },
         `${job} for ${run.date} `, badge(run.status)),
@@ -56,7 +56,7 @@ export function runView(id, step, attempt, ctx) {
           ? h("button", { type: "button", "data-action": "rerun-failed", onclick: (e) => rerun(ctx, job, { failed: "true" }, e.target) }, "Rerun failed steps") : null,
         selectedStep ? h("button", { type: "button", "data-action": "rerun-from", title: `${selectedStep} and everything downstream of it, the rest carried over`,
                                      onclick: (e) => rerun(ctx, job, { date: run.date, from: selectedStep }, e.target) }, `Rerun from ${selectedStep}`) : null,
-        active && ctx.actions.has("cancel") ? confirmButton("Cancel run", "Click again to cancel", () => cancelRun(ctx, run.run_id), { "data-action": "cancel" }) : null));
+        active && ctx.actions.has("cancel") ? confirmButton("Cancel run", "Click again to cancel", () => cancelRun(ctx, run.run_id), { "data-action": "cancel" }) : null)]);
   }
 
   function renderGantt() {
@@ -79,6 +79,15 @@ export function runView(id, step, attempt, ctx) {
       h("tbody", {}, rows)));
   }
 
+  function logHead(s, want) {
+    const attempts = s.attempts.map((a) => h("a", {
+      href: `#/runs/${run.run_id}/steps/${encodeURIComponent(s.step)}/${a.attempt}`, class: ["button", `st-${a.status}`],
+      "aria-current": a.attempt === want ? "true" : null,
+    }, `#${a.attempt} ${glyph(a.status)} ${label(a.status)}`));
+    return h("div", { class: "log-head" }, h("h2", {}, `Log of ${s.step}`, want ? `, attempt ${want}` : ""), attempts,
+      h("a", { href: `#/runs/${run.run_id}`, class: "small" }, "close"));
+  }
+
   function renderLog(force) {
     if (!selectedStep) {
       if (log) log.dispose();
@@ -93,25 +102,23 @@ export function runView(id, step, attempt, ctx) {
     }
     const want = selectedAttempt || s.attempt;
     const running = s.status === "running" && want === s.attempt;
-    // The same attempt: leave it be (a followed log keeps what it read), unless
-    // it was read as finished and now runs again.
-    if (!force && log && log.attempt === want && log.step === s.step && !(running && !log.follow)) return;
+    // The same attempt: only its head is redrawn (a followed log keeps what
+    // it read), unless it was read as finished and now runs again.
+    if (!force && log && log.attempt === want && log.step === s.step && !(running && !log.follow)) {
+      log.panel.dataset.status = s.status;
+      log.panel.firstChild.replaceWith(logHead(s, want));
+      return;
+    }
     if (log) log.dispose();
-    const attempts = s.attempts.map((a) => h("a", {
-      href: `#/runs/${run.run_id}/steps/${encodeURIComponent(s.step)}/${a.attempt}`, class: ["button", `st-${a.status}`],
-      "aria-current": a.attempt === want ? "true" : null,
-    }, `#${a.attempt} ${glyph(a.status)} ${label(a.status)}`));
-    const panel = h("div", { class: "log-panel", "data-step": s.step, "data-status": s.status },
-      h("div", { class: "log-head" }, h("h2", {}, `Log of ${s.step}`, want ? `, attempt ${want}` : ""), attempts,
-        h("a", { href: `#/runs/${run.run_id}`, class: "small" }, "close")));
+    log = null;
+    const panel = h("div", { class: "log-panel", "data-step": s.step, "data-status": s.status }, logHead(s, want));
     clear(logBox).append(panel);
     if (!want) {
       panel.append(h("p", { class: "muted" }, s.carried_over ? "carried over from an earlier run: no log in this run" : `not started (${label(s.status)}): no log yet`));
-      log = null;
       return;
     }
     const viewer = logViewer(ctx, run.run_id, s.step, want, running);
-    log = { ...viewer, attempt: want, step: s.step, follow: running };
+    log = { ...viewer, panel, attempt: want, step: s.step, follow: running };
     panel.append(viewer.element);
     if (running) viewer.done.then(() => later());
   }
