@@ -201,11 +201,15 @@ class DashboardTest(DaemonTest):
         self.assertEqual(answer.status, 202, answer)
         return answer.json["run_id"]
 
-    def assert_clean(self, allow_network_errors=False):
-        """No console error; every request went to the daemon's origin."""
+    def assert_clean(self, allow_network_errors=False, refused=0):
+        """No console error (but for `refused` answers 409 that the test
+        provoked); every request went to the daemon's origin."""
         b = self.browser
         b.collect()
         errors = [e for e in b.console if e["level"] == "SEVERE"]
+        conflicts = [e for e in errors if e.get("source") == "network" and "409" in e["message"]]
+        self.assertEqual(len(conflicts), refused, conflicts)
+        errors = [e for e in errors if e not in conflicts]
         if allow_network_errors:
             # While the daemon is down, the browser reports what it could not reach.
             errors = [e for e in errors if "ERR_CONNECTION_REFUSED" not in e["message"]
@@ -284,6 +288,10 @@ class DashboardTest(DaemonTest):
         b.wait_attribute(slow, "data-status", "running")
         wait_for(lambda: self.step_status(second, "slow") == "running", LIVE_TIMEOUT, "slow running")
         b.wait_attribute(f".node[data-step='slow']", "data-status", "running")
+        # A rerun the API refuses (max_active_runs): its words are on the page.
+        b.click("button[data-action='rerun']")
+        wait_for(lambda: "max_active_runs" in b.text(".message.error"), LIVE_TIMEOUT, "the API's error")
+        self.assertIn("job 'pipe' has 1 active run(s)", b.text(".message.error"))
         self.open_gate(second)
         b.wait_attribute(slow, "data-status", "succeeded")
         b.wait_attribute(f".node[data-step='slow']", "data-status", "succeeded")
@@ -335,7 +343,7 @@ class DashboardTest(DaemonTest):
         b.screenshot("run-log")
         self.assertEqual(d.wait_for_run(fourth)["status"], "failed")
 
-        self.assert_clean()
+        self.assert_clean(refused=1)
 
     def test_a_2000_step_job_renders_and_stays_responsive(self):
         from bigdag_test import ALL_STEPS, LAYERS, WIDTH, big_job_yaml
