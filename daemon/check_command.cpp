@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <string>
+#include <string_view>
 
 namespace po = boost::program_options;
 
@@ -18,7 +20,29 @@ void print_errors(const Diagnostics& errors) {
   std::cerr << errors.size() << (errors.size() == 1 ? " error\n" : " errors\n");
 }
 
-// One line a job: its steps, its schedule and time zone, its next fire time.
+// Under a job's line, indented: its description, then each step's that has one
+// (in DAG order), so that a reviewer reads what the job does without the YAML.
+// A description of several lines (a YAML block) keeps its lines, indented
+// deeper, so the next job's line still starts at the margin.
+void print_indented(const std::string& first, const std::string& text) {
+  std::string_view rest = text;
+  while (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
+  std::cout << "  " << first;
+  for (char c : rest) std::cout << (c == '\n' ? std::string_view("\n    ") : std::string_view(&c, 1));
+  std::cout << "\n";
+}
+
+void print_descriptions(const Job& job) {
+  const JobSpec& spec = job.spec;
+  if (!spec.description.empty()) print_indented("", spec.description);
+  for (std::size_t i : job.dag.topological_order()) {
+    const StepSpec& step = spec.steps[i];
+    if (!step.description.empty()) print_indented(step.name + ": ", step.description);
+  }
+}
+
+// One line a job: its steps, its schedule and time zone, its next fire time;
+// then its descriptions.
 void print_summary(const JobSet& set) {
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   for (const auto& job : set.jobs()) {
@@ -30,12 +54,13 @@ void print_summary(const JobSet& set) {
     std::cout << "), ";
     if (!spec.schedule) {
       std::cout << "manual only, " << spec.timezone << "\n";
-      continue;
+    } else {
+      std::cout << "schedule \"" << spec.schedule->expr().text() << "\" " << spec.timezone
+                << ", next ";
+      auto next = spec.schedule->next_fire_after(now);
+      std::cout << (next ? spec.schedule->format(*next) : "never") << "\n";
     }
-    std::cout << "schedule \"" << spec.schedule->expr().text() << "\" " << spec.timezone
-              << ", next ";
-    auto next = spec.schedule->next_fire_after(now);
-    std::cout << (next ? spec.schedule->format(*next) : "never") << "\n";
+    print_descriptions(*job);
   }
 }
 

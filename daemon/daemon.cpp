@@ -1,6 +1,6 @@
 #include "daemon.h"
 
-#include "dashboard.h"
+#include "web_assets.h"
 
 #include "nightshift/server/event_data.h"
 #include "nightshift/server/log_follower.h"
@@ -52,7 +52,7 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
   readers_ = std::make_unique<RunReaders>(
       [this]() -> std::unique_ptr<RunReader> { return open_run_store(config_); }, kApiThreads);
   api_ =
-      std::make_unique<Api>(*this, read_tokens(config_.tokens_file), std::string(kDashboardHtml));
+      std::make_unique<Api>(*this, read_tokens(config_.tokens_file), web_assets());
   api_pool_ = std::make_unique<boost::asio::thread_pool>(kApiThreads);
   HttpServerOptions options;
   options.host = config_.listen_host;

@@ -130,12 +130,21 @@ std::string header(const HttpResponse& r, const std::string& name) {
 // 2024-05-01T00:00:00Z, 09:00 in Tokyo.
 const Instant kMay1 = Instant(std::chrono::seconds(1714521600));
 
+// The dashboard's files as the build embeds them (literals: they outlive the Api).
+std::vector<WebAsset> test_assets() {
+  return {
+      {"index.html", "text/html; charset=utf-8", "\"e1\"", "<html>the dashboard</html>"},
+      {"app.js", "text/javascript; charset=utf-8", "\"e2\"", "import './views/run.js';"},
+      {"views/run.js", "text/javascript; charset=utf-8", "\"e3\"", "export {};"},
+  };
+}
+
 // The daemon with both jobs, and an Api over it (without tokens unless given).
 struct Fixture {
   FakeDaemonControl daemon{{kKpi, kManual}};
   Api api;
   explicit Fixture(std::vector<std::string> tokens = {})
-      : api(daemon, std::move(tokens), "<html>the dashboard</html>") {}
+      : api(daemon, std::move(tokens), test_assets()) {}
   HttpResponse operator()(const HttpRequest& r) { return api.handle(r); }
 };
 
@@ -151,13 +160,57 @@ TEST_CASE("api: tokens compare equal only when every byte and the length match")
   CHECK(constant_time_equal("", ""));
 }
 
-TEST_CASE("api: GET / serves the dashboard page") {
+TEST_CASE("api: GET / serves the dashboard page with a content security policy") {
   Fixture api;
   auto r = api(get("/"));
   CHECK(r.status == 200);
   CHECK(r.content_type == "text/html; charset=utf-8");
   CHECK(r.body == "<html>the dashboard</html>");
+  CHECK(header(r, "Content-Security-Policy").starts_with("default-src 'self';"));
+  CHECK(header(r, "ETag") == "\"e1\"");
+  CHECK(header(r, "Cache-Control") == "no-cache");
   CHECK(api(request("HEAD", "/")).status == 200);
+  CHECK(api(post("/")).status == 405);
+}
+
+TEST_CASE("api: GET /assets/PATH serves each dashboard file with its type and entity tag") {
+  Fixture api;
+  auto r = api(get("/assets/app.js"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/javascript; charset=utf-8");
+  CHECK(r.body == "import './views/run.js';");
+  CHECK(header(r, "ETag") == "\"e2\"");
+  CHECK(header(r, "Cache-Control") == "no-cache");
+  CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+  // Only the page needs the policy.
+  CHECK(header(r, "Content-Security-Policy").empty());
+  CHECK(api(get("/assets/views/run.js")).body == "export {};");
+  CHECK(api(get("/assets/index.html")).body == "<html>the dashboard</html>");
+
+  SECTION("a known entity tag is a 304 without a body") {
+    auto cached = api(request("GET", "/assets/app.js", {}, {{"if-none-match", "\"e2\""}}));
+    CHECK(cached.status == 304);
+    CHECK(cached.body.empty());
+    CHECK(header(cached, "ETag") == "\"e2\"");
+    auto listed = api(request("GET", "/assets/app.js", {}, {{"if-none-match", "\"x\", W/\"e2\""}}));
+    CHECK(listed.status == 304);
+    auto stale = api(request("GET", "/assets/app.js", {}, {{"if-none-match", "\"e1\""}}));
+    CHECK(stale.status == 200);
+    CHECK(stale.body == "import './views/run.js';");
+  }
+  SECTION("an unknown file is a 404 in the API's words, whatever the path") {
+    for (const char* path : {"/assets/nope.js", "/assets/views", "/assets/../index.html",
+                             "/assets/views/../app.js.map", "/assets/"}) {
+      INFO(path);
+      check_error(api(get(path)), 404);
+    }
+  }
+  SECTION("only GET and HEAD") {
+    CHECK(api(request("HEAD", "/assets/app.js")).status == 200);
+    auto r2 = api(post("/assets/app.js"));
+    check_error(r2, 405);
+    CHECK(header(r2, "Allow") == "GET");
+  }
 }
 
 TEST_CASE("api: /healthz is 200 and /readyz says whether the store is up and jobs are loaded") {
@@ -226,6 +279,30 @@ TEST_CASE("api: GET /status names the version, uptime, config errors, store stat
   CHECK(o.at("pools").at("source_db").at("size") == 4);
   CHECK(o.at("pools").at("source_db").at("in_use") == 2);
   CHECK(o.at("pools").at("idle").at("in_use") == 0);
+  CHECK(o.at("auth_required") == false);
+}
+
+TEST_CASE("api: GET /status tells the dashboard whether POSTs need a token and which actions exist") {
+  CHECK(body_object(Fixture(kTokens)(get("/status"))).at("auth_required") == true);
+  Fixture api;
+  auto actions = body_object(api(get("/status"))).at("actions").as_array();
+  CHECK(actions.size() >= 2);
+  // Each action listed is a route that answers (a GET on a POST route is a
+  // 405, an unknown route a 404): a button the dashboard shows does something.
+  std::int64_t run = api.daemon.add_run("kpi", RunStatus::running, kMay1);
+  const std::map<std::string, std::string> paths = {
+      {"rerun", "/jobs/kpi/rerun"},
+      {"cancel", "/runs/" + std::to_string(run) + "/cancel"},
+      {"pause", "/jobs/kpi/pause"},
+      {"unpause", "/jobs/kpi/unpause"},
+      {"backfill", "/jobs/kpi/backfill"},
+  };
+  for (const auto& action : actions) {
+    std::string name(action.as_string());
+    INFO(name);
+    REQUIRE(paths.count(name) == 1);
+    CHECK(api(get(paths.at(name))).status == 405);
+  }
 }
 
 TEST_CASE(
@@ -279,6 +356,12 @@ TEST_CASE("api: GET /jobs/{job} is the definition with secrets as ***, its DAG a
   CHECK(o.at("max_active_runs") == 1);
   CHECK(o.at("next_run") == "2024-05-01T09:00:00+09:00");
   CHECK(o.at("deadline_missed") == false);
+  // The summary's fields, for the dashboard's job page.
+  CHECK(o.at("deadline") == "06:00");
+  CHECK(o.at("paused") == false);
+  api.daemon.deadlines_missed.insert("kpi");
+  CHECK(body_object(api(get("/jobs/kpi"))).at("deadline_missed") == true);
+  CHECK(body_object(api(get("/jobs/manual"))).at("deadline").is_null());
   CHECK(o.at("env").at("ENV") == "prd");
   CHECK(o.at("env").at("DB_PASSWORD") == "***");
   CHECK(r.body.find("${secret:") == std::string::npos);

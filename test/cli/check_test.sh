@@ -12,6 +12,13 @@ bad_jobs/kpi_copy.yaml:3:3: dependency cycle: a -> b -> a
 expect "missing directory" 1 "no_such_dir: cannot read jobs directory: No such file or directory
 1 error" -- check --jobs-dir no_such_dir
 
+expect "descriptions of jobs and steps, under each job, in DAG order" 0 "etl: 3 steps (extract, load, check), manual only, UTC
+  Moves the day's rows
+  extract: Pulls the rows
+  load: Loads the rows
+    into the warehouse
+plain: 1 step (only), manual only, UTC" -- check --jobs-dir described_jobs
+
 expect_exit "no arguments is usage" 2 -- check
 expect_exit "both options is usage" 2 -- check --jobs-dir a --config b
 expect_exit "unknown option is usage" 2 -- check --frobnicate

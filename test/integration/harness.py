@@ -205,11 +205,13 @@ class Daemon:
         with open(config, "w") as f:
             f.write(f"listen: 127.0.0.1:{port}\n" + "".join(lines))
 
-    def start(self):
-        """Starts the daemon and waits until GET /healthz answers 200."""
+    def start(self, port=None):
+        """Starts the daemon and waits until GET /healthz answers 200; on
+        `port` when given (a restart that clients must find again), else on a
+        free one."""
         assert not self.running(), "the daemon is running already"
         for _ in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             self._set_listen(self.port)
             offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
             with open(self.log_path, "ab") as err:

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -97,6 +98,11 @@ std::string query(const HttpRequest& r, const std::string& key) {
   return it == r.query.end() ? "" : it->second;
 }
 
+// The actions of the API (its POST routes but reload), named in GET /status so
+// that the dashboard shows a button only for those that exist. Pause, unpause
+// and backfill join the list with their routes.
+constexpr std::array<std::string_view, 2> kActions = {"rerun", "cancel"};
+
 }  // namespace
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -107,10 +113,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-Api::Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html)
+Api::Api(DaemonControl& daemon, std::vector<std::string> tokens, std::vector<WebAsset> assets)
     : daemon_(daemon),
       tokens_(std::move(tokens)),
-      dashboard_html_(std::move(dashboard_html)),
+      assets_(std::move(assets)),
       finished_runs_(kFinishedRunsCached) {}
 
 HttpResponse Api::handle(const HttpRequest& request) {
@@ -164,13 +170,12 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
     return answer();
   };
   const std::size_t n = p.size();
-  if (n == 0) {
-    // The dashboard page is not the API: a browser may add what it likes to its URL.
-    if (!get) return wrong_method("GET");
-    HttpResponse r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = dashboard_html_;
-    return r;
+  // The dashboard is not the API: a browser may add what it likes to its URLs.
+  if (n == 0) return asset(request, "index.html");
+  if (n >= 2 && p[0] == "assets") {
+    std::string path = p[1];
+    for (std::size_t i = 2; i < n; ++i) path += "/" + p[i];
+    return asset(request, path);
   }
   if (n == 1 && p[0] == "healthz")
     return only(false, {}, [] { return json_response(200, json::object{{"status", "ok"}}); });
@@ -236,9 +241,11 @@ HttpResponse Api::job(const std::string& name) {
   auto job = set->find(name);
   if (!job) return error(404, "unknown job '" + name + "'");
   json::object out = job_definition_json(*job);
-  out["next_run"] =
-      job_summary_json(job->spec, daemon_.next_run(name), false, std::nullopt)["next_run"];
-  out["deadline_missed"] = daemon_.deadline_missed(name);
+  // The summary's fields too, so that the job's page needs no second request.
+  json::object summary =
+      job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name), std::nullopt);
+  for (const char* key : {"next_run", "deadline", "deadline_missed", "paused"})
+    out[key] = summary[key];
   json::array runs;
   for (const RunRecord& r : daemon_.store().list_runs(name, 10)) runs.push_back(run_json(r));
   out["runs"] = std::move(runs);
@@ -371,6 +378,35 @@ HttpResponse Api::events() {
   return r;
 }
 
+HttpResponse Api::asset(const HttpRequest& request, std::string_view path) const {
+  if (request.method != "GET" && request.method != "HEAD") return wrong_method("GET");
+  auto it = std::find_if(assets_.begin(), assets_.end(),
+                         [&](const WebAsset& a) { return a.path == path; });
+  if (it == assets_.end()) return error(404, "no such resource: " + request.path);
+  HttpResponse r;
+  r.content_type = std::string(it->content_type);
+  // The files change with the binary only: the browser keeps them but asks
+  // each time whether they are still current (a 304 is a few bytes).
+  r.headers.emplace_back("ETag", std::string(it->etag));
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (r.content_type.starts_with("text/html")) {
+    // Scripts, styles, fetches and the event stream come from the daemon
+    // only; no inline script, no other host, no framing.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; base-uri 'none'; frame-ancestors 'none'");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  // If-None-Match is a list of entity tags, or "*" (RFC 9110 13.1.2).
+  const std::string& match = request.header("if-none-match");
+  if (match == "*" || (!match.empty() && match.find(it->etag) != std::string::npos)) {
+    r.status = 304;
+    return r;
+  }
+  r.body = std::string(it->body);
+  return r;
+}
+
 HttpResponse Api::status() {
   DaemonStatus s = daemon_.status();
   json::array errors;
@@ -393,6 +429,11 @@ HttpResponse Api::status() {
                            {"steps_running", s.steps_running},
                            {"steps_ready", s.steps_ready},
                            {"pools", std::move(pools)},
+                           // For the dashboard: whether a POST needs a token
+                           // (it asks for one before the first), and which
+                           // actions it may offer.
+                           {"auth_required", !tokens_.empty()},
+                           {"actions", json::array(kActions.begin(), kActions.end())},
                        });
 }
 

@@ -6,6 +6,7 @@
 #include "nightshift/server/daemon_control.h"
 #include "nightshift/server/finished_run_cache.h"
 #include "nightshift/server/http_message.h"
+#include "nightshift/server/web_asset.h"
 
 #include <string>
 #include <vector>
@@ -15,8 +16,9 @@ namespace nightshift {
 class Api {
  public:
   // `tokens`: the bearer tokens every POST needs; empty means no authentication.
-  // `dashboard_html`: the page served at GET /.
-  Api(DaemonControl& daemon, std::vector<std::string> tokens, std::string dashboard_html);
+  // `assets`: the dashboard's files; "index.html" is the page at GET /, and
+  // every file is at GET /assets/{path}.
+  Api(DaemonControl& daemon, std::vector<std::string> tokens, std::vector<WebAsset> assets);
 
   HttpResponse handle(const HttpRequest& request);
 
@@ -36,12 +38,13 @@ class Api {
   HttpResponse log(const std::string& id, const std::string& step, const HttpRequest& request);
   HttpResponse events();
   HttpResponse status();
+  HttpResponse asset(const HttpRequest& request, std::string_view path) const;
   HttpResponse reload();
   std::optional<HttpResponse> authorize(const HttpRequest& request) const;
 
   DaemonControl& daemon_;
   std::vector<std::string> tokens_;
-  std::string dashboard_html_;
+  std::vector<WebAsset> assets_;
   // A few hundred answers: what the dashboard's run pages look at again and again.
   static constexpr std::size_t kFinishedRunsCached = 512;
   FinishedRunCache finished_runs_;

@@ -1,6 +1,0 @@
-// The ops dashboard page (web/index.html), built into the binary.
-#pragma once
-
-namespace nightshift {
-extern const char kDashboardHtml[];
-}

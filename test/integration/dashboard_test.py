@@ -1,0 +1,405 @@
+"""The dashboard in a real browser: Debian's headless Chromium, driven by
+chromedriver through python3-selenium, against the real daemon (harness.py).
+
+What a person on call does is what the test does: the overview lists the jobs
+with their status; the job page shows the run grid and the DAG (one node per
+step, one edge per dependency); a rerun clicked in the page asks for the token
+once (kept in sessionStorage, never in a URL); the new run's cells change
+state live from /events, without a reload; the run page shows one Gantt bar
+per attempt (a retried step has two); a step's log is shown, and a running
+one grows in the page. A 2,000-step job's pages render, and the live stream
+comes back by itself after the daemon restarts. No console error, and no
+request leaves the daemon's origin. Screenshots of each view are written
+under the build folder ($NIGHTSHIFT_SCREENSHOT_DIR) for a person to look at.
+
+The browser is a dependency like any other (scripts/install-deps installs
+it): when it is missing the test fails, unless NIGHTSHIFT_SKIP_BROWSER_TESTS=1
+says to skip it. Steps that must stay running wait for a gate file the test
+creates, so no state is caught by timing; time bounds only catch hangs."""
+
+import json
+import os
+import shutil
+import sys
+import time
+import unittest
+import urllib.parse
+
+from harness import DaemonTest, main, wait_for
+
+TOKEN = "dash-token-0123456789"
+SKIP_ENV = "NIGHTSHIFT_SKIP_BROWSER_TESTS"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = os.environ.get("NIGHTSHIFT_SCREENSHOT_DIR")
+# Generous: only a hung page or daemon hits these.
+PAGE_TIMEOUT = 60
+LIVE_TIMEOUT = 30
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    MISSING = None
+except ImportError as e:  # reported per test below, as a failure or a loud skip
+    MISSING = f"python3-selenium is not importable by {sys.executable} ({e})"
+if not MISSING:
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(program, os.X_OK):
+            MISSING = f"{program} is not installed"
+
+
+def require_browser(test):
+    if MISSING is None:
+        return
+    if os.environ.get(SKIP_ENV) == "1":
+        sys.stderr.write(f"\n*** SKIPPED: the dashboard's browser tests: {MISSING} ({SKIP_ENV}=1) ***\n")
+        raise unittest.SkipTest(MISSING)
+    test.fail(f"{MISSING}: run scripts/install-deps (chromium, chromium-driver, python3-selenium), "
+              f"or set {SKIP_ENV}=1 to skip the browser tests")
+
+
+def pipe_job(gates):
+    """extract -> {flaky, broken}; flaky -> slow; {slow, broken} -> load.
+    flaky fails its first attempt and succeeds on the retry; broken fails;
+    slow runs until the gate file of its run exists."""
+    return f"""\
+        job: pipe
+        description: a small pipeline for the dashboard test
+        env: {{ DB_PASSWORD: "${{secret:DB_PASSWORD}}" }}
+        steps:
+          extract: {{ shell: 'echo extracting', description: pulls the rows }}
+          flaky:
+            depends_on: [extract]
+            retries: 1
+            retry_delay: 100ms
+            shell: 'echo try $NIGHTSHIFT_ATTEMPT; [ "$NIGHTSHIFT_ATTEMPT" = 2 ]'
+          broken: {{ depends_on: [extract], shell: 'echo boom >&2; exit 3' }}
+          slow:
+            depends_on: [flaky]
+            shell: 'echo started; while [ ! -e {gates}/gate-$NIGHTSHIFT_RUN_ID ]; do sleep 0.05; done; echo done'
+          load: {{ depends_on: [slow, broken], shell: 'true' }}
+        """
+
+
+PIPE_EDGES = {("extract", "flaky"), ("extract", "broken"), ("flaky", "slow"), ("slow", "load"),
+              ("broken", "load")}
+
+
+class Browser:
+    """Headless Chromium with its console and network logs collected."""
+
+    def __init__(self, origin):
+        self.origin = origin
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,1000", "--no-first-run", "--disable-extensions",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-default-apps", "--disable-sync"):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        self.driver.set_script_timeout(PAGE_TIMEOUT)
+        self.driver.set_page_load_timeout(PAGE_TIMEOUT)
+        self.console = []
+        self.requests = []
+
+    def collect(self):
+        self.console += self.driver.get_log("browser")
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                self.requests.append(message["params"]["request"]["url"])
+
+    def open(self, fragment=""):
+        self.driver.get(f"{self.origin}/{fragment}")
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def one(self, css, timeout=PAGE_TIMEOUT):
+        return wait_for(lambda: (self.all(css) or [None])[0], timeout, f"an element {css}")
+
+    def click(self, css, timeout=PAGE_TIMEOUT):
+        """Clicks the first match; a live update may redraw it between the
+        look-up and the click, so a stale element is looked up again."""
+        def attempt():
+            try:
+                self.one(css, timeout).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        wait_for(attempt, timeout, f"a click on {css}")
+
+    def text(self, css):
+        """The text of the first match, or "" (also when it is redrawn meanwhile)."""
+        try:
+            found = self.all(css)
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            return ""
+
+    def attribute(self, css, name):
+        """The attribute of the first match, or None (also when it is re-rendered meanwhile)."""
+        try:
+            found = self.all(css)
+            return found[0].get_attribute(name) if found else None
+        except StaleElementReferenceException:
+            return None
+
+    def wait_attribute(self, css, name, value, timeout=LIVE_TIMEOUT):
+        wait_for(lambda: self.attribute(css, name) == value, timeout,
+                 f"{css} to have {name}={value!r} (has {self.attribute(css, name)!r})")
+
+    def screenshot(self, name):
+        if SCREENSHOTS:
+            os.makedirs(SCREENSHOTS, exist_ok=True)
+            self.driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}.png"))
+
+    def quit(self):
+        self.driver.quit()
+
+
+class DashboardTest(DaemonTest):
+    project_args = {"extra_config": "auth: { tokens_file: tokens }\nshutdown_grace: 2s\n"}
+
+    def setUp(self):
+        require_browser(self)
+        super().setUp()
+        self.gates = self.project.path("gates")
+        os.makedirs(self.gates)
+        self.project.write("tokens", TOKEN + "\n")
+        self.project.write("secrets/DB_PASSWORD", "hunter2-secret\n")
+        self.browser = None
+
+    def tearDown(self):
+        if self.browser:
+            try:
+                self.browser.screenshot(f"{self._testMethodName}-last")
+            finally:
+                self.browser.quit()
+        super().tearDown()
+
+    def start_browser(self):
+        self.browser = Browser(self.daemon.url)
+        return self.browser
+
+    def open_gate(self, run_id):
+        self.project.write(f"gates/gate-{run_id}", "")
+
+    def step_status(self, run_id, step):
+        return {s["step"]: s["status"] for s in self.daemon.run_json(run_id)["steps"]}[step]
+
+    def rerun(self, job, **query):
+        target = f"/jobs/{job}/rerun" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        answer = self.daemon.post(target, token=TOKEN)
+        self.assertEqual(answer.status, 202, answer)
+        return answer.json["run_id"]
+
+    def assert_clean(self, allow_network_errors=False, refused=0):
+        """No console error (but for `refused` answers 409 that the test
+        provoked); every request went to the daemon's origin."""
+        b = self.browser
+        b.collect()
+        errors = [e for e in b.console if e["level"] == "SEVERE"]
+        conflicts = [e for e in errors if e.get("source") == "network" and "409" in e["message"]]
+        self.assertEqual(len(conflicts), refused, conflicts)
+        errors = [e for e in errors if e not in conflicts]
+        if allow_network_errors:
+            # While the daemon is down, the browser reports what it could not reach.
+            errors = [e for e in errors if "ERR_CONNECTION_REFUSED" not in e["message"]
+                      and "ERR_EMPTY_RESPONSE" not in e["message"]]
+        self.assertEqual(errors, [], "console errors")
+        self.assertTrue(b.requests, "the performance log recorded no request")
+        # data: URLs are the browser's own (the date input's icon): nothing is fetched.
+        foreign = [u for u in b.requests if not u.startswith((self.daemon.url + "/", "data:"))]
+        self.assertEqual(foreign, [], "requests to another host")
+        self.assertFalse([u for u in b.requests if TOKEN in u], "the token appeared in a URL")
+
+    def test_views_actions_live_updates_and_logs(self):
+        p = self.project
+        p.job("pipe", pipe_job(self.gates))
+        p.job("hello", """\
+            job: hello
+            steps:
+              hi: { shell: 'echo hi' }
+            """)
+        p.job("idle", """\
+            job: idle
+            schedule: "10 0 * * *"
+            timezone: Asia/Tokyo
+            deadline: "06:00"
+            steps:
+              s: { shell: 'true' }
+            """)
+        self.daemon.start()
+        d = self.daemon
+        first = self.rerun("pipe")
+        self.open_gate(first)
+        self.assertEqual(d.wait_for_run(first)["status"], "failed")
+        self.assertEqual(d.wait_for_run(self.rerun("hello"))["status"], "succeeded")
+        b = self.start_browser()
+
+        # --- the overview: every job with its status, failed first ---
+        b.open()
+        b.one("tr[data-job='idle']")
+        rows = {r.get_attribute("data-job"): r for r in b.all("tr[data-job]")}
+        self.assertEqual(set(rows), {"pipe", "hello", "idle"})
+        self.assertEqual(rows["pipe"].get_attribute("data-status"), "failed")
+        self.assertEqual(rows["pipe"].get_attribute("data-run"), str(first))
+        self.assertEqual(rows["hello"].get_attribute("data-status"), "succeeded")
+        self.assertEqual(rows["idle"].get_attribute("data-status"), "never")
+        self.assertIn("failed", rows["pipe"].text)  # as text, not only as a colour
+        self.assertEqual(b.all("tr[data-job]")[0].get_attribute("data-job"), "pipe")
+        b.screenshot("overview")
+
+        # --- the job page: grid cells and graph edges as the store has them ---
+        b.open("#/jobs/pipe")
+        b.one(f"td[data-run='{first}'][data-step='load']")
+        stored = {s["step"]: s["status"] for s in d.run_json(first)["steps"]}
+        cells = {c.get_attribute("data-step"): c.get_attribute("data-status")
+                 for c in b.all(f"td[data-run='{first}'][data-step]")}
+        self.assertEqual(cells, stored)
+        self.assertEqual(len(b.all("td[data-run][data-step]")), 5)  # one run of 5 steps
+        nodes = {n.get_attribute("data-step"): n.get_attribute("data-status") for n in b.all(".node[data-step]")}
+        self.assertEqual(nodes, stored)
+        edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")) for e in b.all("[data-from][data-to]")}
+        self.assertEqual(edges, PIPE_EDGES)
+        self.assertEqual(len(b.all("[data-from][data-to]")), len(PIPE_EDGES))
+        b.screenshot("job")
+
+        # --- a rerun clicked in the page: the token is asked once ---
+        b.js("window.notReloaded = 'yes'")
+        b.click("button[data-action='rerun']")
+        dialog = b.one("#token-dialog[open]")
+        dialog.find_element(By.CSS_SELECTOR, "input").send_keys(TOKEN)
+        dialog.find_element(By.CSS_SELECTOR, "button[value='ok']").click()
+        second = wait_for(lambda: (lambda runs: runs[0]["run_id"] if runs and runs[0]["run_id"] != first else None)(
+            d.get_json("/jobs/pipe/runs?limit=1")["runs"]), LIVE_TIMEOUT, "the rerun's run")
+        self.assertEqual(b.js("return sessionStorage.getItem('nightshift.token')"), TOKEN)
+        self.assertNotIn(TOKEN, b.driver.current_url)
+        # The new run's column appears and its cells change as the steps do.
+        slow = f"td[data-run='{second}'][data-step='slow']"
+        b.wait_attribute(slow, "data-status", "running")
+        wait_for(lambda: self.step_status(second, "slow") == "running", LIVE_TIMEOUT, "slow running")
+        b.wait_attribute(f".node[data-step='slow']", "data-status", "running")
+        # A rerun the API refuses (max_active_runs): its words are on the page.
+        b.click("button[data-action='rerun']")
+        wait_for(lambda: "max_active_runs" in b.text(".message.error"), LIVE_TIMEOUT, "the API's error")
+        self.assertIn("job 'pipe' has 1 active run(s)", b.text(".message.error"))
+        self.open_gate(second)
+        b.wait_attribute(slow, "data-status", "succeeded")
+        b.wait_attribute(f".node[data-step='slow']", "data-status", "succeeded")
+        self.assertEqual(b.js("return window.notReloaded"), "yes", "the page was reloaded")
+        self.assertEqual(d.wait_for_run(second)["status"], "failed")  # broken fails again
+        b.wait_attribute(f"td[data-run='{second}'][data-step='load']", "data-status", "upstream_failed")
+        self.assertEqual(len(b.all("td[data-run][data-step]")), 10)
+
+        # A second action asks for no token: it is kept for the tab.
+        b.click(f"th.run[data-run='{second}'] a")
+        b.one(f"h1[data-run='{second}']")
+        b.click("button[data-action='rerun-failed']")
+        third = wait_for(lambda: (lambda runs: runs[0]["run_id"] if runs[0]["run_id"] != second else None)(
+            d.get_json("/jobs/pipe/runs?limit=1")["runs"]), LIVE_TIMEOUT, "the failed-steps rerun")
+        self.assertFalse(b.all("#token-dialog[open]"), "the token was asked twice")
+
+        # --- the run page: one Gantt bar per attempt, the retried step twice ---
+        b.open(f"#/runs/{second}")
+        b.one(".bar[data-step='slow']")
+        run = d.run_json(second)
+        attempts = {(s["step"], a["attempt"], a["status"]) for s in run["steps"] for a in s["attempts"]}
+        bars = {(g.get_attribute("data-step"), int(g.get_attribute("data-attempt")), g.get_attribute("data-status"))
+                for g in b.all(".bar[data-attempt]")}
+        self.assertEqual(bars, attempts)
+        self.assertEqual(sorted(a for s, a, _ in bars if s == "flaky"), [1, 2])
+        self.assertEqual({s for s, a, st in bars if s == "flaky" and st == "failed"}, {"flaky"})
+        critical = {g.get_attribute("data-step") for g in b.all(".bar[data-critical='true']")}
+        self.assertEqual(critical, {"extract", "flaky", "slow"})  # slow ended last, after flaky's retry
+        rows = {r.get_attribute("data-step"): r.get_attribute("data-status") for r in b.all("table.steps tr[data-step]")}
+        self.assertEqual(rows, {s["step"]: s["status"] for s in run["steps"]})
+        b.screenshot("run")
+
+        # A finished step's log, opened from the step table.
+        b.click("table.steps tr[data-step='broken'] a")
+        wait_for(lambda: "boom" in b.text("pre.log[data-step='broken']"), PAGE_TIMEOUT, "broken's log")
+        self.assertIn(f"#/runs/{second}/steps/broken", b.driver.current_url)
+
+        # --- a running step's log grows in the page ---
+        self.assertEqual(d.wait_for_run(third)["status"], "failed")
+        fourth = self.rerun("pipe")
+        wait_for(lambda: self.step_status(fourth, "slow") == "running", LIVE_TIMEOUT, "slow running")
+        b.open(f"#/runs/{fourth}/steps/slow")
+        b.one(".log-body[data-follow='true']")
+        wait_for(lambda: "started" in b.text("pre.log[data-step='slow']"), PAGE_TIMEOUT, "the followed log")
+        self.assertNotIn("done", b.text("pre.log[data-step='slow']"))
+        self.open_gate(fourth)
+        wait_for(lambda: "done" in b.text("pre.log[data-step='slow']"), LIVE_TIMEOUT, "the log to grow")
+        b.one(".log-body[data-follow='ended']", LIVE_TIMEOUT)
+        b.screenshot("run-log")
+        self.assertEqual(d.wait_for_run(fourth)["status"], "failed")
+
+        self.assert_clean(refused=1)
+
+    def test_a_2000_step_job_renders_and_stays_responsive(self):
+        from bigdag_test import ALL_STEPS, LAYERS, WIDTH, big_job_yaml
+        self.project.write("jobs.d/big.yaml", big_job_yaml())
+        self.daemon.start()
+        run_id = self.rerun("big")
+        self.assertEqual(self.daemon.wait_for_run(run_id, timeout=150)["status"], "succeeded")
+        b = self.start_browser()
+
+        started = time.monotonic()
+        b.open("#/jobs/big")
+        count = "return document.querySelectorAll(arguments[0]).length"  # not 2,000 WebDriver handles a poll
+        wait_for(lambda: b.js(count, ".node[data-step]") == len(ALL_STEPS), PAGE_TIMEOUT, "2,000 graph nodes")
+        b.one(f"td[data-run='{run_id}'][data-step='s19_099'][data-status='succeeded']")
+        shown = time.monotonic() - started
+        self.assertEqual(b.js(count, "[data-from][data-to]"), (LAYERS - 1) * (2 * WIDTH - 1))
+        self.assertEqual(b.js(count, "td[data-run][data-step]"), len(ALL_STEPS))
+        # Usable: zooming answers (the page is not busy for good).
+        view_box = "return document.querySelector('svg.dag').getAttribute('viewBox')"  # WebDriver's own getter misses SVG's camel case
+        before = b.js(view_box)
+        self.assertTrue(before)
+        b.click(".graph-controls button")
+        wait_for(lambda: b.js(view_box) != before, PAGE_TIMEOUT, "the zoom")
+        b.screenshot("big-job")
+
+        started = time.monotonic()
+        b.open(f"#/runs/{run_id}")
+        wait_for(lambda: b.js(count, ".bar[data-attempt]") == len(ALL_STEPS),
+                 PAGE_TIMEOUT, "2,000 Gantt bars")
+        run_shown = time.monotonic() - started
+        b.screenshot("big-run")
+        print(f"\n2,000 steps: job page {shown:.2f} s, run page {run_shown:.2f} s (seen by the test, "
+              f"through WebDriver; informative only)", file=sys.stderr)
+        self.assert_clean()
+
+    def test_the_live_stream_comes_back_after_the_daemon_restarts(self):
+        self.project.job("pipe", pipe_job(self.gates))
+        self.daemon.start()
+        port = self.daemon.port
+        b = self.start_browser()
+        b.open("#/jobs/pipe")
+        b.one(".node[data-step='slow']")
+        b.wait_attribute("#live", "data-state", "live")
+        b.js("window.notReloaded = 'yes'")
+
+        self.daemon.stop()
+        b.wait_attribute("#live", "data-state", "offline")
+        self.daemon.start(port=port)
+        b.wait_attribute("#live", "data-state", "live")
+        run_id = self.rerun("pipe")
+        b.wait_attribute(f"td[data-run='{run_id}'][data-step='slow']", "data-status", "running")
+        self.open_gate(run_id)
+        b.wait_attribute(f"td[data-run='{run_id}'][data-step='slow']", "data-status", "succeeded")
+        self.assertEqual(b.js("return window.notReloaded"), "yes", "the page was reloaded")
+        self.assert_clean(allow_network_errors=True)
+
+
+if __name__ == "__main__":
+    main()
