@@ -670,6 +670,17 @@ TEMPLATE_TEST_CASE("run store: unfinished runs are the queued and running ones, 
   CHECK(unfinished[0].status == RunStatus::running);
   CHECK(unfinished[1].status == RunStatus::queued);
   CHECK(unfinished[1].steps.size() == 3);
+
+  // One job's, without the steps.
+  const auto other = store->create_run(new_run("other", Trigger::manual, at_s(kFire))).value();
+  const auto of_kpi = store->unfinished_runs_of("kpi");
+  CHECK(ids_of(of_kpi) == std::vector<std::int64_t>{ids[0], ids[4]});
+  REQUIRE(of_kpi.size() == 2);
+  CHECK(of_kpi[0].status == RunStatus::running);
+  CHECK(of_kpi[1].date == unfinished[1].date);
+  CHECK(of_kpi[1].steps.empty());
+  CHECK(ids_of(store->unfinished_runs_of("other")) == std::vector<std::int64_t>{other});
+  CHECK(store->unfinished_runs_of("none").empty());
 }
 
 TEMPLATE_TEST_CASE("run store: writers on four threads and a reader", "[run_store][concurrency]",

@@ -193,6 +193,18 @@ std::vector<RunRecord> MemoryRunStore::unfinished_runs() {
   return result;
 }
 
+std::vector<RunRecord> MemoryRunStore::unfinished_runs_of(const std::string& job) {
+  std::lock_guard lock(mutex_);
+  std::vector<RunRecord> result;
+  for (const auto& [run_id, stored] : runs_) {
+    if (stored.run.job != job) continue;
+    if (stored.run.status != RunStatus::queued && stored.run.status != RunStatus::running) continue;
+    result.push_back(stored.run);
+    result.back().steps.clear();
+  }
+  return result;
+}
+
 MemoryRunStore::StoredRun& MemoryRunStore::find_run(std::int64_t run_id, std::string_view doing) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) fail(doing, "no run " + std::to_string(run_id));

@@ -538,6 +538,18 @@ std::vector<RunRecord> MysqlRunStore::unfinished_runs() {
   });
 }
 
+std::vector<RunRecord> MysqlRunStore::unfinished_runs_of(const std::string& job) {
+  const std::string doing = "listing unfinished runs of " + job;
+  return read(doing, [&](Try t) {
+    std::vector<RunRecord> runs;
+    for (const MysqlRow& row :
+         t.db.query(std::string(kRunColumns) + "WHERE job = " + t.db.quote(job) +
+                    " AND status IN ('queued', 'running') ORDER BY run_id"))
+      runs.push_back(read_run_columns(row, doing));
+    return runs;
+  });
+}
+
 // A row of kAttemptColumns.
 AttemptRecord MysqlRunStore::read_attempt(const MysqlRow& row, std::string_view doing) const {
   AttemptRecord attempt;

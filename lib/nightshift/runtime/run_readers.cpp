@@ -69,6 +69,9 @@ std::vector<RunSummary> RunReaders::latest_runs() {
 std::vector<RunRecord> RunReaders::unfinished_runs() {
   return with([](RunReader& r) { return r.unfinished_runs(); });
 }
+std::vector<RunRecord> RunReaders::unfinished_runs_of(const std::string& job) {
+  return with([&](RunReader& r) { return r.unfinished_runs_of(job); });
+}
 std::optional<Instant> RunReaders::scheduled_through(const std::string& job) {
   return with([&](RunReader& r) { return r.scheduled_through(job); });
 }

@@ -30,6 +30,7 @@ class RunReaders final : public RunReader {
                                    std::optional<std::int64_t> before = std::nullopt) override;
   std::vector<RunSummary> latest_runs() override;
   std::vector<RunRecord> unfinished_runs() override;
+  std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
 
  private:

@@ -41,4 +41,14 @@ NewRun make_new_run(const JobSpec& job, Trigger trigger, Instant scheduled_at,
   return run;
 }
 
+std::vector<RunRecord> RunReader::unfinished_runs_of(const std::string& job) {
+  std::vector<RunRecord> out;
+  for (RunRecord& run : unfinished_runs()) {
+    if (run.job != job) continue;
+    run.steps.clear();
+    out.push_back(std::move(run));
+  }
+  return out;
+}
+
 }  // namespace nightshift

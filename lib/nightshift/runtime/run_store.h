@@ -133,6 +133,10 @@ class RunReader {
   virtual std::vector<RunSummary> latest_runs() = 0;
   // Runs not yet finished (queued or running), oldest first.
   virtual std::vector<RunRecord> unfinished_runs() = 0;
+  // The same for one job, without their steps (`steps` empty): what counting
+  // its active runs and picking the next queued one need, at a cost that does
+  // not grow with the size of the runs. (The default filters unfinished_runs.)
+  virtual std::vector<RunRecord> unfinished_runs_of(const std::string& job);
 
   // The scheduler's watermark of a job: every fire time up to it has been dealt
   // with (a run created, or skipped by `catchup`). A restarted daemon catches up

@@ -559,6 +559,17 @@ std::vector<RunRecord> SqliteRunStore::unfinished_runs() {
   return read_runs(rows);
 }
 
+std::vector<RunRecord> SqliteRunStore::unfinished_runs_of(const std::string& job) {
+  std::lock_guard lock(mutex_);
+  Statement rows = prepare(std::string(kRunColumns) +
+                               "WHERE job = ? AND status IN ('queued', 'running') ORDER BY run_id",
+                           "listing unfinished runs of a job");
+  rows.bind_text(job);
+  std::vector<RunRecord> runs;
+  while (rows.next()) runs.push_back(read_run_columns(rows));
+  return runs;
+}
+
 std::vector<RunSummary> SqliteRunStore::latest_runs() {
   std::lock_guard lock(mutex_);
   const std::string doing = "reading the latest run of every job";

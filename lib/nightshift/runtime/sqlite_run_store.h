@@ -53,6 +53,7 @@ class SqliteRunStore final : public RunStore {
                                    std::optional<std::int64_t> before = std::nullopt) override;
   std::vector<RunSummary> latest_runs() override;
   std::vector<RunRecord> unfinished_runs() override;
+  std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the

@@ -303,19 +303,17 @@ void Scheduler::Impl::start_queued(const Job& job) {
       "starting queued runs of " + name,
       [name, limit, started](RunStore& store) {
         started->clear();  // a retried batch runs this again
-        std::vector<RunRecord> queued;
+        // Without their steps: a 2,000-step run costs one row here, not 2,001.
+        std::vector<std::int64_t> queued;
         std::size_t running = 0;
-        for (RunRecord& run : store.unfinished_runs()) {
-          if (run.job != name) continue;
+        for (const RunRecord& run : store.unfinished_runs_of(name)) {
           if (run.status == RunStatus::running) ++running;
-          if (run.status == RunStatus::queued) queued.push_back(std::move(run));
+          if (run.status == RunStatus::queued) queued.push_back(run.run_id);
         }
-        for (RunRecord& run : queued) {
+        for (std::int64_t id : queued) {
           if (running++ >= limit) break;
-          run.status = RunStatus::running;
-          run.started_at = now_timestamp();
-          store.set_run_status(run.run_id, RunStatus::running, *run.started_at);
-          started->push_back(std::move(run));
+          store.set_run_status(id, RunStatus::running, now_timestamp());
+          if (auto run = store.get_run(id)) started->push_back(std::move(*run));
         }
       },
       [name, started](Impl& self) { self.runs_started(name, *started); });
@@ -425,8 +423,7 @@ Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
       [job, carried, scheduled_at, failed_only, outcome](RunStore& store) {
         const JobSpec& spec = job->spec;
         outcome->result = {};
-        std::size_t active = 0;
-        for (const RunRecord& run : store.unfinished_runs()) active += run.job == spec.name;
+        const std::size_t active = store.unfinished_runs_of(spec.name).size();
         if (active >= static_cast<std::size_t>(spec.max_active_runs)) {
           outcome->result = {std::nullopt, 409,
                              "job '" + spec.name + "' has " +
