@@ -114,14 +114,14 @@ TEST_CASE("loader: empty files and wrong shapes") {
   CHECK(errors_of("") ==
         Lines{"jobs.d/t.yaml:1:1: job file is empty (expected 'job:' and 'steps:')"});
   CHECK(errors_of("- a\n- b\n") ==
-        Lines{"jobs.d/t.yaml:1:1: a job file must be a mapping of keys to values"});
+        Lines{"jobs.d/t.yaml:1:1: a job file must be a mapping of keys to values, not a list"});
   CHECK(errors_of("description: x\n") ==
         Lines{"jobs.d/t.yaml:1:1: missing key 'job' (the job's name)",
               "jobs.d/t.yaml:1:1: missing key 'steps' (the job's steps)"});
   CHECK(errors_of("job: a\nsteps: {}\n") ==
         Lines{"jobs.d/t.yaml:2:8: a job needs at least one step"});
   CHECK(errors_of("job: a\nsteps:\n  s: [true]\n") ==
-        Lines{"jobs.d/t.yaml:3:6: step 's' must be a mapping of keys to values"});
+        Lines{"jobs.d/t.yaml:3:6: step 's' must be a mapping of keys to values, not a list"});
 }
 
 TEST_CASE("loader: unknown keys suggest the nearest known key") {
