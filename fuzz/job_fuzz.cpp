@@ -1,6 +1,7 @@
 // libFuzzer target: any bytes as a job file. The loader must never crash, hang
 // or accept a job that breaks the model's invariants.
 #include "nightshift/job_loader.h"
+#include "nightshift/utf8.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +20,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (!errors.empty()) std::abort();
+  // What a loaded job says reaches JSON answers, argv and environments: it is
+  // UTF-8 without NUL, whatever bytes the file had.
+  auto check_text = [](std::string_view text) {
+    if (text.find('\0') != std::string_view::npos ||
+        invalid_utf8_offset(text) != std::string_view::npos)
+      std::abort();
+  };
+  check_text(job->spec.name);
+  check_text(job->spec.description);
+  check_text(job->spec.timezone);
+  for (const EnvVar& var : job->spec.env) check_text(var.value.source());
+  for (const StepSpec& step : job->spec.steps) {
+    check_text(step.name);
+    check_text(step.description);
+    for (const Template& arg : step.command) check_text(arg.source());
+    if (step.script) check_text(step.script->source());
+    for (const EnvVar& var : step.env) check_text(var.value.source());
+    if (step.workdir) check_text(*step.workdir);
+    if (step.timeout && step.timeout->count() <= 0) std::abort();
+  }
+  if (job->spec.defaults.timeout && job->spec.defaults.timeout->count() <= 0) std::abort();
   // Every step comes after all of its dependencies in the topological order.
   const Dag& dag = job->dag;
   std::vector<int> position(dag.size(), -1);

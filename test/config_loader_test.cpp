@@ -2,6 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
+#include <filesystem>
+
+#include <sys/stat.h>
+
 using namespace nightshift;
 
 namespace {
@@ -124,4 +130,36 @@ TEST_CASE("config: a mysql state's TLS file is read from the config's folder, it
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] ==
         "etc/nightshift.yaml:2:22: bad state: the port must be a number from 1 to 65535");
+}
+
+TEST_CASE("config: the file is read as a job file is: regular, bounded, UTF-8, one document") {
+  test::TempDir dir;
+  REQUIRE(::mkfifo((dir / "fifo.yaml").c_str(), 0600) == 0);
+  std::filesystem::create_directory(dir / "dir.yaml");
+  auto errors_of_file = [](const std::string& path) {
+    auto config = load_config(path);
+    std::vector<std::string> out;
+    if (!config)
+      for (const auto& e : config.error()) out.push_back(e.str());
+    return out;
+  };
+  // A FIFO without a writer would read as an empty file: every default.
+  CHECK(errors_of_file(dir / "fifo.yaml") ==
+        Lines{(dir / "fifo.yaml") + ":1:1: cannot read config file: it is a FIFO, not a regular file"});
+  CHECK(errors_of_file(dir / "dir.yaml") ==
+        Lines{(dir / "dir.yaml") + ":1:1: cannot read config file: it is a directory"});
+  CHECK(errors_of_file("/dev/zero") ==
+        Lines{"/dev/zero:1:1: cannot read config file: it is a character device, not a regular "
+              "file"});
+  CHECK(errors_of_file(dir / "none.yaml") ==
+        Lines{(dir / "none.yaml") + ":1:1: cannot read config file: no such file"});
+
+  CHECK(errors_of("workers: 4\nlisten: \"h\xC3\" \n") ==
+        Lines{"etc/nightshift.yaml:2:11: invalid UTF-8 (byte 0xC3): the file must be UTF-8 text"});
+  CHECK(errors_of(std::string("workers: 4\0\n", 12)) ==
+        Lines{"etc/nightshift.yaml:1:11: NUL byte: the file must be UTF-8 text"});
+  CHECK(errors_of("workers: 4\n---\nworkers: 8\n") ==
+        Lines{"etc/nightshift.yaml:2:1: a second YAML document starts here: a file holds exactly "
+              "one"});
+  CHECK(errors_of("# nothing but comments\n").empty());  // every default, as an empty file
 }

@@ -114,14 +114,14 @@ TEST_CASE("loader: empty files and wrong shapes") {
   CHECK(errors_of("") ==
         Lines{"jobs.d/t.yaml:1:1: job file is empty (expected 'job:' and 'steps:')"});
   CHECK(errors_of("- a\n- b\n") ==
-        Lines{"jobs.d/t.yaml:1:1: a job file must be a mapping of keys to values"});
+        Lines{"jobs.d/t.yaml:1:1: a job file must be a mapping of keys to values, not a list"});
   CHECK(errors_of("description: x\n") ==
         Lines{"jobs.d/t.yaml:1:1: missing key 'job' (the job's name)",
               "jobs.d/t.yaml:1:1: missing key 'steps' (the job's steps)"});
   CHECK(errors_of("job: a\nsteps: {}\n") ==
         Lines{"jobs.d/t.yaml:2:8: a job needs at least one step"});
   CHECK(errors_of("job: a\nsteps:\n  s: [true]\n") ==
-        Lines{"jobs.d/t.yaml:3:6: step 's' must be a mapping of keys to values"});
+        Lines{"jobs.d/t.yaml:3:6: step 's' must be a mapping of keys to values, not a list"});
 }
 
 TEST_CASE("loader: unknown keys suggest the nearest known key") {
@@ -271,4 +271,190 @@ steps:
   c: { shell: x, timeout: soon }
 )");
   CHECK(errors.size() >= 5);
+}
+
+namespace {
+
+// Places in a job file where any text can sit: '@' marks it, with its line and
+// column (bytes, as yaml-cpp counts them) when the job is written as below.
+const char* const kPlaces = R"(# comment @
+job: a
+description: "d @"
+env: { K: v@ }
+steps:
+  s:
+    description: plain @ text
+    shell: |
+      echo @
+)";
+
+struct Place {
+  int index;  // which '@' of kPlaces
+  int line;
+  int column;
+};
+const Place kPlaceList[] = {{0, 1, 11}, {1, 3, 17}, {2, 4, 12}, {3, 7, 24}, {4, 9, 12}};
+
+// kPlaces with the `index`-th '@' replaced by `bytes` and the others by 'x'.
+std::string with_bytes_at(int index, const std::string& bytes) {
+  std::string out;
+  int at = 0;
+  for (const char* c = kPlaces; *c; ++c) {
+    if (*c != '@') {
+      out += *c;
+    } else {
+      out += at++ == index ? bytes : "x";
+    }
+  }
+  return out;
+}
+
+std::string at(const Place& place) {
+  return "jobs.d/t.yaml:" + std::to_string(place.line) + ":" + std::to_string(place.column) + ": ";
+}
+
+}  // namespace
+
+TEST_CASE("loader: the places of the byte tests hold any valid UTF-8") {
+  for (const Place& place : kPlaceList) {
+    INFO("place " << place.index);
+    Job job = parse_ok(with_bytes_at(place.index, "caf\xC3\xA9 \xE6\x97\xA5 \xF0\x9F\x8C\x99"));
+    CHECK(job.spec.name == "a");
+  }
+  // A mistake after multi-byte text is located in bytes, as yaml-cpp does.
+  CHECK(errors_of("job: a\ndescription: \xE6\x97\xA5\xE6\x97\xA5\nsteps: { s: { shel: x } }\n") ==
+        Lines{"jobs.d/t.yaml:3:15: unknown key 'shel' in step 's' (did you mean 'shell'?)",
+              "jobs.d/t.yaml:3:13: step 's' needs exactly one of 'command', 'shell' or 'sql' (it "
+              "has 0)"});
+}
+
+TEST_CASE("loader: invalid UTF-8 anywhere is refused at its first bad byte") {
+  // One of each way to break UTF-8, as bytes and the byte the message names.
+  const std::pair<std::string, std::string> sequences[] = {
+      {"\x80", "0x80"},              // a continuation byte alone
+      {"\xC0\xAF", "0xC0"},          // overlong '/'
+      {"\xE0\x80\xAF", "0xE0"},      // overlong, 3 bytes
+      {"\xED\xA0\x80", "0xED"},      // a surrogate, U+D800
+      {"\xF4\x90\x80\x80", "0xF4"},  // past U+10FFFF
+      {"\xFF", "0xFF"},              // never in UTF-8
+      {"\xE6\x97", "0xE6"},          // cut short
+      {"\xE9t\xE9", "0xE9"},         // Latin-1 "été"
+  };
+  for (const Place& place : kPlaceList) {
+    for (const auto& [bytes, name] : sequences) {
+      INFO("place " << place.index << ", byte " << name);
+      // Valid multi-byte text before it on the same line does not shift the column
+      // by characters: columns count bytes.
+      CHECK(errors_of(with_bytes_at(place.index, bytes)) ==
+            Lines{at(place) + "invalid UTF-8 (byte " + name + "): the file must be UTF-8 text"});
+    }
+  }
+  // Only the first bad byte is reported, wherever the next ones are.
+  CHECK(errors_of("job: a\xFF\nsteps: { s: { shell: \"\xFF\" } }\n") ==
+        Lines{"jobs.d/t.yaml:1:7: invalid UTF-8 (byte 0xFF): the file must be UTF-8 text"});
+  CHECK(errors_of("\xFF\xFEj\0o\0b\0") ==
+        Lines{"jobs.d/t.yaml:1:1: the file is UTF-16 or UTF-32 (it starts with a byte order mark): "
+              "it must be UTF-8"});
+}
+
+TEST_CASE("loader: a NUL byte is an error where it is, never the end of the file") {
+  for (const Place& place : kPlaceList) {
+    INFO("place " << place.index);
+    CHECK(errors_of(with_bytes_at(place.index, std::string("a\0b", 3))) ==
+          Lines{"jobs.d/t.yaml:" + std::to_string(place.line) + ":" +
+                std::to_string(place.column + 1) + ": NUL byte: the file must be UTF-8 text"});
+  }
+  // A valid job, then a NUL: reading up to the NUL would accept a job that is
+  // not what the file says.
+  CHECK(errors_of(std::string("job: a\nsteps: { s: { shell: x } }\n\0job: b\n", 40)) ==
+        Lines{"jobs.d/t.yaml:3:1: NUL byte: the file must be UTF-8 text"});
+  // Which comes first, a NUL or invalid UTF-8, is the one named.
+  CHECK(errors_of(std::string("job: a\xFF\0", 8)) ==
+        Lines{"jobs.d/t.yaml:1:7: invalid UTF-8 (byte 0xFF): the file must be UTF-8 text"});
+  CHECK(errors_of(std::string("job: a\0\xFF", 8)) ==
+        Lines{"jobs.d/t.yaml:1:7: NUL byte: the file must be UTF-8 text"});
+
+  // The escapes of double-quoted YAML make a NUL from text: refused at the value.
+  for (const char* escape : {"\\0", "\\x00", "\\u0000", "\\U00000000"}) {
+    INFO(escape);
+    const std::string message =
+        "a NUL character (from an escape such as \"\\0\") or invalid UTF-8 in a value";
+    CHECK(errors_of("job: a\nsteps:\n  s: { shell: \"ab" + std::string(escape) + "cd\" }\n") ==
+          Lines{"jobs.d/t.yaml:3:15: " + message});
+    CHECK(errors_of("job: a\nenv: { K: \"" + std::string(escape) + "\" }\nsteps:\n  s: { shell: x }\n") ==
+          Lines{"jobs.d/t.yaml:2:11: " + message});
+    CHECK(errors_of("job: a\nsteps:\n  \"s" + std::string(escape) + "\": { shell: x }\n") ==
+          Lines{"jobs.d/t.yaml:3:3: " + message});
+    CHECK(errors_of("job: a\nsteps:\n  s: { command: [echo, \"" + std::string(escape) + "\"] }\n") ==
+          Lines{"jobs.d/t.yaml:3:24: " + message});
+  }
+  // Other escapes stay text.
+  Job job = parse_ok("job: a\nsteps:\n  s: { shell: \"tab\\there \\x41 \\u00e9\" }\n");
+  CHECK(job.spec.steps[0].script->source() == "tab\there A \xC3\xA9");
+}
+
+TEST_CASE("loader: a second YAML document is an error where it starts") {
+  const std::string job = "job: a\nsteps:\n  s: { shell: x }\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {job + "---\njob: b\nsteps:\n  s: { shell: x }\n", "4:1"},
+      {"---\n" + job + "---\njob: b\n", "5:1"},           // the first one explicit too
+      {job + "--- second\n", "4:1"},                        // content on the marker line
+      {job + "---\n", "4:1"},                               // an empty one
+      {job + "---\n# only a comment\n", "4:1"},
+      {job + "...\njob: b\n", "5:1"},                       // after an end marker, no '---'
+      {job + "---\n- [unclosed\n", "4:1"},                  // even when it is broken
+  };
+  for (const auto& [text, position] : cases) {
+    INFO(text);
+    CHECK(errors_of(text) ==
+          Lines{"jobs.d/t.yaml:" + position +
+                ": a second YAML document starts here: a file holds exactly one"});
+  }
+  // Markers that end the one document, or that are text, are fine.
+  CHECK(parse_ok("---\n" + job + "...\n").spec.name == "a");
+  CHECK(parse_ok("---\n" + job + "...\n# trailing comment\n").spec.name == "a");
+  CHECK(parse_ok("job: a\nsteps:\n  s:\n    shell: |\n      echo ---\n      --- x\n").spec.name ==
+        "a");
+}
+
+TEST_CASE("loader: a file without a job says what it holds instead") {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "1:1: job file is empty (expected 'job:' and 'steps:')"},
+      {"\n\n  \n", "1:1: job file is empty (expected 'job:' and 'steps:')"},
+      {"# a job, one day\n\n# or not\n",
+       "1:1: job file holds only comments (expected 'job:' and 'steps:')"},
+      {"---\n", "2:1: a job file must be a mapping of keys to values, not empty"},
+      {"~\n", "1:1: a job file must be a mapping of keys to values, not empty"},
+      {"job\n", "1:1: a job file must be a mapping of keys to values, not a string"},
+      {"\"job: a\"\n", "1:1: a job file must be a mapping of keys to values, not a string"},
+      {"- job: a\n", "1:1: a job file must be a mapping of keys to values, not a list"},
+      {"[job, steps]\n", "1:1: a job file must be a mapping of keys to values, not a list"},
+  };
+  for (const auto& [text, message] : cases) {
+    INFO(text);
+    CHECK(errors_of(text) == Lines{"jobs.d/t.yaml:" + message});
+  }
+}
+
+TEST_CASE("loader: a timeout is more than 0, in the defaults and in a step") {
+  const std::string message = "'timeout' must be more than 0 (leave it out for no timeout)";
+  for (const char* zero : {"0s", "0ms", "0m", "0h0m0s", "0d"}) {
+    INFO(zero);
+    CHECK(errors_of("job: a\nsteps:\n  s: { shell: x, timeout: " + std::string(zero) + " }\n") ==
+          Lines{"jobs.d/t.yaml:3:27: " + message});
+    CHECK(errors_of("job: a\ndefaults: { timeout: " + std::string(zero) +
+                    " }\nsteps:\n  s: { shell: x }\n") == Lines{"jobs.d/t.yaml:2:22: " + message});
+  }
+  CHECK(parse_ok("job: a\nsteps:\n  s: { shell: x, timeout: 1ms }\n").spec.steps[0].timeout ==
+        std::chrono::milliseconds(1));
+  // No duration can be negative: a sign is refused for each of them.
+  for (const char* key : {"timeout", "retry_delay", "kill_grace"}) {
+    INFO(key);
+    CHECK(errors_of("job: a\nsteps:\n  s: { shell: x, " + std::string(key) + ": -1s }\n") ==
+          Lines{"jobs.d/t.yaml:3:" + std::to_string(17 + std::string(key).size() + 3) +
+                ": bad duration for '" + key + "': no sign allowed in duration '-1s'"});
+  }
+  // A zero retry_delay (retry at once) and kill_grace (SIGKILL at once) mean something.
+  Job job = parse_ok("job: a\nsteps:\n  s: { shell: x, retry_delay: 0s, kill_grace: 0s }\n");
+  CHECK(job.spec.steps[0].retry_delay == std::chrono::milliseconds(0));
 }

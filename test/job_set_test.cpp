@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 using namespace nightshift;
 namespace fs = std::filesystem;
 
@@ -106,4 +108,61 @@ TEST_CASE("job set: the example jobs pass against the demo config") {
   REQUIRE(set.has_value());
   CHECK((*set)->find("kpi") != nullptr);
   CHECK((*set)->find("materials") != nullptr);
+}
+
+TEST_CASE("job set: entries that are not regular files are each named, and refuse the set") {
+  JobsDir dir;
+  dir.write("good.yaml", "job: good\nsteps:\n  s: { shell: x }\n");
+  dir.write("real.yaml.txt", "job: real\nsteps:\n  s: { shell: x }\n");
+  REQUIRE(::mkfifo(dir.file("a_fifo.yaml").c_str(), 0600) == 0);
+  fs::create_directory(dir.file("b_dir.yaml"));
+  fs::create_symlink("/dev/zero", dir.file("c_zero.yaml"));
+  fs::create_symlink("/dev/urandom", dir.file("c_urandom.yml"));
+  fs::create_symlink("a_fifo.yaml", dir.file("d_to_fifo.yaml"));
+  fs::create_symlink("nowhere", dir.file("e_dangling.yaml"));
+  fs::create_symlink("f_loop.yaml", dir.file("f_loop.yaml"));
+  dir.write("g_big.yaml", "# " + std::string(1024 * 1024, 'x') + "\n");
+  fs::create_symlink("real.yaml.txt", dir.file("h_link.yaml"));  // followed: a fine job
+  fs::create_directory(dir.file("subdir"));                      // not *.yaml: not a job
+
+  auto errors = errors_of(JobSet::load(dir.path()));
+  const std::string cannot = ":1:1: cannot read job file: ";
+  CHECK(errors ==
+        std::vector<std::string>{
+            dir.file("a_fifo.yaml") + cannot + "it is a FIFO, not a regular file",
+            dir.file("b_dir.yaml") + cannot + "it is a directory",
+            dir.file("c_urandom.yml") + cannot + "it is a character device, not a regular file",
+            dir.file("c_zero.yaml") + cannot + "it is a character device, not a regular file",
+            dir.file("d_to_fifo.yaml") + cannot + "it is a FIFO, not a regular file",
+            dir.file("e_dangling.yaml") + cannot + "dangling symlink (its target 'nowhere' is missing)",
+            dir.file("f_loop.yaml") + cannot + "symlink loop (too many levels of symbolic links)",
+            dir.file("g_big.yaml") + cannot +
+                "it is larger than 1 MiB (1048579 bytes), the limit for a job file",
+        });
+
+  // Once the hostile entries are gone, the same directory loads, the symlinked
+  // job included.
+  for (const char* name : {"a_fifo.yaml", "b_dir.yaml", "c_zero.yaml", "c_urandom.yml",
+                           "d_to_fifo.yaml", "e_dangling.yaml", "f_loop.yaml", "g_big.yaml"})
+    fs::remove(dir.file(name));
+  auto set = JobSet::load(dir.path());
+  REQUIRE(set.has_value());
+  CHECK((*set)->find("good") != nullptr);
+  CHECK((*set)->find("real") != nullptr);
+}
+
+TEST_CASE("job set: files that are not UTF-8 text or hold two documents refuse the set") {
+  JobsDir dir;
+  dir.write("good.yaml", "job: good\nsteps:\n  s: { shell: x }\n");
+  dir.write("latin1.yaml", "job: l\ndescription: \xE9t\xE9\nsteps:\n  s: { shell: x }\n");
+  dir.write("nul.yaml", std::string("job: n\nsteps:\n  s: { shell: x }\n\0\n", 35));
+  dir.write("two.yaml", "job: t\nsteps:\n  s: { shell: x }\n---\njob: u\n");
+  CHECK(errors_of(JobSet::load(dir.path())) ==
+        std::vector<std::string>{
+            dir.file("latin1.yaml") +
+                ":2:14: invalid UTF-8 (byte 0xE9): the file must be UTF-8 text",
+            dir.file("nul.yaml") + ":4:1: NUL byte: the file must be UTF-8 text",
+            dir.file("two.yaml") + ":4:1: a second YAML document starts here: a file holds "
+                                   "exactly one",
+        });
 }

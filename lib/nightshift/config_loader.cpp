@@ -3,12 +3,11 @@
 #include "nightshift/mysql_url.h"
 
 #include "nightshift/job_set.h"  // throw_exception_from_error for Diagnostics
+#include "nightshift/source_file.h"
 #include "nightshift/yaml_reader.h"
 
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 namespace nightshift {
 namespace {
@@ -191,11 +190,11 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
 }
 
 ConfigResult load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Diagnostics{{SourcePos{path, 0, 0}, "cannot read config file"}};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+  // The same rules as a job file: a regular file of at most 1 MiB, read
+  // without blocking (a FIFO would otherwise read as an empty config).
+  auto text = read_source_file(path, "config file");
+  if (!text) return Diagnostics{text.error()};
+  return parse_config(*text, path);
 }
 
 }  // namespace nightshift

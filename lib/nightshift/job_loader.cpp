@@ -1,11 +1,10 @@
 #include "nightshift/job_loader.h"
 
 #include "nightshift/edit_distance.h"
+#include "nightshift/source_file.h"
 #include "nightshift/yaml_reader.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace nightshift {
 namespace {
@@ -50,6 +49,7 @@ class JobFileReader {
   std::vector<EnvVar> read_env(const YAML::Node& node);
   std::optional<StepSpec> read_step(const YAML::Node& key, const YAML::Node& node);
   void read_action(const YAML::Node& node, StepSpec& step);
+  std::optional<Duration> read_timeout(const YAML::Node& node);
   std::optional<std::chrono::minutes> read_time_of_day(const YAML::Node& node);
   bool check_dependencies(const JobSpec& job);
   std::optional<Dag> build_dag(const JobSpec& job);
@@ -58,8 +58,11 @@ class JobFileReader {
 };
 
 std::optional<Job> JobFileReader::read(const YAML::Node& root) {
-  if (root.IsNull()) {
-    r_.error(SourcePos{r_.file(), 1, 1}, "job file is empty (expected 'job:' and 'steps:')");
+  if (!r_.has_document()) {
+    r_.error(SourcePos{r_.file(), 1, 1}, r_.is_blank()
+                                             ? "job file is empty (expected 'job:' and 'steps:')"
+                                             : "job file holds only comments (expected 'job:' "
+                                               "and 'steps:')");
     return std::nullopt;
   }
   if (!r_.check_map(root, "a job file", kJobKeys)) return std::nullopt;
@@ -138,7 +141,7 @@ void JobFileReader::read_defaults(const YAML::Node& node, StepDefaults& defaults
     defaults.retries = r_.integer(n, "retries", 0, kMaxRetries);
   if (const YAML::Node n = node["retry_delay"])
     defaults.retry_delay = r_.duration(n, "retry_delay");
-  if (const YAML::Node n = node["timeout"]) defaults.timeout = r_.duration(n, "timeout");
+  if (const YAML::Node n = node["timeout"]) defaults.timeout = read_timeout(n);
   if (const YAML::Node n = node["kill_grace"]) defaults.kill_grace = r_.duration(n, "kill_grace");
 }
 
@@ -190,7 +193,7 @@ std::optional<StepSpec> JobFileReader::read_step(const YAML::Node& key, const YA
   }
   if (const YAML::Node n = node["retries"]) step.retries = r_.integer(n, "retries", 0, kMaxRetries);
   if (const YAML::Node n = node["retry_delay"]) step.retry_delay = r_.duration(n, "retry_delay");
-  if (const YAML::Node n = node["timeout"]) step.timeout = r_.duration(n, "timeout");
+  if (const YAML::Node n = node["timeout"]) step.timeout = read_timeout(n);
   if (const YAML::Node n = node["kill_grace"]) step.kill_grace = r_.duration(n, "kill_grace");
   if (const YAML::Node n = node["env"]) step.env = read_env(n);
   if (const YAML::Node n = node["workdir"]) step.workdir = r_.string(n, "workdir");
@@ -230,6 +233,17 @@ void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
     if (auto name = r_.string(connection, "connection"))
       step.connection = Located<std::string>{*name, r_.pos(connection)};
   }
+}
+
+// DESIGN.md: a timeout is > 0. "No timeout" is written by leaving it out; a
+// zero would time every attempt out at once.
+std::optional<Duration> JobFileReader::read_timeout(const YAML::Node& node) {
+  auto timeout = r_.duration(node, "timeout");
+  if (timeout && timeout->count() == 0) {
+    r_.error(node, "'timeout' must be more than 0 (leave it out for no timeout)");
+    return std::nullopt;
+  }
+  return timeout;
 }
 
 std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YAML::Node& node) {
@@ -295,14 +309,12 @@ std::optional<Job> parse_job(std::string_view text, const std::string& file, Dia
 }
 
 std::optional<Job> load_job_file(const std::string& path, Diagnostics& errors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    errors.push_back(Diagnostic{SourcePos{path, 0, 0}, "cannot read job file"});
+  auto text = read_source_file(path, "job file");
+  if (!text) {
+    errors.push_back(text.error());
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();  // an empty file leaves `text` failed and empty: the parser names it
-  return parse_job(text.str(), path, errors);
+  return parse_job(*text, path, errors);
 }
 
 }  // namespace nightshift

@@ -14,7 +14,9 @@ namespace nightshift {
 // no fault; otherwise nullopt, with every fault appended to `errors`.
 std::optional<Job> parse_job(std::string_view text, const std::string& file, Diagnostics& errors);
 
-// Reads and parses `path` (an unreadable file is one fault, "PATH: cannot read job file").
+// Reads and parses `path`. What is not a regular file of at most 1 MiB (after
+// symlinks) is one fault, "PATH:1:1: cannot read job file: CAUSE"; reading
+// never blocks (see read_source_file).
 std::optional<Job> load_job_file(const std::string& path, Diagnostics& errors);
 
 // Job names: [a-z0-9_-]+ (they appear in URLs and log paths). Step names also

@@ -1,9 +1,15 @@
 #include "nightshift/yaml_reader.h"
 
 #include "nightshift/edit_distance.h"
+#include "nightshift/utf8.h"
 
+#include <yaml-cpp/eventhandler.h>
+
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
+#include <sstream>
 
 namespace nightshift {
 namespace {
@@ -16,6 +22,53 @@ std::string join_choices(const std::vector<std::string_view>& choices) {
   }
   return out;
 }
+
+std::string hex_byte(char c) {
+  char text[8];
+  std::snprintf(text, sizeof text, "0x%02X", static_cast<unsigned char>(c));
+  return text;
+}
+
+// A name for what a node is, for "must be a mapping ..., not X".
+std::string_view kind_of(const YAML::Node& node) {
+  if (node.IsSequence()) return "a list";
+  if (node.IsScalar()) return "a string";
+  return "empty";
+}
+
+// Thrown from the event scan to stop at the start of a second document.
+struct SecondDocument {
+  YAML::Mark mark;
+};
+
+// Walks the parser's events once (aliases are not expanded, so this is linear
+// in the text): counts documents and finds the first scalar holding a NUL or
+// bytes that are not UTF-8, which escapes in quoted scalars can produce.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  std::optional<YAML::Mark> bad_scalar;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents > 1) throw SecondDocument{mark};
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    if (bad_scalar) return;
+    if (value.find('\0') != std::string::npos ||
+        invalid_utf8_offset(value) != std::string_view::npos)
+      bad_scalar = mark;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
 
 }  // namespace
 
@@ -33,8 +86,63 @@ YamlReader::YamlReader(std::string file, std::string text, Diagnostics& errors)
   }
 }
 
+SourcePos YamlReader::pos_of_offset(std::size_t offset) const {
+  std::string_view before = std::string_view(text_).substr(0, offset);
+  std::size_t line_start = before.rfind('\n');
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  auto line = std::count(before.begin(), before.end(), '\n');
+  // Columns count bytes, as yaml-cpp's marks do.
+  return SourcePos{file_, static_cast<int>(line) + 1, static_cast<int>(offset - line_start) + 1};
+}
+
+bool YamlReader::is_blank() const {
+  return text_.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+// A job's strings reach argv, environments, logs and JSON answers: text that is
+// not UTF-8, or that a NUL would cut short there, is refused here, at its place.
+bool YamlReader::check_text() {
+  if (text_.starts_with("\xFF\xFE") || text_.starts_with("\xFE\xFF")) {
+    error(SourcePos{file_, 1, 1}, "the file is UTF-16 or UTF-32 (it starts with a byte order "
+                                  "mark): it must be UTF-8");
+    return false;
+  }
+  if (std::size_t nul = text_.find('\0'); nul != std::string::npos) {
+    // Reported only when no invalid UTF-8 comes first: the first bad byte wins.
+    if (invalid_utf8_offset(std::string_view(text_).substr(0, nul)) == std::string_view::npos) {
+      error(pos_of_offset(nul), "NUL byte: the file must be UTF-8 text");
+      return false;
+    }
+  }
+  if (std::size_t bad = invalid_utf8_offset(text_); bad != std::string_view::npos) {
+    error(pos_of_offset(bad),
+          "invalid UTF-8 (byte " + hex_byte(text_[bad]) + "): the file must be UTF-8 text");
+    return false;
+  }
+  return true;
+}
+
 std::optional<YAML::Node> YamlReader::parse() {
+  if (!check_text()) return std::nullopt;
   try {
+    DocumentScan scan;
+    std::istringstream in(text_);
+    YAML::Parser parser(in);
+    try {
+      while (parser.HandleNextDocument(scan)) {
+      }
+    } catch (const SecondDocument& second) {
+      error(SourcePos{file_, second.mark.line + 1, second.mark.column + 1},
+            "a second YAML document starts here: a file holds exactly one");
+      return std::nullopt;
+    }
+    if (scan.bad_scalar) {
+      error(SourcePos{file_, scan.bad_scalar->line + 1, scan.bad_scalar->column + 1},
+            "a NUL character (from an escape such as \"\\0\") or invalid UTF-8 in a value");
+      return std::nullopt;
+    }
+    has_document_ = scan.documents == 1;
+    if (!has_document_) return YAML::Node();
     return YAML::Load(text_);
   } catch (const YAML::ParserException& e) {
     error(SourcePos{file_, e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
@@ -95,7 +203,8 @@ void YamlReader::error(const SourcePos& pos, std::string message) {
 bool YamlReader::check_map(const YAML::Node& node, std::string_view what,
                            const std::vector<std::string_view>& known_keys) {
   if (!node.IsMap()) {
-    error(node, std::string(what) + " must be a mapping of keys to values");
+    error(node, std::string(what) + " must be a mapping of keys to values, not " +
+                    std::string(kind_of(node)));
     return false;
   }
   std::map<std::string, SourcePos, std::less<>> seen;

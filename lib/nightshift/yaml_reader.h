@@ -20,8 +20,18 @@ class YamlReader {
  public:
   YamlReader(std::string file, std::string text, Diagnostics& errors);
 
-  // The document's root, or nullopt after reporting a syntax error.
+  // The document's root, or nullopt after reporting the fault. Before YAML
+  // sees it, the text must be UTF-8 without NUL bytes (the first bad byte is
+  // reported at its line and column); then it must hold at most one document
+  // (a second one is reported where it starts, not dropped) and no value may
+  // hold a NUL (which an escape such as "\0" can make). No document at all
+  // (an empty file, or only comments) gives a null root: see has_document().
   std::optional<YAML::Node> parse();
+
+  // After parse(): whether the text held a document, and whether it held
+  // anything but white space (comments count), for precise messages.
+  bool has_document() const { return has_document_; }
+  bool is_blank() const;
 
   const std::string& file() const { return file_; }
   SourcePos pos(const YAML::Node& node) const;
@@ -33,7 +43,8 @@ class YamlReader {
   void error(const YAML::Node& node, std::string message) { error(pos(node), std::move(message)); }
   std::size_t error_count() const { return errors_.size() - errors_at_start_; }
 
-  // Checks `node` is a mapping; reports unknown keys (suggesting the nearest
+  // Checks `node` is a mapping (else says what it is: a list, a string, empty);
+  // reports unknown keys (suggesting the nearest
   // known one) and duplicate keys. `what` names the mapping in messages.
   bool check_map(const YAML::Node& node, std::string_view what,
                  const std::vector<std::string_view>& known_keys);
@@ -53,6 +64,10 @@ class YamlReader {
   std::vector<std::string_view> lines_;
   Diagnostics& errors_;
   std::size_t errors_at_start_;
+  bool has_document_ = false;
+
+  SourcePos pos_of_offset(std::size_t offset) const;
+  bool check_text();
 };
 
 }  // namespace nightshift

@@ -1042,5 +1042,140 @@ class HostileClientTest(DaemonTest):
         self.assertEqual(len(self.daemon.get_json("/jobs")["jobs"]), 1)
 
 
+# A limit on the daemon's address space, far above what it uses (about 0.5 GB
+# of it, mostly malloc arenas of its threads): a reload that read a device
+# without bound would fail against it quickly instead of eating the machine.
+ADDRESS_SPACE_KB = 2 * 1024 * 1024
+
+
+class HostileJobsDirTest(DaemonTest):
+    """Entries of jobs_dir that are not plain job files: each makes a reload
+    answer 422 in bounded time, naming the file and the cause, and the jobs in
+    force stay (a run in flight goes on, /healthz and /jobs answer)."""
+
+    project_args = FAST_STOP
+
+    def setUp(self):
+        super().setUp()
+        # Not for a sanitizer build: it reserves terabytes of address space.
+        with open(NIGHTSHIFT, "rb") as f:
+            sanitized = b"__asan_init" in f.read()
+        if not sanitized:
+            self.daemon = Daemon(self.project, wrapper=[
+                "sh", "-c", f'ulimit -v {ADDRESS_SPACE_KB} && exec "$0" "$@"'])
+        self.project.job("hello", """\
+            job: hello
+            steps:
+              s: { shell: 'while [ ! -e go ]; do sleep 0.05; done' }
+            """)
+
+    def jobs_dir(self, name):
+        return self.project.path("jobs.d", name)
+
+    def write_bytes(self, name, data):
+        with open(self.jobs_dir(name), "wb") as f:
+            f.write(data)
+
+    def make_socket(self, name):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(self.jobs_dir(name))
+
+    def remove(self, name):
+        path = self.jobs_dir(name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.remove(path)
+
+    def assert_set_in_force(self):
+        self.assertEqual(self.daemon.get("/healthz").status, 200)
+        # get_json parses the body as strict UTF-8 JSON.
+        self.assertEqual([j["job"] for j in self.daemon.get_json("/jobs")["jobs"]], ["hello"])
+
+    def test_every_kind_of_entry_is_refused_by_a_reload_and_the_old_set_stays(self):
+        self.daemon.start()
+        run_id = self.daemon.post("/jobs/hello/rerun").json["run_id"]
+        wait_for(lambda: self.daemon.run_json(run_id)["steps"][0]["status"] == "running", 20,
+                 "the step to run")
+        ok = b"job: x\nsteps:\n  s: { shell: 'true' }\n"
+        # name: (how to make it, what the error says after "NAME:LINE:COL: ")
+        kinds = {
+            "fifo.yaml": (lambda n: os.mkfifo(self.jobs_dir(n)),
+                          "1:1: cannot read job file: it is a FIFO, not a regular file"),
+            "to_fifo.yaml": (lambda n: (os.mkfifo(self.project.path("a_fifo")),
+                                        os.symlink(self.project.path("a_fifo"), self.jobs_dir(n))),
+                             "1:1: cannot read job file: it is a FIFO, not a regular file"),
+            "zero.yaml": (lambda n: os.symlink("/dev/zero", self.jobs_dir(n)),
+                          "1:1: cannot read job file: it is a character device, not a regular file"),
+            "urandom.yml": (lambda n: os.symlink("/dev/urandom", self.jobs_dir(n)),
+                            "1:1: cannot read job file: it is a character device, not a regular file"),
+            "dir.yaml": (lambda n: os.mkdir(self.jobs_dir(n)),
+                         "1:1: cannot read job file: it is a directory"),
+            "dangling.yaml": (lambda n: os.symlink("nowhere", self.jobs_dir(n)),
+                              "1:1: cannot read job file: dangling symlink (its target 'nowhere' is missing)"),
+            "loop.yaml": (lambda n: os.symlink(n, self.jobs_dir(n)),
+                          "1:1: cannot read job file: symlink loop (too many levels of symbolic links)"),
+            "socket.yaml": (self.make_socket,
+                            "1:1: cannot read job file: it is a socket, not a regular file"),
+            "big.yaml": (lambda n: self.write_bytes(n, b"#" * (1024 * 1024 + 1)),
+                         "1:1: cannot read job file: it is larger than 1 MiB (1048577 bytes), "
+                         "the limit for a job file"),
+            "latin1.yaml": (lambda n: self.write_bytes(n, ok.replace(b"job: x", b"job: x\ndescription: \xe9t\xe9")),
+                            "2:14: invalid UTF-8 (byte 0xE9): the file must be UTF-8 text"),
+            "nul.yaml": (lambda n: self.write_bytes(n, ok + b"\0job: y\n"),
+                         "4:1: NUL byte: the file must be UTF-8 text"),
+            "two.yaml": (lambda n: self.write_bytes(n, ok + b"---\njob: y\n"),
+                         "4:1: a second YAML document starts here: a file holds exactly one"),
+            "empty.yaml": (lambda n: self.write_bytes(n, b""),
+                           "1:1: job file is empty (expected 'job:' and 'steps:')"),
+            "timeout0.yaml": (lambda n: self.write_bytes(n, ok.replace(b"'true'", b"'true', timeout: 0s")),
+                              "3:32: 'timeout' must be more than 0 (leave it out for no timeout)"),
+        }
+        # One at a time; the first failure ends the test (a reload that hangs
+        # would make every later one wait out its timeout too).
+        for name, (make, message) in kinds.items():
+            make(name)
+            answer = self.daemon.post("/reload", timeout=30)
+            self.assertEqual(answer.status, 422, (name, answer))
+            self.assertEqual(answer.json["errors"], [f"{self.jobs_dir(name)}:{message}"])
+            self.assert_set_in_force()
+            self.remove(name)
+        # A name that is not UTF-8 still gives JSON answers.
+        bad_name = os.fsencode(self.jobs_dir("bad-")) + b"\xff.yaml"
+        os.mkfifo(bad_name)
+        answer = self.daemon.post("/reload", timeout=30)
+        self.assertEqual(answer.status, 422, answer)
+        self.assertIn("bad-\ufffd.yaml:1:1: cannot read job file: it is a FIFO", answer.json["errors"][0])
+        self.assertIn("bad-\ufffd.yaml", self.daemon.get_json("/status")["config_errors"][0])
+        self.assert_set_in_force()
+        os.remove(bad_name)
+
+        # SIGHUP, with every kind at once: refused as a whole, every file named.
+        for name, (make, _) in kinds.items():
+            if name != "to_fifo.yaml":  # its FIFO is there already
+                make(name)
+        os.symlink(self.project.path("a_fifo"), self.jobs_dir("to_fifo.yaml"))
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: f"reload refused ({len(kinds)} errors)" in self.daemon.log(), 30,
+                 "SIGHUP to refuse the set")
+        errors = self.daemon.get_json("/status")["config_errors"]
+        self.assertEqual(sorted(errors), sorted(f"{self.jobs_dir(n)}:{m}" for n, (_, m) in kinds.items()))
+        metrics = self.daemon.get("/metrics").text
+        self.assertEqual(metric_value(metrics, "nightshift_config_reload_success"), 0)
+        self.assert_set_in_force()
+
+        # The run that was in flight all along goes on and ends well.
+        self.assertEqual(self.daemon.run_json(run_id)["status"], "running")
+        with open(self.project.path("go"), "w"):
+            pass
+        self.assertEqual(self.daemon.wait_for_run(run_id)["status"], "succeeded")
+
+        # Without them, the directory loads again.
+        for name in kinds:
+            self.remove(name)
+        self.assertEqual(self.daemon.post("/reload", timeout=30).status, 200)
+        self.assertEqual(self.daemon.get_json("/status")["config_errors"], [])
+
+
 if __name__ == "__main__":
     main()
