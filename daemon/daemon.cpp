@@ -177,7 +177,7 @@ int Daemon::run() {
   }
   metrics_.set_jobs_loaded(initial_jobs_->jobs().size());
   metrics_.set_config_reload_success(true);
-  publish_schedule_intervals(*initial_jobs_);
+  publish_job_gauges(*initial_jobs_, nullptr);
   // Before the first step starts, so none of its orphans escapes to init.
   reaper_->start();
   scheduler_->start(initial_jobs_);
@@ -368,8 +368,8 @@ Diagnostics Daemon::reload() {
   auto old = scheduler_->jobs();
   for (const auto& job : old->jobs())
     if (!(*set)->find(job->spec.name)) metrics_.forget_job(job->spec.name);
+  publish_job_gauges(**set, old.get());
   scheduler_->reload(*set);
-  publish_schedule_intervals(**set);
   if (event_hub_.has_subscribers()) {
     Timestamp at = now_timestamp();
     for (const auto& job : old->jobs())
@@ -409,10 +409,16 @@ void Daemon::publish_step(const std::string& job, std::int64_t run_id, const std
                                               will_retry, now_timestamp()}));
 }
 
-void Daemon::publish_schedule_intervals(const JobSet& jobs) {
+void Daemon::publish_job_gauges(const JobSet& jobs, const JobSet* old) {
   const Instant now = std::chrono::time_point_cast<std::chrono::seconds>(
       std::chrono::system_clock::now());
   for (const auto& job : jobs.jobs()) {
+    // A job with a deadline shows 0 until one is missed (the scheduler sets it
+    // from then on, also when a restart finds one missed): an absent series
+    // reads as "no deadline" on a board. Only new jobs, so a deadline missed
+    // before a reload stays.
+    if (job->spec.deadline && !(old && old->find(job->spec.name)))
+      metrics_.set_deadline_missed(job->spec.name, false);
     auto interval = schedule_interval(job->spec, now);
     metrics_.set_schedule_interval(
         job->spec.name,

@@ -67,8 +67,10 @@ class Daemon final : public DaemonControl {
                     StepState state, int attempt, std::optional<int> exit_code = std::nullopt,
                     std::optional<bool> will_retry = std::nullopt);
   void keep_streams_alive();
-  // nightshift_job_schedule_interval_seconds of every job in `jobs`.
-  void publish_schedule_intervals(const JobSet& jobs);
+  // The gauges that follow from the job definitions: the schedule interval of
+  // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
+  // `old` (the set before a reload, or null at start) did not have.
+  void publish_job_gauges(const JobSet& jobs, const JobSet* old);
   void wait_for_signals();
   void drain();
   bool draining();
