@@ -9,7 +9,7 @@ import os
 import socket
 import time
 
-from harness import Daemon, DaemonTest, main, signal, wait_for
+from harness import NIGHTSHIFT, Daemon, DaemonTest, main, signal, subprocess, wait_for
 
 
 def proc_stat(pid):
@@ -179,6 +179,28 @@ class OrphanTest(DaemonTest):
                  f"the escaped child {escaped} to end and be reaped: {proc_stat(escaped)}")
         self.assertEqual(zombie_children(self.daemon.pid), [])
         self.assertEqual(self.daemon.stop(), 0)
+
+
+class HealthTest(DaemonTest):
+    """`nightshift health`: the image's HEALTHCHECK, without curl."""
+
+    def test_health_and_ready_probes(self):
+        self.project.job("hello", """\
+            job: hello
+            steps:
+              s: { shell: 'true' }
+            """)
+        self.daemon.start()
+        for args, said in (([], "alive"), (["--ready"], "ready")):
+            result = subprocess.run([NIGHTSHIFT, "health", *args, "--url", self.daemon.url],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual((result.returncode, result.stdout), (0, said + "\n"), result.stderr)
+        url = self.daemon.url
+        self.assertEqual(self.daemon.stop(), 0)
+        result = subprocess.run([NIGHTSHIFT, "health", "--url", url], capture_output=True,
+                                text=True, timeout=60)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("cannot reach nightshift", result.stderr)
 
 
 if __name__ == "__main__":
