@@ -17,5 +17,6 @@ int status_command(int argc, char** argv);
 int rerun_command(int argc, char** argv);
 int logs_command(int argc, char** argv);
 int cancel_command(int argc, char** argv);
+int health_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

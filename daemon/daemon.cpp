@@ -2,12 +2,12 @@
 
 #include "web_assets.h"
 
+#include "nightshift/fire_schedule.h"
 #include "nightshift/server/event_data.h"
 #include "nightshift/server/log_follower.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <systemd/sd-daemon.h>
 
 #include <filesystem>
 #include <fstream>
@@ -64,6 +64,8 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
   options.answers_at_once = &Api::answers_at_once;
   http_ = std::make_unique<HttpServer>(engine_->io(), options,
                                        [this](const HttpRequest& r) { return api_->handle(r); });
+  notifier_ = std::make_unique<SystemdNotifier>(engine_->io());
+  reaper_ = std::make_unique<OrphanReaper>(engine_->io(), log_);
 }
 
 Daemon::~Daemon() = default;
@@ -175,6 +177,9 @@ int Daemon::run() {
   }
   metrics_.set_jobs_loaded(initial_jobs_->jobs().size());
   metrics_.set_config_reload_success(true);
+  publish_job_gauges(*initial_jobs_, nullptr);
+  // Before the first step starts, so none of its orphans escapes to init.
+  reaper_->start();
   scheduler_->start(initial_jobs_);
   wait_for_signals();
   heartbeat_timer_ = std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
@@ -182,7 +187,8 @@ int Daemon::run() {
   log_("info", "nightshift " NIGHTSHIFT_VERSION " serving " +
                    std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
                    config_.listen_host + ":" + std::to_string(http_->port()) + "/");
-  sd_notify(0, "READY=1");
+  notifier_->start_watchdog();
+  notifier_->ready("serving " + std::to_string(initial_jobs_->jobs().size()) + " jobs");
   // No io thread waits on the store (the writer and the API's pool do), so
   // the io_context needs no more threads than the work it does.
   engine_->run(std::max(2, engine_->workers()));
@@ -229,7 +235,7 @@ void Daemon::drain() {
     if (draining_) return;
     draining_ = true;
   }
-  sd_notify(0, "STOPPING=1");
+  notifier_->stopping();
   log_("info", "draining: no new runs or steps; waiting up to " +
                    format_duration(config_.shutdown_grace) + " for running steps");
   scheduler_->stop();
@@ -249,6 +255,8 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
     // stream must not hold the shutdown up.
     event_hub_.close();
     boost::asio::post(heartbeat_timer_->get_executor(), [this] { heartbeat_timer_->cancel(); });
+    notifier_->stop_watchdog();
+    reaper_->stop();
     boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
     http_->stop(std::chrono::seconds(1), [] {});
     return;
@@ -344,6 +352,7 @@ void Daemon::cancel(std::int64_t run_id) {
 }
 
 Diagnostics Daemon::reload() {
+  notifier_->reloading();
   auto set = JobSet::load(config_.jobs_dir, &config_);
   std::lock_guard lock(mutex_);
   if (!set) {
@@ -352,11 +361,14 @@ Diagnostics Daemon::reload() {
     log_("error", "reload refused (" + std::to_string(config_errors_.size()) +
                       " errors); the jobs in force stay: " + config_errors_.front().str());
     for (std::size_t i = 1; i < config_errors_.size(); ++i) log_("error", config_errors_[i].str());
+    // The old jobs stay in force: the daemon serves as before.
+    notifier_->ready("reload refused: " + config_errors_.front().str());
     return config_errors_;
   }
   auto old = scheduler_->jobs();
   for (const auto& job : old->jobs())
     if (!(*set)->find(job->spec.name)) metrics_.forget_job(job->spec.name);
+  publish_job_gauges(**set, old.get());
   scheduler_->reload(*set);
   if (event_hub_.has_subscribers()) {
     Timestamp at = now_timestamp();
@@ -370,6 +382,7 @@ Diagnostics Daemon::reload() {
   metrics_.set_config_reload_success(true);
   metrics_.set_jobs_loaded((*set)->jobs().size());
   log_("info", "reloaded: " + std::to_string((*set)->jobs().size()) + " jobs");
+  notifier_->ready("serving " + std::to_string((*set)->jobs().size()) + " jobs");
   return {};
 }
 
@@ -396,6 +409,23 @@ void Daemon::publish_step(const std::string& job, std::int64_t run_id, const std
   if (!event_hub_.has_subscribers()) return;
   event_hub_.publish("step", step_event_data({job, run_id, step, state, attempt, exit_code,
                                               will_retry, now_timestamp()}));
+}
+
+void Daemon::publish_job_gauges(const JobSet& jobs, const JobSet* old) {
+  const Instant now = std::chrono::time_point_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now());
+  for (const auto& job : jobs.jobs()) {
+    // A job with a deadline shows 0 until one is missed (the scheduler sets it
+    // from then on, also when a restart finds one missed): an absent series
+    // reads as "no deadline" on a board. Only new jobs, so a deadline missed
+    // before a reload stays.
+    if (job->spec.deadline && !(old && old->find(job->spec.name)))
+      metrics_.set_deadline_missed(job->spec.name, false);
+    auto interval = schedule_interval(job->spec, now);
+    metrics_.set_schedule_interval(
+        job->spec.name,
+        interval ? std::optional<double>(static_cast<double>(interval->count())) : std::nullopt);
+  }
 }
 
 // A comment line every kEventHeartbeat to the streams with nothing to send;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "engine.h"
+#include "orphan_reaper.h"
+#include "systemd_notifier.h"
 
 #include "nightshift/config_spec.h"
 #include "nightshift/server/api.h"
@@ -65,6 +67,10 @@ class Daemon final : public DaemonControl {
                     StepState state, int attempt, std::optional<int> exit_code = std::nullopt,
                     std::optional<bool> will_retry = std::nullopt);
   void keep_streams_alive();
+  // The gauges that follow from the job definitions: the schedule interval of
+  // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
+  // `old` (the set before a reload, or null at start) did not have.
+  void publish_job_gauges(const JobSet& jobs, const JobSet* old);
   void wait_for_signals();
   void drain();
   bool draining();
@@ -86,6 +92,8 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;  // on a strand of its own
+  std::unique_ptr<SystemdNotifier> notifier_;
+  std::unique_ptr<OrphanReaper> reaper_;
   std::shared_ptr<const JobSet> initial_jobs_;
 
   std::mutex mutex_;  // config_errors_, store state

@@ -22,6 +22,7 @@ constexpr Subcommand kSubcommands[] = {
     {"rerun", nightshift::cli::rerun_command, "queue a manual run of a job on the daemon"},
     {"logs", nightshift::cli::logs_command, "print or follow the log of a step"},
     {"cancel", nightshift::cli::cancel_command, "cancel a run on the daemon"},
+    {"health", nightshift::cli::health_command, "probe the daemon's /healthz or /readyz"},
 };
 
 void print_usage(std::ostream& out) {

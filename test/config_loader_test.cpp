@@ -163,3 +163,32 @@ TEST_CASE("config: the file is read as a job file is: regular, bounded, UTF-8, o
               "one"});
   CHECK(errors_of("# nothing but comments\n").empty());  // every default, as an empty file
 }
+
+TEST_CASE("config: paths may come from the environment (systemd's CREDENTIALS_DIRECTORY)") {
+  ::setenv("NIGHTSHIFT_TEST_CREDENTIALS", "/run/credentials/nightshift.service", 1);
+  ::setenv("NIGHTSHIFT_TEST_STATE_DIR", "/var/lib/nightshift", 1);
+  ::setenv("NIGHTSHIFT_TEST_EMPTY", "", 1);
+  ::unsetenv("NIGHTSHIFT_TEST_UNSET");
+  auto config = parse_config(R"(secrets_dir: ${env:NIGHTSHIFT_TEST_CREDENTIALS}
+state: sqlite:${env:NIGHTSHIFT_TEST_STATE_DIR}/nightshift.db
+log_dir: ${env:NIGHTSHIFT_TEST_STATE_DIR}/logs
+jobs_dir: "jobs-${env:NIGHTSHIFT_TEST_EMPTY_NOT_A_REF"
+)",
+                             "etc/nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->secrets_dir == "/run/credentials/nightshift.service");
+  CHECK(config->state == "sqlite:/var/lib/nightshift/nightshift.db");
+  CHECK(config->log_dir == "/var/lib/nightshift/logs");
+  // An unclosed reference is not one: kept as written.
+  CHECK(config->jobs_dir == "etc/jobs-${env:NIGHTSHIFT_TEST_EMPTY_NOT_A_REF");
+
+  CHECK(errors_of("secrets_dir: ${env:NIGHTSHIFT_TEST_UNSET}\n") ==
+        Lines{"etc/nightshift.yaml:1:14: environment variable NIGHTSHIFT_TEST_UNSET is not set"});
+  CHECK(errors_of("log_dir: /x/${env:NIGHTSHIFT_TEST_EMPTY}/logs\n") ==
+        Lines{"etc/nightshift.yaml:1:13: environment variable NIGHTSHIFT_TEST_EMPTY is empty"});
+  CHECK(errors_of("state: sqlite:${env:NIGHTSHIFT_TEST_UNSET}/n.db\n") ==
+        Lines{"etc/nightshift.yaml:1:15: environment variable NIGHTSHIFT_TEST_UNSET is not set"});
+  CHECK(errors_of("secrets_dir: ${secret:DIR}\n") ==
+        Lines{"etc/nightshift.yaml:1:14: a path cannot come from a secret; ${env:NAME} reads the "
+              "environment"});
+}

@@ -83,3 +83,43 @@ TEST_CASE("fire schedule: deadlines") {
         "2026-11-26T00:05:00+09:00");
   CHECK_FALSE(deadline_for(job(""), at("2026-11-25T00:10:00+09:00")));
 }
+
+namespace {
+
+JobSpec scheduled(const std::string& schedule, const std::string& timezone) {
+  Diagnostics errors;
+  std::string text = "job: j\n";
+  if (!schedule.empty()) text += "schedule: '" + schedule + "'\n";
+  text += "timezone: " + timezone + "\nsteps:\n  s: { shell: x }\n";
+  auto parsed = parse_job(text, "j.yaml", errors);
+  REQUIRE(parsed);
+  return parsed->spec;
+}
+
+}  // namespace
+
+TEST_CASE("fire schedule: the interval is the median gap between the next fire times") {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  const Instant from = at("2026-01-01T00:00:00Z");
+  CHECK(schedule_interval(scheduled("10 0 * * *", "Asia/Tokyo"), from) == hours(24));
+  CHECK(schedule_interval(scheduled("*/15 * * * *", "UTC"), from) == minutes(15));
+  CHECK(schedule_interval(scheduled("*/10 * * * * *", "UTC"), from) == seconds(10));
+  // Weekdays only: the weekend's 3-day gap is the exception, not the rule.
+  CHECK(schedule_interval(scheduled("0 0 * * 1-5", "UTC"), from) == hours(24));
+  // Monthly from February: gaps of 28, 30 (x4) and 31 (x5) days; the middle two are 30 and 31.
+  CHECK(schedule_interval(scheduled("0 0 1 * *", "UTC"), from) == hours(24 * 30 + 12));
+  // Spring forward makes one gap 23 hours: the median stays a day.
+  CHECK(schedule_interval(scheduled("30 3 * * *", "America/New_York"),
+                          at("2026-03-03T00:00:00Z")) == hours(24));
+  // An odd count of gaps takes the middle one.
+  CHECK(schedule_interval(scheduled("0 0 1 * *", "UTC"), from, 4) == hours(24 * 30));
+}
+
+TEST_CASE("fire schedule: a manual-only job has no interval") {
+  CHECK_FALSE(schedule_interval(scheduled("", "UTC"), at("2026-01-01T00:00:00Z")).has_value());
+  // One fire time ahead gives no gap (the default search horizon is finite).
+  CHECK_FALSE(
+      schedule_interval(scheduled("0 0 1 * *", "UTC"), at("2026-01-01T00:00:00Z"), 1).has_value());
+}

@@ -119,6 +119,7 @@ void exercise(Metrics& metrics) {
   metrics.attempt_finished("kpi", "extract", StepState::succeeded, 2);
   metrics.set_next_run("kpi", 1'700'086'400.0);
   metrics.set_deadline_missed("kpi", true);
+  metrics.set_schedule_interval("kpi", 86400);
   metrics.set_load(2, 5, {{"source_db", 3}});
   metrics.observe_schedule_delay(0.02);
   metrics.set_config_reload_success(false);
@@ -143,6 +144,7 @@ TEST_CASE("metrics: every DESIGN.md metric appears with its type, labels and val
       {"nightshift_job_last_run_success", "gauge"},
       {"nightshift_job_next_run_timestamp_seconds", "gauge"},
       {"nightshift_job_deadline_missed", "gauge"},
+      {"nightshift_job_schedule_interval_seconds", "gauge"},
       {"nightshift_step_attempts_total", "counter"},
       {"nightshift_step_duration_seconds", "histogram"},
       {"nightshift_steps_running", "gauge"},
@@ -177,6 +179,7 @@ TEST_CASE("metrics: every DESIGN.md metric appears with its type, labels and val
       has_series(samples, "nightshift_job_last_success_timestamp_seconds", {{"job", "kpi"}}));
   CHECK(has_line(text, R"(nightshift_job_next_run_timestamp_seconds{job="kpi"} 1700086400)"));
   CHECK(has_line(text, R"(nightshift_job_deadline_missed{job="kpi"} 1)"));
+  CHECK(has_line(text, R"(nightshift_job_schedule_interval_seconds{job="kpi"} 86400)"));
   CHECK(value_of(samples, "nightshift_step_attempts_total",
                  {{"job", "kpi"}, {"step", "extract"}, {"outcome", "timed_out"}}) == 1);
   CHECK(value_of(samples, "nightshift_step_attempts_total",
@@ -285,6 +288,20 @@ TEST_CASE("metrics: a job without a next run has no next-run series") {
   CHECK(text.find("nightshift_job_next_run_timestamp_seconds{") == std::string::npos);
 }
 
+TEST_CASE("metrics: a manual-only job has no schedule interval series") {
+  Metrics metrics("dev");
+  metrics.set_schedule_interval("kpi", 900);
+  metrics.set_schedule_interval("manual_only", std::nullopt);
+  auto samples = parse_samples(metrics.serialize());
+  CHECK(value_of(samples, "nightshift_job_schedule_interval_seconds", {{"job", "kpi"}}) == 900);
+  CHECK_FALSE(
+      has_series(samples, "nightshift_job_schedule_interval_seconds", {{"job", "manual_only"}}));
+  // A reload that makes the job manual-only removes its series.
+  metrics.set_schedule_interval("kpi", std::nullopt);
+  samples = parse_samples(metrics.serialize());
+  CHECK_FALSE(has_series(samples, "nightshift_job_schedule_interval_seconds", {{"job", "kpi"}}));
+}
+
 TEST_CASE("metrics: forget_job removes the job's gauges and keeps its counters") {
   Metrics metrics("dev");
   for (const char* job : {"kpi", "sales"}) {
@@ -292,6 +309,7 @@ TEST_CASE("metrics: forget_job removes the job's gauges and keeps its counters")
     metrics.attempt_finished(job, "load", StepState::succeeded, 5);
     metrics.set_next_run(job, 1'700'086'400.0);
     metrics.set_deadline_missed(job, false);
+    metrics.set_schedule_interval(job, 3600);
   }
   metrics.forget_job("kpi");
   metrics.forget_job("never_loaded");
@@ -299,7 +317,8 @@ TEST_CASE("metrics: forget_job removes the job's gauges and keeps its counters")
 
   for (const char* gauge :
        {"nightshift_job_last_run_success", "nightshift_job_last_success_timestamp_seconds",
-        "nightshift_job_next_run_timestamp_seconds", "nightshift_job_deadline_missed"}) {
+        "nightshift_job_next_run_timestamp_seconds", "nightshift_job_deadline_missed",
+        "nightshift_job_schedule_interval_seconds"}) {
     CAPTURE(gauge);
     CHECK_FALSE(has_series(samples, gauge, {{"job", "kpi"}}));
     CHECK(has_series(samples, gauge, {{"job", "sales"}}));

@@ -6,6 +6,7 @@
 #include "nightshift/source_file.h"
 #include "nightshift/yaml_reader.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 
@@ -30,6 +31,9 @@ class ConfigReader {
 
  private:
   std::string path(const YAML::Node& node, std::string_view key);
+  // `text` starts at `offset` in the node's scalar (for error positions).
+  std::optional<std::string> expand_env(const YAML::Node& node, const std::string& text,
+                                        std::size_t offset = 0);
   void read_listen(const YAML::Node& node, ConfigSpec& config);
   void read_state(const YAML::Node& node, ConfigSpec& config);
   std::string secret(const YAML::Node& node, std::string_view key);
@@ -39,9 +43,47 @@ class ConfigReader {
   std::filesystem::path base_;
 };
 
+// A path may take its value, or a part of it, from the environment, as
+// `secrets_dir: ${env:CREDENTIALS_DIRECTORY}` does under systemd's
+// LoadCredential=. An unset or empty variable is an error, never "" (which
+// would make the path the config's folder).
+std::optional<std::string> ConfigReader::expand_env(const YAML::Node& node,
+                                                    const std::string& text, std::size_t offset) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t open; (open = text.find("${", at)) != std::string::npos;) {
+    std::size_t close = text.find('}', open);
+    std::string_view inner =
+        close == std::string::npos ? "" : std::string_view(text).substr(open + 2, close - open - 2);
+    if (inner.starts_with("secret:")) {
+      r_.error(r_.pos_in_scalar(node, offset + open),
+               "a path cannot come from a secret; ${env:NAME} reads the environment");
+      return std::nullopt;
+    }
+    if (!inner.starts_with("env:")) {  // not ours: kept as written
+      out += text.substr(at, open + 2 - at);
+      at = open + 2;
+      continue;
+    }
+    std::string name(inner.substr(4));
+    const char* value = std::getenv(name.c_str());
+    if (!value || !*value) {
+      r_.error(r_.pos_in_scalar(node, offset + open), "environment variable " + name +
+                                                 (value ? " is empty" : " is not set"));
+      return std::nullopt;
+    }
+    out += text.substr(at, open - at);
+    out += value;
+    at = close + 1;
+  }
+  return out + text.substr(at);
+}
+
 std::string ConfigReader::path(const YAML::Node& node, std::string_view key) {
-  auto text = r_.string(node, key);
-  if (!text || text->empty()) return "";
+  auto written = r_.string(node, key);
+  if (!written || written->empty()) return "";
+  auto text = expand_env(node, *written);
+  if (!text) return "";
   std::filesystem::path p(*text);
   return p.is_absolute() ? p.string() : (base_ / p).lexically_normal().string();
 }
@@ -101,7 +143,9 @@ void ConfigReader::read_state(const YAML::Node& node, ConfigSpec& config) {
   auto text = r_.string(node, "state");
   if (!text) return;
   if (text->starts_with("sqlite:") && text->size() > 7) {
-    std::filesystem::path p(text->substr(7));
+    auto expanded = expand_env(node, text->substr(7), 7);
+    if (!expanded) return;
+    std::filesystem::path p(*expanded);
     config.state = "sqlite:" + (p.is_absolute() ? p : (base_ / p).lexically_normal()).string();
     return;
   }

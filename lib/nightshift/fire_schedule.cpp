@@ -29,6 +29,24 @@ std::vector<DueFire> due_fires(const JobSpec& job, Instant since, Instant now, b
   return due;
 }
 
+std::optional<std::chrono::seconds> schedule_interval(const JobSpec& job, Instant from,
+                                                      std::size_t fires) {
+  if (!job.schedule) return std::nullopt;
+  std::vector<std::chrono::seconds> gaps;
+  std::optional<Instant> previous = job.schedule->next_fire_after(from);
+  for (std::size_t i = 1; previous && i < fires; ++i) {
+    std::optional<Instant> next = job.schedule->next_fire_after(*previous);
+    if (!next) break;
+    gaps.push_back(*next - *previous);
+    previous = next;
+  }
+  if (gaps.empty()) return std::nullopt;
+  std::sort(gaps.begin(), gaps.end());
+  std::size_t middle = gaps.size() / 2;
+  if (gaps.size() % 2 == 1) return gaps[middle];
+  return (gaps[middle - 1] + gaps[middle]) / 2;
+}
+
 std::optional<Instant> deadline_for(const JobSpec& job, Instant fire) {
   if (!job.deadline) return std::nullopt;
   auto local = job.zone->to_local(fire);

@@ -4,6 +4,7 @@
 
 #include "nightshift/job_spec.h"
 
+#include <chrono>
 #include <optional>
 #include <vector>
 
@@ -20,6 +21,15 @@ struct DueFire {
 // one is the on-time fire and any earlier ones (a late wake-up) were missed.
 std::vector<DueFire> due_fires(const JobSpec& job, Instant since, Instant now, bool after_downtime,
                                std::size_t limit = 1000);
+
+// The job's usual gap between fire times: the median of the gaps between its
+// next `fires` fire times after `from` (an even count of gaps takes the mean of
+// the middle two), for "no success within 1.5 × the interval" alerts. The
+// median keeps a weekday schedule at one day (the weekend gap is the
+// exception) and a DST change from moving it. nullopt for a manual-only job or
+// one with fewer than two fire times ahead.
+std::optional<std::chrono::seconds> schedule_interval(const JobSpec& job, Instant from,
+                                                      std::size_t fires = 11);
 
 // The instant by which the run of fire time `fire` must have succeeded: the
 // first time the deadline's local time of day comes at or after `fire`.

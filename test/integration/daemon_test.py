@@ -816,6 +816,9 @@ class MetricsTest(DaemonTest):
         self.assertEqual(metric_value(text, "nightshift_job_next_run_timestamp_seconds", job="pooled"),
                          datetime.datetime.fromisoformat(next_run).timestamp())
         self.assertIsNone(metric_value(text, "nightshift_job_next_run_timestamp_seconds", job="ok"))
+        # A daily schedule's usual interval is a day; a manual-only job has none.
+        self.assertEqual(metric_value(text, "nightshift_job_schedule_interval_seconds", job="pooled"), 86400)
+        self.assertIsNone(metric_value(text, "nightshift_job_schedule_interval_seconds", job="ok"))
 
         pooled = self.daemon.post("/jobs/pooled/rerun").json["run_id"]
         wait_for(lambda: metric_value(self.daemon.get("/metrics").text, "nightshift_steps_running") == 1,

@@ -3,6 +3,8 @@
 // All of the runtime's POSIX process code lives in this file.
 #include "nightshift/runtime/process_runner.h"
 
+#include "nightshift/runtime/child_registry.h"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
@@ -117,6 +119,7 @@ void kill_group_and_reap(pid_t pid) {
   ::kill(-pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+  ChildRegistry::instance().release(pid);
 }
 
 // Takes a descriptor out of the reactor (EPOLL_CTL_DEL), then closes it, so no
@@ -290,9 +293,15 @@ Child spawn_child(const StepInvocation& step) {
   envp.push_back(nullptr);
 
   pid_t pid = -1;
-  // glibc reaps the child itself when the exec fails, so an error leaves no zombie.
-  int rc = ::posix_spawn(&pid, resolved.path.c_str(), options.actions(), options.attr(),
-                         argv.data(), envp.data());
+  int rc = 0;
+  // glibc reaps the child itself when the exec fails, so an error leaves no
+  // zombie. Spawned under the registry's lock: an orphan reaper cannot take
+  // the child's exit status before it is known to be ours.
+  ChildRegistry::instance().spawn([&] {
+    rc = ::posix_spawn(&pid, resolved.path.c_str(), options.actions(), options.attr(),
+                       argv.data(), envp.data());
+    return rc == 0 ? pid : -1;
+  });
   if (rc != 0) {
     child.error = cannot_start(program, rc);
     return child;
@@ -448,6 +457,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
       reaped = ::waitpid(pid_, &status, 0);
     } while (reaped < 0 && errno == EINTR);
     child_alive_ = false;
+    ChildRegistry::instance().release(pid_);
     if (reaped == pid_) {
       exit_code_ = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
       if (WIFSIGNALED(status)) note_signal(WTERMSIG(status));

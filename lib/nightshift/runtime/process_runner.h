@@ -2,7 +2,7 @@
 // child process leading its own process group, its stdout and stderr copied to
 // the step's log, stopped as a whole group on timeout or cancel. It reaps its
 // own children by pid, so the daemon must neither ignore SIGCHLD nor call
-// waitpid(-1).
+// waitpid(-1): orphans are reaped through ChildRegistry, which knows its pids.
 #pragma once
 
 #include "nightshift/duration.h"

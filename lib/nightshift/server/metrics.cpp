@@ -169,6 +169,11 @@ struct Metrics::Impl {
           .Name("nightshift_job_deadline_missed")
           .Help("1 if the job's run has not succeeded by its deadline, else 0.")
           .Register(registry);
+  Family<Gauge>& job_schedule_interval =
+      prometheus::BuildGauge()
+          .Name("nightshift_job_schedule_interval_seconds")
+          .Help("Median gap between the job's next fire times, in seconds (scheduled jobs only).")
+          .Register(registry);
   Family<Counter>& step_attempts = prometheus::BuildCounter()
                                        .Name("nightshift_step_attempts_total")
                                        .Help("Step attempts finished, by job, step and outcome.")
@@ -278,6 +283,14 @@ void Metrics::set_deadline_missed(const std::string& job, bool missed) {
   impl_->job_deadline_missed.Add({{"job", job}}).Set(missed ? 1 : 0);
 }
 
+void Metrics::set_schedule_interval(const std::string& job, std::optional<double> seconds) {
+  std::lock_guard lock(impl_->mutex);
+  if (seconds)
+    impl_->job_schedule_interval.Add({{"job", job}}).Set(*seconds);
+  else
+    remove_if_present(impl_->job_schedule_interval, {{"job", job}});
+}
+
 void Metrics::set_load(std::size_t steps_running, std::size_t steps_ready,
                        const std::map<std::string, int>& pool_slots_in_use) {
   std::lock_guard lock(impl_->mutex);
@@ -319,6 +332,7 @@ void Metrics::forget_job(const std::string& job) {
   remove_if_present(impl_->job_last_success_time, labels);
   remove_if_present(impl_->job_next_run, labels);
   remove_if_present(impl_->job_deadline_missed, labels);
+  remove_if_present(impl_->job_schedule_interval, labels);
 }
 
 std::string Metrics::serialize() const {

@@ -38,6 +38,9 @@ class Metrics {
   // nullopt removes the series: a manual-only job has no next run.
   void set_next_run(const std::string& job, std::optional<double> unix_seconds);
   void set_deadline_missed(const std::string& job, bool missed);
+  // The job's usual gap between fire times; nullopt removes the series (a
+  // manual-only job has none, and "no success lately" does not apply to it).
+  void set_schedule_interval(const std::string& job, std::optional<double> seconds);
 
   // `pool_slots_in_use` is the whole picture: a pool absent from it (removed by
   // a reload) loses its series.
@@ -53,7 +56,7 @@ class Metrics {
   void set_store_up(bool up);
 
   // A job removed by a reload loses its gauges (last run success, last success
-  // time, next run, deadline missed). Its counters and histograms stay, as
+  // time, next run, deadline missed, schedule interval). Its counters and histograms stay, as
   // Prometheus convention has it, so rates over a window that spans the reload
   // stay right and a job that comes back continues its series.
   void forget_job(const std::string& job);

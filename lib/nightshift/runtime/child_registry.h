@@ -1,0 +1,46 @@
+// ChildRegistry: the children this process waits for by pid (the process
+// runner's steps), and the reaping of every other child. A daemon that is a
+// subreaper (PR_SET_CHILD_SUBREAPER) or PID 1 inherits what its steps leave
+// behind (a background child whose parent has exited, a setsid escapee); those
+// orphans would stay zombies forever unless someone reaps them. The reaper
+// must never take the exit status of a step's own process: the registry knows
+// which pids are owned, and every spawn happens under the same lock as a reap
+// pass, so a child cannot be seen before it is registered.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+
+namespace nightshift {
+
+class ChildRegistry {
+ public:
+  // One per process: waitid(P_ALL) sees every child of the process.
+  static ChildRegistry& instance();
+
+  // Runs `spawn` under the registry's lock and registers the pid it returns
+  // (none when it returns <= 0), so no reap pass can take it meanwhile.
+  pid_t spawn(const std::function<pid_t()>& spawn);
+
+  // The owner has reaped `pid` (or given up on it): it is no longer protected.
+  void release(pid_t pid);
+
+  // Reaps exited children that nobody registered and returns how many. Stops
+  // early at an exited child that is registered (its owner is about to reap
+  // it: the kernel would show it first again); the next pass goes on.
+  std::size_t reap_orphans();
+
+  bool owns(pid_t pid) const;
+
+ private:
+  ChildRegistry() = default;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<pid_t, int> owned_;  // pid -> registrations (a pid may be reused)
+};
+
+}  // namespace nightshift
