@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import STATE, Daemon, DaemonTest, ProjectTest, main, wait_for
+from harness import NIGHTSHIFT, STATE, Daemon, DaemonTest, ProjectTest, main, wait_for
 from daemon_test import metric_value
 
 SECRET = "tok3n-Wq8zR2pL"
@@ -135,6 +135,12 @@ class LogsTest(DaemonTest):
         self.assertTrue(answer.body == expected, "the log differs from what the step wrote")
         with self.daemon.open(f"/runs/{run['run_id']}/steps/s/log?follow=true", timeout=120) as r:
             self.assertTrue(r.read() == expected, "the followed log differs")
+        # The client command reads the streamed answer as well.
+        for extra in ([], ["--follow"]):
+            cli = subprocess.run([NIGHTSHIFT, "logs", str(run["run_id"]), "s", "--url",
+                                  self.daemon.url, *extra], capture_output=True, timeout=120)
+            self.assertEqual(cli.returncode, 0, cli.stderr)
+            self.assertTrue(cli.stdout == expected, f"nightshift logs {extra} differs")
 
     def test_a_log_being_written_streams_whole_with_follow(self):
         data = self.project.path("data.bin")
