@@ -23,7 +23,10 @@ class LogFileStream : public BodyStream {
   // The next piece, "" at the end.
   std::string read() { return reader_.read(size_); }
 
-  // Delivers at once, on the caller's thread: a read from a regular file.
+  // Delivers at once, on the caller's thread (the connection's): one pread of
+  // at most a piece from a regular file is short, as the process runner's
+  // blocking log writes are. (The follower runs on the API's pool: it also
+  // asks the store between pieces.)
   void next(Deliver deliver) override;
   void cancel() override {}
 
