@@ -90,7 +90,11 @@ ExecutorEvents Daemon::executor_events() {
       line += " (exit " + std::to_string(*result.exit_code) + ")";
     if (!result.error.empty()) line += ": " + result.error;
     if (will_retry) line += "; will retry";
-    log_(result.outcome == StepState::succeeded ? "info" : "warn", line);
+    // A log that could not be written whole is a warning even for a step that
+    // succeeded: the line's error says why (once per attempt).
+    if (result.log_incomplete) metrics_.log_write_error();
+    bool fine = result.outcome == StepState::succeeded && !result.log_incomplete;
+    log_(fine ? "info" : "warn", line);
     publish_step(job.spec.name, run_id, step, result.outcome, attempt, result.exit_code,
                  will_retry);
   };
@@ -106,6 +110,7 @@ ExecutorEvents Daemon::executor_events() {
     publish_run(job.spec.name, run_id, status);  // before the next queued run starts
     run_ended(job.spec.name, run_id, status, std::chrono::duration<double>(elapsed).count());
   };
+  events.warning = [this](const std::string& message) { log_("warn", message); };
   events.store_error = [this](const std::string& what) {
     metrics_.store_error();
     {

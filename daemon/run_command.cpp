@@ -62,6 +62,9 @@ ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<v
   events.store_notice = [](const std::string&, const std::string& message) {
     std::cerr << "nightshift: " << message << std::endl;
   };
+  events.warning = [](const std::string& message) {
+    std::cerr << "nightshift: " << message << std::endl;
+  };
   return events;
 }
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -119,6 +120,8 @@ TEST_CASE("child registry: a reaper racing the process runner never takes a step
   std::mutex mutex;
   std::vector<std::optional<StepResult>> results(kAttempts);
   std::vector<StepInvocation> steps;
+  // The executor makes a run's log folder; the runner only creates the file.
+  std::filesystem::create_directories(dir / "logs");
   for (int i = 0; i < kAttempts; ++i) {
     StepInvocation step;
     step.run_id = 1;

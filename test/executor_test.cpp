@@ -79,13 +79,18 @@ struct Harness {
                                ("nightshift-executor-test-" + std::to_string(::getpid()));
   std::unique_ptr<Executor> executor;
 
-  explicit Harness(int workers = 2, std::map<std::string, int> pools = {}) {
+  std::vector<std::string> warnings;
+
+  explicit Harness(int workers = 2, std::map<std::string, int> pools = {},
+                   const std::function<void(ExecutorOptions&)>& configure = {}) {
     ExecutorOptions options;
     options.workers = workers;
     options.pools = std::move(pools);
     options.log_dir = logs.string();
     options.jitter = [] { return 0.0; };
+    if (configure) configure(options);
     ExecutorEvents events;
+    events.warning = [this](const std::string& message) { warnings.push_back(message); };
     events.run_finished = [this](const Job&, std::int64_t id, RunStatus s, Duration) {
       finished.emplace_back(id, s);
       reported(id, "", s == store.get_run(id)->status, "run " + std::string(to_string(s)));
@@ -385,6 +390,68 @@ TEST_CASE("executor: a missing secret fails the attempt, saying so in its log on
   std::string line;
   std::getline(log, line);
   CHECK(line == "nightshift: env PW: secret 'NOPE' is used but no secrets_dir is configured");
+}
+
+TEST_CASE("executor: a step is given the secret values it uses, to mask; a short one is warned of") {
+  std::filesystem::path secrets =
+      std::filesystem::temp_directory_path() / ("nightshift-executor-secrets-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(secrets);
+  std::ofstream(secrets / "TOKEN") << "tok-12345\n";
+  std::ofstream(secrets / "PIN") << "12";
+  std::ofstream(secrets / "DBPW") << "db-pass-word";
+  ::setenv("NIGHTSHIFT_EXECUTOR_TEST_VALUE", "from-the-env", 1);
+  {
+    Harness h(2, {}, [&](ExecutorOptions& options) {
+      options.secrets_dir = secrets.string();
+      ConnectionSpec db;
+      db.name = "db";
+      db.driver = "sqlite";
+      db.password = "${secret:DBPW}";
+      options.connections["db"] = db;
+    });
+    auto job = job_from(
+        "job: j\nenv: { A: 'x-${secret:TOKEN}-y' }\nsteps:\n"
+        "  s: { shell: x, env: { B: '${secret:PIN}', C: '${env:NIGHTSHIFT_EXECUTOR_TEST_VALUE}',"
+        " D: plain } }\n"
+        "  q: { connection: db, sql: 'SELECT 1', depends_on: [s] }\n");
+    CHECK(h.run(job) == RunStatus::succeeded);
+    auto started = h.runner.started();
+    REQUIRE(started.size() == 2);
+    CHECK(started[0].secrets == std::vector<std::string>{"tok-12345", "12", "from-the-env"});
+    // The password's reference, then the password as a whole (here the same).
+    CHECK(started[1].secrets == std::vector<std::string>{"db-pass-word", "db-pass-word",
+                                                         "tok-12345"});
+    CHECK(started[1].connection->password == "db-pass-word");
+    // Named, never shown: 12 is the value.
+    CHECK(h.warnings == std::vector<std::string>{
+                            "run 1 j.s: env B: the value of ${secret:PIN} is shorter than 4 bytes "
+                            "and is not masked in the step's log"});
+  }
+  std::filesystem::remove_all(secrets);
+}
+
+TEST_CASE("executor: a run whose log folder exists already fails its steps and writes nothing there") {
+  Harness h;
+  auto job = job_from("job: j\nsteps:\n  s: { shell: x, retries: 2, retry_delay: 1ms }\n"
+                      "  t: { shell: x }\n");
+  // A store reset under a kept log_dir: run 1 was another run.
+  std::filesystem::create_directories(h.logs / "j" / "1");
+  std::ofstream(h.logs / "j" / "1" / "s.1.log") << "the earlier run 1's log\n";
+  CHECK(h.run(job) == RunStatus::failed);
+  CHECK(h.runner.started().empty());
+  auto attempts = h.store.attempts(1);
+  REQUIRE(attempts.size() == 2);  // no retry: it would fail the same way
+  for (const auto& a : attempts) {
+    CHECK(a.state == StepState::failed);
+    CHECK(a.message == "log folder '" + (h.logs / "j" / "1").string() +
+                           "' exists already: it holds the logs of an earlier run 1 (was the "
+                           "store reset under a kept log_dir?), and a log is never overwritten");
+  }
+  std::ifstream log(h.logs / "j" / "1" / "s.1.log");
+  std::string line;
+  std::getline(log, line);
+  CHECK(line == "the earlier run 1's log");
+  CHECK_FALSE(std::filesystem::exists(h.logs / "j" / "1" / "t.1.log"));
 }
 
 TEST_CASE("executor: a resumed run keeps recorded outcomes and restarts lost attempts uncounted") {

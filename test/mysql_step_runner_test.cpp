@@ -1,6 +1,7 @@
 #include "nightshift/runtime/mysql_step_runner.h"
 
 #include "nightshift/runtime/sql_step_runner.h"
+#include "nightshift/secret_mask.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -58,6 +59,9 @@ StepInvocation sql_step(const std::string& sql, const ConnectionSpec& connection
   step.sql = sql;
   step.connection = connection;
   step.log_path = dir / log;
+  // The runner makes no folders: the executor makes a run's once.
+  std::error_code ignored;  // a test may put a file in the way, on purpose
+  fs::create_directories(fs::path(step.log_path).parent_path(), ignored);
   return step;
 }
 
@@ -577,4 +581,19 @@ TEST_CASE("mysql runner: the sql dispatcher routes by driver and fails an unknow
         "nightshift: connection 'warehouse' has an unknown driver 'postgres'\n");
   CHECK(harness.result(3).outcome == StepState::failed);
   CHECK(harness.result(3).error == "the step has no connection");
+}
+
+TEST_CASE("mysql runner: a server error that quotes the password does not show it") {
+  TempDir dir;
+  TestDatabase db("mysql_runner");
+  auto step = sql_step("SELECT * FROM `" + db.mysql().password + "`;\n", connection_to(db), dir);
+  step.secrets = {step.connection->password};
+  REQUIRE(!SecretMask::too_short(step.connection->password));
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::failed);
+  INFO(result.error);
+  CHECK(result.error.find("doesn't exist") != std::string::npos);  // it did quote the name
+  CHECK(result.error.find(db.mysql().password) == std::string::npos);
+  CHECK(result.error.find("***") != std::string::npos);
+  CHECK(read_log(step.log_path).find(db.mysql().password) == std::string::npos);
 }

@@ -49,6 +49,15 @@ struct TempDir : test::TempDir {
   TempDir() : test::TempDir("process_runner_test") {}
 };
 
+// A new log file's path in its own folder: a log is never written twice, and
+// the runner makes no folders (the executor makes a run's, once).
+std::string fresh_log(const TempDir& dir) {
+  static std::atomic<int> count{0};
+  std::string folder = dir / ("logs/" + std::to_string(++count));
+  fs::create_directories(folder);
+  return folder + "/step.1.log";
+}
+
 StepInvocation command(std::vector<std::string> argv, const TempDir& dir) {
   StepInvocation step;
   step.run_id = 1;
@@ -57,7 +66,7 @@ StepInvocation command(std::vector<std::string> argv, const TempDir& dir) {
   step.kind = StepKind::command;
   step.argv = std::move(argv);
   step.env = {{"PATH", "/usr/bin:/bin"}};
-  step.log_path = dir / "logs/test/1/step.1.log";
+  step.log_path = fresh_log(dir);
   return step;
 }
 
@@ -75,9 +84,10 @@ std::string read_file(const std::string& path) {
 }
 
 // Runs one attempt to its end, on a fresh io_context run by this thread.
-StepResult run(const StepInvocation& step, Duration output_drain = 5s) {
+StepResult run(const StepInvocation& step, Duration output_drain = 5s,
+               StepLog::WriteFunction write_log = {}) {
   boost::asio::io_context io;
-  ProcessRunner runner(io, output_drain);
+  ProcessRunner runner(io, output_drain, std::move(write_log));
   std::optional<StepResult> result;
   int calls = 0;
   runner.start(step, [&](StepResult r) {
@@ -152,20 +162,22 @@ std::string start_background_sleep(const std::string& pid_file) {
 
 TEST_CASE("process runner: exit 0 succeeds and the log holds stdout and stderr") {
   TempDir dir;
-  StepResult result = run(shell("echo out; echo err >&2; printf 'no newline'", dir));
+  StepInvocation step = shell("echo out; echo err >&2; printf 'no newline'", dir);
+  StepResult result = run(step);
   CHECK(result.outcome == StepState::succeeded);
   CHECK(result.exit_code == 0);
   CHECK(result.error.empty());
-  CHECK(read_file(dir / "logs/test/1/step.1.log") == "out\nerr\nno newline");
+  CHECK(read_file(step.log_path) == "out\nerr\nno newline");
   REQUIRE(no_children_left());
 }
 
 TEST_CASE("process runner: a non-zero exit fails with its exit code") {
   TempDir dir;
-  StepResult result = run(shell("echo failing; exit 3", dir));
+  StepInvocation step = shell("echo failing; exit 3", dir);
+  StepResult result = run(step);
   CHECK(result.outcome == StepState::failed);
   CHECK(result.exit_code == 3);
-  CHECK(read_file(dir / "logs/test/1/step.1.log") == "failing\n");
+  CHECK(read_file(step.log_path) == "failing\n");
   REQUIRE(no_children_left());
 }
 
@@ -265,9 +277,10 @@ TEST_CASE("process runner: the step runs in its workdir") {
 TEST_CASE("process runner: a program name is looked up in the step's PATH") {
   TempDir dir;
   SECTION("command: [sh, -c, ...]") {
-    StepResult result = run(command({"sh", "-c", "echo via path"}, dir));
+    StepInvocation step = command({"sh", "-c", "echo via path"}, dir);
+    StepResult result = run(step);
     CHECK(result.outcome == StepState::succeeded);
-    CHECK(read_file(dir / "logs/test/1/step.1.log") == "via path\n");
+    CHECK(read_file(step.log_path) == "via path\n");
   }
   SECTION("the step's PATH, not the daemon's") {
     fs::create_directory(dir / "bin");
@@ -377,11 +390,11 @@ TEST_CASE("process runner: destroying the io_context mid-attempt leaves no proce
 
 TEST_CASE("process runner: a background child left by an exiting leader is killed") {
   TempDir dir;
-  StepResult result =
-      run(shell(start_background_sleep(dir / "orphan.pid") + "echo leader done", dir));
+  StepInvocation step = shell(start_background_sleep(dir / "orphan.pid") + "echo leader done", dir);
+  StepResult result = run(step);
   CHECK(result.outcome == StepState::succeeded);
   CHECK(result.exit_code == 0);
-  CHECK(read_file(dir / "logs/test/1/step.1.log") == "leader done\n");
+  CHECK(read_file(step.log_path) == "leader done\n");
   CHECK(becomes_dead(read_pid(dir / "orphan.pid")));
   REQUIRE(no_children_left());
 }
@@ -427,11 +440,91 @@ TEST_CASE("process runner: large output lands byte-exact in the log") {
 TEST_CASE("process runner: a log that cannot be written is reported, the step still drained") {
   TempDir dir;
   StepInvocation step = shell("head -c 1000000 /dev/zero; echo done >&2", dir);
-  step.log_path = "/dev/full";
-  StepResult result = run(step);
+  // The disk fills up after 4096 bytes.
+  std::size_t taken = 0;
+  auto disk = [&taken](int fd, const void* data, std::size_t size) -> ssize_t {
+    if (taken >= 4096) {
+      errno = ENOSPC;
+      return -1;
+    }
+    ssize_t written = ::write(fd, data, std::min<std::size_t>(size, 4096 - taken));
+    if (written > 0) taken += static_cast<std::size_t>(written);
+    return written;
+  };
+  StepResult result = run(step, 5s, disk);
   CHECK(result.outcome == StepState::succeeded);
   CHECK(result.exit_code == 0);
-  CHECK(result.error == "cannot write log '/dev/full': No space left on device");
+  CHECK(result.log_incomplete);
+  CHECK(result.error ==
+        "the log is incomplete: cannot write '" + step.log_path + "': No space left on device");
+  CHECK(read_file(step.log_path) == std::string(4096, '\0'));
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a log that exists already is not overwritten; the attempt fails") {
+  TempDir dir;
+  StepInvocation step = shell("touch '" + (dir / "ran") + "'", dir);
+  std::ofstream(step.log_path) << "an earlier attempt's log\n";
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::failed);
+  CHECK_FALSE(result.log_incomplete);
+  CHECK(result.error == "cannot open log '" + step.log_path +
+                            "': File exists (a log is never overwritten)");
+  CHECK(read_file(step.log_path) == "an earlier attempt's log\n");
+  CHECK_FALSE(fs::exists(dir / "ran"));
+}
+
+TEST_CASE("process runner: the step's secrets are *** in its log, however they are written") {
+  TempDir dir;
+  const std::string secret = "hunter2-Pa55";
+  SECTION("on stdout and stderr, whole, inside a longer word, and in a multi-line value") {
+    StepInvocation step = shell(
+        "echo \"pw=$SECRET\"; echo \"$SECRET\" >&2; echo \"x${SECRET}y\"; echo \"$KEY\"", dir);
+    step.env.emplace_back("SECRET", secret);
+    step.env.emplace_back("KEY", "line-one-of-key\nline-two-of-key");
+    step.secrets = {secret, "line-one-of-key\nline-two-of-key"};
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == "pw=***\n***\nx***y\n***\n");
+  }
+  SECTION("split across writes, and across reads of the pipe") {
+    // Each printf is its own write; the sleeps make them separate reads too.
+    StepInvocation step = shell(
+        "printf 'a %s' \"${SECRET%-Pa55}\"; sleep 0.2; printf -- '-Pa'; sleep 0.2; "
+        "printf '55 b\\n'; printf '%s' \"$SECRET\" >&2",
+        dir);
+    step.env.emplace_back("SECRET", secret);
+    step.secrets = {secret};
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    CHECK(read_file(step.log_path) == "a *** b\n***");
+  }
+  SECTION("large output with the secret across many reads of the pipe") {
+    // ~900 KB: the pipe is read 64 KiB at a time, so reads end inside the
+    // secret at offsets that vary with the padding.
+    std::string input;
+    std::string expected;
+    for (int i = 0; i < 30000; ++i) {
+      std::string pad(static_cast<std::size_t>(i % 37), ' ');
+      input += secret + pad;
+      expected += "***" + pad;
+    }
+    std::ofstream(dir / "input", std::ios::binary) << input;
+    StepInvocation step = command({"cat", dir / "input"}, dir);
+    step.secrets = {secret};
+    StepResult result = run(step);
+    CHECK(result.outcome == StepState::succeeded);
+    std::string log = read_file(step.log_path);
+    CHECK(log.size() == expected.size());
+    CHECK((log == expected));
+  }
+  SECTION("an error that quotes what the step was given") {
+    StepInvocation step = command({"/no/such/" + secret}, dir);
+    step.secrets = {secret};
+    StepResult result = run(step);
+    CHECK(result.error == "cannot start '/no/such/***': No such file or directory");
+    CHECK(read_file(step.log_path) == result.error + "\n");
+  }
   REQUIRE(no_children_left());
 }
 
@@ -439,7 +532,7 @@ TEST_CASE("process runner: a log that cannot be opened fails the attempt") {
   TempDir dir;
   std::ofstream(dir / "file") << "not a directory";
   StepInvocation step = shell("touch '" + (dir / "ran") + "'", dir);
-  step.log_path = dir / "file/step.1.log";
+  step.log_path = dir / "file/step.1.log";  // its folder is a file
   StepResult result = run(step);
   CHECK(result.outcome == StepState::failed);
   CHECK_FALSE(result.exit_code.has_value());
@@ -500,7 +593,7 @@ TEST_CASE("process runner: 50 concurrent attempts on two threads all complete") 
         shell("echo attempt $NIGHTSHIFT_ATTEMPT; exit " + std::to_string(i % 4), dir);
     step.attempt = i + 1;
     step.env.emplace_back("NIGHTSHIFT_ATTEMPT", std::to_string(i + 1));
-    step.log_path = dir / ("logs/step." + std::to_string(i + 1) + ".log");
+    step.log_path = fresh_log(dir);
     if (i % 10 == 9) {  // some are stopped while others finish
       step.timeout = 100ms;
       step.argv.back() = "sleep 1000";
@@ -552,13 +645,13 @@ TEST_CASE("process runner: no attempt ends by a signal it was not sent, under de
   std::vector<std::optional<StepResult>> results(kAttempts);
   std::atomic<int> next{0};
   std::atomic<int> finished{0};
-  StepInvocation step = command({"/bin/true"}, dir);
-  step.log_path = dir / "logs/true.log";
+  std::vector<StepInvocation> steps;
+  for (int i = 0; i < kAttempts; ++i) steps.push_back(command({"/bin/true"}, dir));
 
   std::function<void()> start_next = [&] {
     int i = next++;
     if (i >= kAttempts) return;
-    runner.start(step, [&, i](StepResult r) {
+    runner.start(steps[i], [&, i](StepResult r) {
       {
         std::lock_guard lock(mutex);
         results[i] = std::move(r);

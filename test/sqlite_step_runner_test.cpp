@@ -52,6 +52,9 @@ StepInvocation sql_step(const std::string& sql, const TempDir& dir,
   connection.path = dir / db;
   step.connection = connection;
   step.log_path = dir / log;
+  // The runner makes no folders: the executor makes a run's once.
+  std::error_code ignored;  // a test may put a file in the way, on purpose
+  fs::create_directories(fs::path(step.log_path).parent_path(), ignored);
   return step;
 }
 
@@ -462,4 +465,19 @@ TEST_CASE("sqlite runner: an empty script succeeds with an empty log") {
   CHECK(result.outcome == StepState::succeeded);
   CHECK(result.exit_code == 0);
   CHECK(read_log(step.log_path).empty());
+}
+
+TEST_CASE("sqlite runner: the step's secrets are *** in its log and its error") {
+  TempDir dir;
+  const std::string secret = "s3cretToken99";  // one identifier, so the error quotes it whole
+  auto step = sql_step("SELECT 'token: " + secret + "' AS t;\nSELECT nope_" + secret + ";\n", dir);
+  step.secrets = {secret};
+  StepResult result = run(step);
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.error.find(secret) == std::string::npos);
+  std::string log = read_log(step.log_path);
+  INFO(log);
+  CHECK(log.find(secret) == std::string::npos);
+  CHECK(log.find("token: ***") != std::string::npos);
+  CHECK(log.find("no such column: nope_***") != std::string::npos);  // the error, quoting it
 }

@@ -4,6 +4,8 @@
 #include "nightshift/retry_policy.h"
 #include "nightshift/run_time.h"
 #include "nightshift/runtime/secret_resolver.h"
+#include "nightshift/runtime/step_log.h"
+#include "nightshift/secret_mask.h"
 #include "nightshift/runtime/store_writer.h"
 
 #include <boost/asio/io_context.hpp>
@@ -15,7 +17,6 @@
 #include <algorithm>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -68,6 +69,7 @@ struct RunState {
   bool cancelled = false;
   bool finishing = false;     // its end is on its way to the store
   std::string cancelled_why;  // who cancelled it, for the stopped attempts' record
+  std::string log_error;      // why its log folder is unusable: its steps fail with it
 };
 
 }  // namespace
@@ -123,6 +125,10 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   std::optional<StepInvocation> invocation(RunState& run, std::size_t step, int attempt,
                                            std::string& error);
   std::string log_path(const RunState& run, std::size_t step, int attempt) const;
+  std::string log_folder(const Job& job, std::int64_t run_id) const;
+  std::string make_log_folder(const Job& job, std::int64_t run_id, bool resume) const;
+  void add_secrets(StepInvocation& inv, const std::string& where,
+                   std::vector<ResolvedReference>& resolved);
   void set_step_state(RunState& run, std::size_t step, StepState state);
   void set_step_states(RunState& run,
                        const std::vector<std::pair<std::size_t, StepState>>& changes);
@@ -203,6 +209,7 @@ void Executor::Impl::start_run(std::shared_ptr<const Job> job, const RunRecord& 
   for (std::size_t i = 0; i < steps.size(); ++i)
     run->uncounted_next[i] = resume && run->stored[i] == StepState::lost;
 
+  run->log_error = make_log_folder(*job, run_id, resume);
   RunState& r = *run;
   runs_.emplace(run_id, std::move(run));
   if (record.status != RunStatus::running) {
@@ -309,12 +316,16 @@ void Executor::Impl::launch(std::int64_t run_id, std::size_t step, int attempt) 
   auto inv = invocation(run, step, attempt, error);
   StepRunner* runner = spec.kind == StepKind::sql ? runners_.sql : runners_.process;
   if (inv && !runner) error = "no runner for " + std::string(to_string(spec.kind)) + " steps";
+  if (!run.log_error.empty()) {
+    // The folder is another run's: nothing of this one may be written there.
+    return on_attempt_done(run_id, step, attempt,
+                           StepResult{StepState::failed, std::nullopt, run.log_error});
+  }
   if (!inv || !runner) {
     // It cannot start: say why in its log, then end it as a failed attempt.
-    std::string path = log_path(run, step, attempt);
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    std::ofstream(path, std::ios::app) << "nightshift: " << error << "\n";
+    StepLog log;
+    if (std::string ignored; log.open(log_path(run, step, attempt), ignored))
+      log.write("nightshift: " + error + "\n");
     return on_attempt_done(run_id, step, attempt,
                            StepResult{StepState::failed, std::nullopt, error});
   }
@@ -362,12 +373,16 @@ std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::siz
       }
       inv.connection = c->second;
       if (!inv.connection->password.empty()) {
-        auto password = secrets_.resolve(inv.connection->password);
+        std::vector<ResolvedReference> resolved;
+        auto password = secrets_.resolve(inv.connection->password, &resolved);
         if (!password) {
           error = "connection '" + c->first + "': " + password.error().message;
           return std::nullopt;
         }
         inv.connection->password = std::move(*password);
+        // Written in the config or not, a password is a secret.
+        resolved.push_back({"password", inv.connection->password});
+        add_secrets(inv, "connection '" + c->first + "'", resolved);
       }
       break;
     }
@@ -378,12 +393,14 @@ std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::siz
   std::map<std::string, std::string> env(options_.base_env.begin(), options_.base_env.end());
   for (const auto* vars : {&job.env, &spec.env}) {
     for (const EnvVar& var : *vars) {
-      auto value = secrets_.resolve(var.value.render(context));
+      std::vector<ResolvedReference> resolved;
+      auto value = secrets_.resolve(var.value.render(context), &resolved);
       if (!value) {
         error = "env " + var.name + ": " + value.error().message;
         return std::nullopt;
       }
       env[var.name] = std::move(*value);
+      add_secrets(inv, "env " + var.name, resolved);
     }
   }
   std::ostringstream date_text;
@@ -398,9 +415,48 @@ std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::siz
   return inv;
 }
 
+// The values the step's log masks; a secret too short to be masked is named
+// (never shown) in a warning, each time a step is given it.
+void Executor::Impl::add_secrets(StepInvocation& inv, const std::string& where,
+                                 std::vector<ResolvedReference>& resolved) {
+  for (ResolvedReference& r : resolved) {
+    if (r.value.empty()) continue;
+    if (SecretMask::too_short(r.value) && r.reference != "password" &&
+        r.reference.starts_with("secret:") && events_.warning) {
+      events_.warning("run " + std::to_string(inv.run_id) + " " + inv.job + "." + inv.step + ": " +
+                      where + ": the value of ${" + r.reference + "} is shorter than " +
+                      std::to_string(SecretMask::kMinLength) +
+                      " bytes and is not masked in the step's log");
+    }
+    inv.secrets.push_back(std::move(r.value));
+  }
+}
+
+std::string Executor::Impl::log_folder(const Job& job, std::int64_t run_id) const {
+  return (std::filesystem::path(options_.log_dir) / job.spec.name / std::to_string(run_id))
+      .string();
+}
+
+// Once per run, not per attempt. A new run's folder must not exist: it would
+// be an older run's of the same id (a store reset under a kept log_dir), whose
+// logs this run must neither overwrite nor be mixed with. A resumed run's is
+// already there. Returns why the run cannot log, or "".
+std::string Executor::Impl::make_log_folder(const Job& job, std::int64_t run_id,
+                                            bool resume) const {
+  std::filesystem::path folder = log_folder(job, run_id);
+  std::error_code ec;
+  std::filesystem::create_directories(folder.parent_path(), ec);
+  if (ec) return "cannot create log folder '" + folder.parent_path().string() + "': " + ec.message();
+  if (std::filesystem::create_directory(folder, ec)) return {};
+  if (ec) return "cannot create log folder '" + folder.string() + "': " + ec.message();
+  if (resume) return {};
+  return "log folder '" + folder.string() +
+         "' exists already: it holds the logs of an earlier run " + std::to_string(run_id) +
+         " (was the store reset under a kept log_dir?), and a log is never overwritten";
+}
+
 std::string Executor::Impl::log_path(const RunState& run, std::size_t step, int attempt) const {
-  return (std::filesystem::path(options_.log_dir) / run.job->spec.name /
-          std::to_string(run.run_id) /
+  return (std::filesystem::path(log_folder(*run.job, run.run_id)) /
           (run.job->spec.steps[step].name + "." + std::to_string(attempt) + ".log"))
       .string();
 }
@@ -413,7 +469,8 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   const StepSpec& spec = run.job->spec.steps[step];
   run.handles.erase(step);
   if (is_failure(result.outcome)) ++run.failures[step];
-  bool retry = is_failure(result.outcome) && !run.cancelled &&
+  // A run without a log folder fails again on each try: no retry.
+  bool retry = is_failure(result.outcome) && !run.cancelled && run.log_error.empty() &&
                run.failures[step] <= run.job->spec.retries(spec);
   // A final outcome is the step's state too, in the same commit as the attempt's end.
   std::optional<StepState> step_state;

@@ -58,6 +58,9 @@ struct ExecutorEvents {
                      int attempt)>
       step_state;
   std::function<void(const std::string& what)> store_error;
+  // Something about a step the operator should fix (a secret value too short
+  // to be masked in its log); never a secret value.
+  std::function<void(const std::string& message)> warning;
   // A store that lost its server and retries ("warn"), or got it back ("info").
   std::function<void(const std::string& level, const std::string& message)> store_notice;
   // The store was deleted or replaced under the executor: it writes no more.

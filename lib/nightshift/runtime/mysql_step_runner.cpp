@@ -128,7 +128,7 @@ class MysqlAttempt : public SqlAttempt {
  public:
   MysqlAttempt(const StepInvocation& step, std::optional<Clock::time_point> deadline,
                std::shared_ptr<MysqlQueryKiller::Target> target)
-      : SqlAttempt(step.log_path),
+      : SqlAttempt(step),
         sql_(step.sql),
         connection_(step.connection),
         deadline_(deadline),

@@ -4,6 +4,7 @@
 #include "nightshift/runtime/process_runner.h"
 
 #include "nightshift/runtime/child_registry.h"
+#include "nightshift/runtime/step_log.h"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -25,7 +26,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,33 +85,6 @@ std::string cannot_start(const std::string& program, int err) {
 
 Duration clamp_wait(Duration d) {
   return std::clamp(d, Duration::zero(), kLongestWait);
-}
-
-// Returns 0 or the errno of the failed write.
-int write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t written = ::write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return 0;
-}
-
-UniqueFd open_log(const std::string& path, std::string& error) {
-  std::error_code ec;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (!ec) {
-    int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
-    if (fd >= 0) return UniqueFd(fd);
-    ec.assign(errno, std::generic_category());
-  }
-  error = "cannot open log '" + path + "': " + ec.message();
-  return {};
 }
 
 // Kills whatever is left of the group and reaps its leader, blocking briefly.
@@ -327,7 +300,7 @@ Child spawn_child(const StepInvocation& step) {
 class Attempt : public std::enable_shared_from_this<Attempt> {
  public:
   Attempt(asio::io_context& io, const StepInvocation& step, Duration output_drain,
-          StepRunner::Done done)
+          const StepLog::WriteFunction& write_log, StepRunner::Done done)
       : strand_(asio::make_strand(io)),
         output_(strand_),
         exit_watch_(strand_),
@@ -335,11 +308,11 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
         kill_timer_(strand_),
         drain_timer_(strand_),
         exit_poll_timer_(strand_),
-        log_path_(step.log_path),
         timeout_(step.timeout),
         kill_grace_(clamp_wait(step.kill_grace)),
         output_drain_(clamp_wait(output_drain)),
-        done_(std::move(done)) {}
+        done_(std::move(done)),
+        log_(step.secrets, write_log) {}
 
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
@@ -350,9 +323,8 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   }
 
   void start(const StepInvocation& step) {
-    std::string error;
-    log_ = open_log(step.log_path, error);
-    if (!log_) return fail_to_start(std::move(error), std::nullopt);
+    if (std::string error; !log_.open(step.log_path, error))
+      return fail_to_start(std::move(error), std::nullopt);
     if (step.kind == StepKind::sql) {
       return fail_to_start("the process runner cannot run sql steps", std::nullopt);
     }
@@ -413,13 +385,10 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   }
 
   void on_output(const boost::system::error_code& ec, std::size_t size) {
-    // The log is a regular file: a blocking write is short and never waits on the step.
-    if (size > 0 && !log_failed_) {
-      if (int err = write_all(log_.get(), buffer_.data(), size); err != 0) {
-        log_failed_ = true;  // keep draining the pipe so the step never blocks on it
-        note_error("cannot write log '" + log_path_ + "': " + errno_text(err));
-      }
-    }
+    // The log is a regular file: a blocking write is short and never waits on
+    // the step. One that fails drops the rest, and the pipe is still drained,
+    // so the step never blocks on it.
+    if (size > 0) log_.write(std::string_view(buffer_.data(), size));
     if (!ec && !output_abandoned_) return read_output();
     if (ec && ec != asio::error::eof && ec != asio::error::operation_aborted) {
       note_error("cannot read the step's output: " + ec.message());
@@ -521,6 +490,11 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   void finish_when_complete() {
     if (phase_ != Phase::draining || output_open_) return;
     StepResult result;
+    log_.close();  // what the mask held back, now that no more output comes
+    if (!log_.error().empty()) {
+      note_error(log_.error());
+      result.log_incomplete = true;
+    }
     result.exit_code = exit_code_;
     if (stop_reason_) {
       result.outcome = *stop_reason_;
@@ -533,8 +507,15 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
 
   // Before anything runs the error also goes to the log, the step's only record.
   void fail_to_start(std::string error, std::optional<int> exit_code) {
-    if (log_) write_all(log_.get(), (error + "\n").data(), error.size() + 1);
     StepResult result{StepState::failed, exit_code, std::move(error)};
+    if (log_.is_open()) {
+      log_.write(result.error + "\n");
+      log_.close();
+      if (!log_.error().empty()) {
+        result.error += "; " + log_.error();
+        result.log_incomplete = true;
+      }
+    }
     asio::post(strand_, [self = shared_from_this(), result = std::move(result)]() mutable {
       self->report(std::move(result));
     });
@@ -543,7 +524,9 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   void report(StepResult result) {
     phase_ = Phase::finished;
     drain_timer_.cancel();
-    log_.reset();
+    log_.close();
+    // A message may quote what the step was given; never a secret of it.
+    result.error = log_.mask(result.error);
     // Moved out first so a `done` that holds our handle breaks the cycle.
     StepRunner::Done done = std::move(done_);
     done_ = nullptr;
@@ -562,19 +545,17 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   asio::steady_timer kill_timer_;
   asio::steady_timer drain_timer_;
   asio::steady_timer exit_poll_timer_;
-  const std::string log_path_;
   const std::optional<Duration> timeout_;
   const Duration kill_grace_;
   const Duration output_drain_;
   StepRunner::Done done_;
+  StepLog log_;
 
   Phase phase_ = Phase::starting;
   pid_t pid_ = -1;
   bool child_alive_ = false;  // spawned and not yet reaped
   bool sent_term_ = false;    // signals nightshift sent the group
   bool sent_kill_ = false;
-  UniqueFd log_;
-  bool log_failed_ = false;
   bool output_open_ = false;
   bool output_abandoned_ = false;
   std::optional<StepState> stop_reason_;
@@ -597,11 +578,12 @@ class AttemptHandle : public StepHandle {
 
 }  // namespace
 
-ProcessRunner::ProcessRunner(boost::asio::io_context& io, Duration output_drain)
-    : io_(io), output_drain_(output_drain) {}
+ProcessRunner::ProcessRunner(boost::asio::io_context& io, Duration output_drain,
+                             StepLog::WriteFunction write_log)
+    : io_(io), output_drain_(output_drain), write_log_(std::move(write_log)) {}
 
 std::shared_ptr<StepHandle> ProcessRunner::start(const StepInvocation& step, Done done) {
-  auto attempt = std::make_shared<Attempt>(io_, step, output_drain_, std::move(done));
+  auto attempt = std::make_shared<Attempt>(io_, step, output_drain_, write_log_, std::move(done));
   attempt->start(step);
   return std::make_shared<AttemptHandle>(attempt);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "nightshift/duration.h"
+#include "nightshift/runtime/step_log.h"
 #include "nightshift/runtime/step_runner.h"
 
 #include <chrono>
@@ -23,9 +24,10 @@ class ProcessRunner : public StepRunner {
   // each attempt serializes its own work on a strand of its own.
   // `output_drain` bounds how long the log stays open after the step's process
   // group is gone, for a process that escaped the group (setsid) and still
-  // holds the output pipe.
+  // holds the output pipe. `write_log` replaces write(2) for the logs (tests).
   explicit ProcessRunner(boost::asio::io_context& io,
-                         Duration output_drain = std::chrono::seconds(5));
+                         Duration output_drain = std::chrono::seconds(5),
+                         StepLog::WriteFunction write_log = {});
 
   // Spawns the process before returning; every outcome, a failed start
   // included, reaches `done` later, on `io`, never from inside start().
@@ -36,6 +38,7 @@ class ProcessRunner : public StepRunner {
  private:
   boost::asio::io_context& io_;
   Duration output_drain_;
+  StepLog::WriteFunction write_log_;
 };
 
 }  // namespace nightshift

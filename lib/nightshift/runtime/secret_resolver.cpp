@@ -19,7 +19,8 @@ bool is_reference_name(std::string_view name) {
 
 }  // namespace
 
-TextResult<std::string> SecretResolver::resolve(std::string_view text) const {
+TextResult<std::string> SecretResolver::resolve(std::string_view text,
+                                                std::vector<ResolvedReference>* resolved) const {
   std::string out;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -43,6 +44,7 @@ TextResult<std::string> SecretResolver::resolve(std::string_view text) const {
       if (!value)
         return TextError{"environment variable '" + std::string(name) + "' is not set", start};
       out.append(value);
+      if (resolved) resolved->push_back({std::string(inner), value});
     } else {
       if (secrets_dir_.empty())
         return TextError{
@@ -57,6 +59,7 @@ TextResult<std::string> SecretResolver::resolve(std::string_view text) const {
       std::string secret = value.str();
       while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
       out.append(secret);
+      if (resolved) resolved->push_back({std::string(inner), std::move(secret)});
     }
     pos = end + 1;
   }

@@ -14,7 +14,7 @@ StepResult SqlAttempt::cannot_run(StepLog& log, std::string error) {
 }
 
 StepResult SqlAttempt::run() {
-  StepLog log;
+  StepLog log(secrets_);
   StepResult result;
   if (std::string error; !log.open(log_path_, error)) {
     result = {StepState::failed, std::nullopt, std::move(error)};
@@ -32,9 +32,13 @@ StepResult SqlAttempt::run() {
     result.outcome = timed_out ? StepState::timed_out : StepState::cancelled;
     result.exit_code.reset();
   }
+  log.close();
   if (!log.error().empty()) {
     result.error += (result.error.empty() ? "" : "; ") + log.error();
+    result.log_incomplete = true;
   }
+  // A server's error may quote what it was sent; never a secret of the step.
+  result.error = log.mask(result.error);
   return result;
 }
 

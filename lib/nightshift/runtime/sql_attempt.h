@@ -6,6 +6,7 @@
 #include "nightshift/runtime/step_runner.h"
 
 #include <string>
+#include <vector>
 
 namespace nightshift {
 
@@ -15,7 +16,9 @@ enum class StopReason { none, timed_out, cancelled };
 
 class SqlAttempt {
  public:
-  explicit SqlAttempt(std::string log_path) : log_path_(std::move(log_path)) {}
+  // `secrets`: masked in the log and the result's error.
+  explicit SqlAttempt(const StepInvocation& step)
+      : log_path_(step.log_path), secrets_(step.secrets) {}
   virtual ~SqlAttempt() = default;
   SqlAttempt(const SqlAttempt&) = delete;
   SqlAttempt& operator=(const SqlAttempt&) = delete;
@@ -47,6 +50,7 @@ class SqlAttempt {
 
  private:
   const std::string log_path_;
+  const std::vector<std::string> secrets_;
 };
 
 }  // namespace nightshift

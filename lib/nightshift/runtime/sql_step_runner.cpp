@@ -43,7 +43,7 @@ std::shared_ptr<StepHandle> SqlStepRunner::start(const StepInvocation& step, Don
   }
   // Said in the log too, where the runners say why an attempt cannot run. A
   // log that cannot be opened changes nothing: the result has the reason.
-  StepLog log;
+  StepLog log(step.secrets);
   if (std::string ignored; log.open(step.log_path, ignored)) {
     log.write("nightshift: " + error + "\n");
   }

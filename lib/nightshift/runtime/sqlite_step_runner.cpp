@@ -44,7 +44,7 @@ constexpr Duration kLongestTimeout = std::chrono::hours(24 * 365);
 // list of live attempts.
 class SqliteAttempt : public SqlAttempt {
  public:
-  explicit SqliteAttempt(const StepInvocation& step) : SqlAttempt(step.log_path), sql_(step.sql) {
+  explicit SqliteAttempt(const StepInvocation& step) : SqlAttempt(step), sql_(step.sql) {
     // Only what the runner needs: the connection's password stays out of here.
     if (step.connection) {
       has_connection_ = true;

@@ -31,7 +31,10 @@ struct StepInvocation {
   std::optional<ConnectionSpec> connection;              // sql steps; its password resolved
   std::vector<std::pair<std::string, std::string>> env;  // the whole environment
   std::string workdir;                                   // empty: the runner's current directory
-  std::string log_path;  // stdout and stderr (or the SQL log) go here
+  std::string log_path;  // stdout and stderr (or the SQL log) go here; a new file
+  // The secret values the step was given (resolved ${secret:} and ${env:}
+  // references, the connection's password): shown as "***" in its log and error.
+  std::vector<std::string> secrets;
   std::optional<Duration> timeout;
   Duration kill_grace = std::chrono::seconds(10);
 };
@@ -40,6 +43,7 @@ struct StepResult {
   StepState outcome = StepState::failed;  // succeeded, failed, timed_out or cancelled
   std::optional<int> exit_code;           // a process's exit status (128+N for signal N)
   std::string error;                      // why it could not start or run, for the log
+  bool log_incomplete = false;            // the log could not be written whole (`error` says why)
 };
 
 // A started attempt, to stop it early.

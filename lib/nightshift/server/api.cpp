@@ -1,6 +1,7 @@
 #include "nightshift/server/api.h"
 
 #include "nightshift/run_time.h"
+#include "nightshift/server/log_file_stream.h"
 #include "nightshift/server/run_json.h"
 
 #include <boost/json/serialize.hpp>
@@ -10,8 +11,6 @@
 #include <cctype>
 #include <charconv>
 #include <map>
-#include <fstream>
-#include <sstream>
 
 namespace nightshift {
 namespace {
@@ -352,14 +351,20 @@ HttpResponse Api::log(const std::string& id_text, const std::string& step,
   }
   if (attempt == 0) return error(404, "step '" + step + "' has not started yet");
   std::string path = daemon_.log_path(record->job, *id, step, attempt);
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
   HttpResponse r;
   r.content_type = "text/plain; charset=utf-8";
-  r.body = text.str();
-  if (query(request, "follow") == "true")
-    r.stream = daemon_.follow_log(path, *id, step, attempt, r.body.size());
+  // From the file a piece at a time, never whole: a log may be gigabytes.
+  if (query(request, "follow") == "true") {
+    r.stream = daemon_.follow_log(path, *id, step, attempt, 0);
+    return r;
+  }
+  auto file = LogFileStream::open(path);  // none: no log (yet), an empty answer
+  if (!file) return r;
+  // A log of one piece goes whole, with its length, and keeps the connection.
+  if (file->size() <= LogReader::kPieceSize)
+    r.body = file->read();
+  else
+    r.stream = std::move(file);
   return r;
 }
 

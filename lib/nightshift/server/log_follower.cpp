@@ -3,7 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <fstream>
+#include "nightshift/server/log_reader.h"
+
 #include <mutex>
 
 namespace nightshift {
@@ -11,7 +12,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::size_t kPieceSize = 64 * 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 
 class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFollower> {
@@ -21,11 +21,10 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
       : executor_(executor),
         timer_(executor),
         store_(store),
-        path_(std::move(path)),
+        reader_(std::move(path), offset),
         run_id_(run_id),
         step_(std::move(step)),
-        attempt_(attempt),
-        offset_(offset) {}
+        attempt_(attempt) {}
 
   void next(Deliver deliver) override {
     asio::post(executor_, [self = shared_from_this(), deliver = std::move(deliver)]() mutable {
@@ -47,9 +46,14 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
       std::lock_guard lock(mutex_);
       if (cancelled_ || done_) return deliver(std::nullopt);
     }
-    bool ended =
-        attempt_ended();  // read before the file, so no byte written before the end is missed
-    std::string piece = read_more();
+    // One piece at a time, asked for once the last one is sent: a client that
+    // does not read holds this stream at one piece.
+    std::string piece = reader_.read();
+    if (!piece.empty()) return deliver(std::move(piece));
+    // Only with nothing new to send is the store asked; then the file once more,
+    // so no byte written before the end was stored is missed.
+    bool ended = attempt_ended();
+    piece = reader_.read();
     if (!piece.empty()) return deliver(std::move(piece));
     if (ended) {
       std::lock_guard lock(mutex_);
@@ -61,17 +65,6 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
     timer_.async_wait([self = shared_from_this(), deliver = std::move(deliver)](auto) mutable {
       self->poll(std::move(deliver));
     });
-  }
-
-  std::string read_more() {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return {};
-    in.seekg(static_cast<std::streamoff>(offset_));
-    std::string piece(kPieceSize, '\0');
-    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
-    piece.resize(static_cast<std::size_t>(in.gcount()));
-    offset_ += piece.size();
-    return piece;
   }
 
   bool attempt_ended() {
@@ -87,11 +80,10 @@ class LogFollower : public BodyStream, public std::enable_shared_from_this<LogFo
   asio::any_io_executor executor_;
   asio::steady_timer timer_;
   RunReader& store_;
-  std::string path_;
+  LogReader reader_;
   std::int64_t run_id_;
   std::string step_;
   int attempt_;
-  std::size_t offset_;
   std::mutex mutex_;
   bool cancelled_ = false;
   bool done_ = false;

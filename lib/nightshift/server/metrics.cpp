@@ -209,6 +209,11 @@ struct Metrics::Impl {
                                       .Name("nightshift_store_errors_total")
                                       .Help("Operations on the run store that failed.")
                                       .Register(registry);
+  Family<Counter>& log_write_errors =
+      prometheus::BuildCounter()
+          .Name("nightshift_log_write_errors_total")
+          .Help("Step attempts whose log could not be written whole (disk full, I/O error).")
+          .Register(registry);
   Family<Gauge>& store_up =
       prometheus::BuildGauge()
           .Name("nightshift_store_up")
@@ -229,6 +234,7 @@ Metrics::Metrics(std::string version) : impl_(std::make_unique<Impl>()) {
   impl_->steps_ready.Add({});
   impl_->config_reload_success.Add({}).Set(1);
   impl_->store_errors.Add({});
+  impl_->log_write_errors.Add({});
   impl_->store_up.Add({}).Set(1);
   impl_->schedule_delay.Add({}, kDelayBuckets);
 }
@@ -320,6 +326,11 @@ void Metrics::store_error() {
   std::lock_guard lock(impl_->mutex);
   impl_->store_errors.Add({}).Increment();
 }
+void Metrics::log_write_error() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->log_write_errors.Add({}).Increment();
+}
+
 void Metrics::set_store_up(bool up) {
   std::lock_guard lock(impl_->mutex);
   impl_->store_up.Add({}).Set(up ? 1 : 0);

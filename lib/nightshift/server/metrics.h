@@ -54,6 +54,8 @@ class Metrics {
   void set_config_reload_success(bool success);
   void store_error();
   void set_store_up(bool up);
+  // An attempt whose log could not be written whole (disk full, I/O error).
+  void log_write_error();
 
   // A job removed by a reload loses its gauges (last run success, last success
   // time, next run, deadline missed, schedule interval). Its counters and histograms stay, as

@@ -1,0 +1,38 @@
+// LogFileStream: the body of a plain `GET .../log`: the log file as it is when
+// the request comes, sent a piece at a time from disk (never held whole).
+#pragma once
+
+#include "nightshift/server/http_message.h"
+#include "nightshift/server/log_reader.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nightshift {
+
+class LogFileStream : public BodyStream {
+ public:
+  // nullptr when the file cannot be opened (no log yet).
+  static std::shared_ptr<LogFileStream> open(const std::string& path);
+
+  explicit LogFileStream(const std::string& path) : reader_(path) {}
+
+  // The bytes the stream sends: the file's size when it was opened.
+  std::uint64_t size() const { return size_; }
+  // The next piece, "" at the end.
+  std::string read() { return reader_.read(size_); }
+
+  // Delivers at once, on the caller's thread (the connection's): one pread of
+  // at most a piece from a regular file is short, as the process runner's
+  // blocking log writes are. (The follower runs on the API's pool: it also
+  // asks the store between pieces.)
+  void next(Deliver deliver) override;
+  void cancel() override {}
+
+ private:
+  LogReader reader_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace nightshift
