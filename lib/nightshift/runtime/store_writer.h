@@ -40,8 +40,10 @@ class StoreWriter {
   StoreWriter& operator=(const StoreWriter&) = delete;
 
   // Queues a write. Once it and every write queued before it are committed,
-  // `then` is called on the writer's thread (it should only post work
-  // elsewhere). `what` names the write in messages. Thread-safe.
+  // `then` is called on the writer's thread, in commit order (it must not
+  // block: post work elsewhere, or do short bookkeeping under a lock that is
+  // never held while waiting on this writer). `what` names the write in
+  // messages. Thread-safe.
   void submit(std::string what, Write write, Then then = {});
 
   // Whether the last commit succeeded, and if not, why.
