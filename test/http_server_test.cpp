@@ -646,3 +646,51 @@ TEST_CASE("http server: an offloaded handler that blocks holds no io thread") {
   }
   CHECK(entered == 3);
 }
+
+namespace {
+thread_local bool on_offload_pool = false;
+
+// Counts the pieces it was asked for on the offload pool (a file read there
+// holds no io thread), and those asked for anywhere else.
+class PoolCheckingStream : public BodyStream {
+ public:
+  void next(Deliver deliver) override {
+    (on_offload_pool ? on_pool : elsewhere)++;
+    if (sent == 3) return deliver(std::nullopt);
+    deliver("p" + std::to_string(sent++) + ";");
+  }
+  void cancel() override {}
+  std::atomic<int> on_pool{0};
+  std::atomic<int> elsewhere{0};
+  int sent = 0;
+};
+}  // namespace
+
+TEST_CASE("http server: with offload, a stream is asked for its pieces on the offload pool") {
+  Harness h;
+  asio::thread_pool pool(1);
+  auto stream = std::make_shared<PoolCheckingStream>();
+  HttpServerOptions options;
+  options.offload = [&pool](std::function<void()> call) {
+    asio::post(pool, [call = std::move(call)] {
+      on_offload_pool = true;
+      call();
+      on_offload_pool = false;
+    });
+  };
+  h.start(
+      [stream](const HttpRequest&) {
+        HttpResponse response;
+        response.body = "head;";
+        response.stream = stream;
+        return response;
+      },
+      options);
+  auto res = h.client().Get("/log");
+  REQUIRE(res);
+  CHECK(res->body == "head;p0;p1;p2;");
+  CHECK(stream->on_pool == 4);  // three pieces and the end
+  CHECK(stream->elsewhere == 0);
+  h.stop(1s);
+  pool.join();
+}

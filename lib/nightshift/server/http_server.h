@@ -37,7 +37,8 @@ struct HttpServerOptions {
   // request `answers_at_once` says never blocks (health, metrics, the
   // dashboard, /events) is handled on the connection's strand instead, so it
   // is answered while that pool is busy. Without `offload` every handler runs
-  // on the strand.
+  // on the strand. A streamed body's pieces are asked for through `offload`
+  // too (a stream may read a file for each).
   std::function<void(std::function<void()>)> offload;
   std::function<bool(const HttpRequest&)> answers_at_once;
 };

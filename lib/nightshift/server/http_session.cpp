@@ -339,16 +339,25 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
   void request_piece() {
     // Weak: a stream that keeps `deliver` after cancel() must not keep the connection.
     std::weak_ptr<Session> weak = shared_from_this();
-    const bool asked = guarded("next", [&] {
-      body_stream_->next([weak](std::optional<std::string> piece) {
-        auto self = weak.lock();
-        if (!self) return;
-        asio::post(self->socket_.get_executor(), [self, piece = std::move(piece)]() mutable {
-          self->on_piece(std::move(piece));
-        });
+    BodyStream::Deliver deliver = [weak](std::optional<std::string> piece) {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->socket_.get_executor(), [self, piece = std::move(piece)]() mutable {
+        self->on_piece(std::move(piece));
       });
-    });
-    if (!asked) close_now();
+    };
+    if (options_.offload) {
+      // A stream may read a file for its next piece: where handlers run, not
+      // on an io thread. The guard keeps the io_context up until it answers.
+      options_.offload([self = shared_from_this(), stream = body_stream_,
+                        deliver = std::move(deliver),
+                        work = asio::make_work_guard(socket_.get_executor())]() mutable {
+        if (!self->guarded("next", [&] { stream->next(std::move(deliver)); }))
+          asio::post(self->socket_.get_executor(), [self] { self->close_now(); });
+      });
+      return;
+    }
+    if (!guarded("next", [&] { body_stream_->next(std::move(deliver)); })) close_now();
   }
 
   void on_piece(std::optional<std::string> piece) {

@@ -23,10 +23,9 @@ class LogFileStream : public BodyStream {
   // The next piece, "" at the end.
   std::string read() { return reader_.read(size_); }
 
-  // Delivers at once, on the caller's thread (the connection's): one pread of
-  // at most a piece from a regular file is short, as the process runner's
-  // blocking log writes are. (The follower runs on the API's pool: it also
-  // asks the store between pieces.)
+  // Delivers at once, on the caller's thread: in the daemon the server asks
+  // for pieces on the API's pool (HttpServerOptions::offload), never on an io
+  // thread.
   void next(Deliver deliver) override;
   void cancel() override {}
 
