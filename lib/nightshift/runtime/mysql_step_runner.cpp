@@ -185,6 +185,9 @@ StepResult MysqlAttempt::run_script(StepLog& log) {
   try {
     db.emplace(connection_with_deadline());
   } catch (const MysqlError& e) {
+    // A connect cut short by the deadline is the step's timeout, even when the
+    // killer thread has not yet seen the deadline pass.
+    if (deadline_ && Clock::now() >= *deadline_) target_->request_stop(StopReason::timed_out);
     return cannot_run(log, e.what());  // names user, host, port and database; no password
   }
   target_->attach(db->thread_id(), mysql_get_socket(db->handle()));
