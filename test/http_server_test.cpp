@@ -481,6 +481,28 @@ TEST_CASE("http server: streams a body piece by piece") {
   CHECK_FALSE(probe->cancelled);
 }
 
+TEST_CASE("http server: HEAD on a streamed answer sends the head a GET gets, no body") {
+  Harness h;
+  auto probe = std::make_shared<StreamProbe>();
+  h.start([&h, probe](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.body = "the first piece, which a length must not be taken from";
+    response.stream = std::make_shared<TimerStream>(h.io, 5, 20ms, probe);
+    return response;
+  });
+  RawClient raw(h.port());
+  REQUIRE(raw.send("HEAD /log HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto answer = raw.read_until_close();
+  REQUIRE(answer);
+  CHECK(answer->rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(answer->find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+  CHECK(answer->find("Content-Length") == std::string::npos);
+  CHECK(answer->substr(answer->size() - 4) == "\r\n\r\n");  // the head, then nothing
+  CHECK(probe->cancelled);
+  CHECK(probe->sent == 0);
+}
+
 TEST_CASE("http server: cancels the stream when the client leaves") {
   Harness h;
   auto probe = std::make_shared<StreamProbe>();

@@ -256,8 +256,8 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
       log("http handler answered status " + std::to_string(response.status));
       response = error_response(500, "internal error");
     }
-    if (response.stream && !head_only && !forbids_body(response.status)) {
-      return start_stream(std::move(response));
+    if (response.stream && !forbids_body(response.status)) {
+      return start_stream(std::move(response), head_only);
     }
     if (response.stream) guarded("cancel", [&] { response.stream->cancel(); });
     write_response(std::move(response), head_only);
@@ -308,9 +308,15 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
 
   // --- streamed bodies: chunked (HTTP/1.1) or ended by the close (HTTP/1.0) ---
 
-  void start_stream(HttpResponse&& r) {
+  // HEAD gets the head a GET would get (chunked, no length: a stream's length
+  // is not known before its end) and nothing after it.
+  void start_stream(HttpResponse&& r, bool head_only) {
     phase_ = Phase::streaming;
     body_stream_ = std::move(r.stream);
+    if (head_only) {
+      auto stream = std::move(body_stream_);
+      guarded("cancel", [&] { stream->cancel(); });
+    }
     // A stream ends its connection: it may run for hours, and no request can follow it anyway.
     keep_alive_ = false;
     head_ = {};
@@ -320,17 +326,19 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
     head_.keep_alive(false);
     if (version_ == 11) head_.chunked(true);
     head_writer_.emplace(head_);
-    piece_ = std::move(r.body);
+    if (!head_only) piece_ = std::move(r.body);
     arm(options_.write_timeout);
-    http::async_write_header(
-        socket_, *head_writer_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->on_head_written(ec); });
+    http::async_write_header(socket_, *head_writer_,
+                             [self = shared_from_this(), head_only](error_code ec, std::size_t) {
+                               self->on_head_written(ec, head_only);
+                             });
   }
 
-  void on_head_written(error_code ec) {
+  void on_head_written(error_code ec, bool head_only) {
     if (closed_) return;
     if (ec) return close_now();
     disarm();
+    if (head_only) return linger_close();
     drain();  // notices a client that leaves while the stream has nothing to send
     if (piece_.empty()) return request_piece();
     write_piece();
