@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <atomic>
@@ -83,12 +85,15 @@ struct Harness {
     return c;
   }
 
-  bool logged(const std::string& text) {
+  bool logged(const std::string& text) { return count_logged(text) > 0; }
+
+  int count_logged(const std::string& text) {
     std::lock_guard lock(log_mutex);
+    int count = 0;
     for (const auto& line : logs) {
-      if (line.find(text) != std::string::npos) return true;
+      if (line.find(text) != std::string::npos) ++count;
     }
-    return false;
+    return count;
   }
 };
 
@@ -437,6 +442,37 @@ TEST_CASE("http server: answers garbage with 400 or a close and stays up") {
     INFO(*answer);
     CHECK((answer->empty() || answer->rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0));
   }
+  CHECK(serves(h));
+}
+
+// Issue #12: out of descriptors, the accept loop logged ten lines a second.
+TEST_CASE("http server: out of descriptors, accept backs off, says so once, then serves") {
+  Harness h;
+  h.start(echo);
+  rlimit original{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &original) == 0);
+  rlimit low = original;
+  low.rlim_cur = std::min<rlim_t>(original.rlim_cur, 256);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  // Every descriptor taken but one, which the client takes: the server has none.
+  std::vector<int> held;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) held.push_back(fd);
+  REQUIRE(errno == EMFILE);
+  REQUIRE(!held.empty());
+  ::close(held.back());
+  held.pop_back();
+  RawClient raw(h.port());
+  REQUIRE(raw.connected());
+  REQUIRE(raw.send("GET /starved HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  // Long enough for many retries at the first interval.
+  std::this_thread::sleep_for(1500ms);
+  int failures_logged = h.count_logged("http accept failed");
+  for (int fd : held) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &original) == 0);
+
+  CHECK(failures_logged == 1);
+  CHECK(raw.read_until("GET /starved"));  // served once descriptors are back
+  CHECK(h.logged("http accept works again"));
   CHECK(serves(h));
 }
 

@@ -8,7 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -108,13 +110,24 @@ class HttpServer::State final : public HttpSessionHost, public std::enable_share
   void on_accept(error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      log("http accept failed: " + ec.message());
-      // Out of descriptors and the like: retry shortly rather than spin.
-      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      // Out of descriptors and the like: it lasts until something else closes,
+      // so retry ever less often rather than spin, and say so once, not on
+      // every retry.
+      if (accept_failures_++ == 0) {
+        log("http accept failed: " + ec.message() + "; retrying, up to every " +
+            std::to_string(kLongestAcceptRetry.count()) + " ms, until it works");
+      }
+      accept_retry_ = accept_failures_ == 1 ? kFirstAcceptRetry
+                                            : std::min(accept_retry_ * 2, kLongestAcceptRetry);
+      retry_timer_.expires_after(accept_retry_);
       retry_timer_.async_wait([self = shared_from_this()](error_code wait_ec) {
         if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
       });
       return;
+    }
+    if (accept_failures_ > 0) {
+      log("http accept works again, after " + std::to_string(accept_failures_) + " failures");
+      accept_failures_ = 0;
     }
     std::shared_ptr<HttpSession> session;
     {
@@ -198,6 +211,11 @@ class HttpServer::State final : public HttpSessionHost, public std::enable_share
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   asio::steady_timer grace_timer_;
+  static constexpr std::chrono::milliseconds kFirstAcceptRetry{50};
+  static constexpr std::chrono::milliseconds kLongestAcceptRetry{1000};
+  // On strand_, in the accept loop.
+  std::uint64_t accept_failures_ = 0;  // since the last accept that worked
+  std::chrono::milliseconds accept_retry_{0};
   const HttpServerOptions options_;
   const Handler handler_;
   std::atomic<unsigned short> port_{0};
