@@ -1,11 +1,13 @@
 #include "nightshift/server/http_session.h"
 
+#include "nightshift/server/beast_request.h"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <array>
@@ -32,48 +34,11 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kReadSize = 4096;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-std::string to_string(boost::beast::string_view s) {
-  return std::string(s.data(), s.size());
-}
-
-std::string lower_case(boost::beast::string_view s) {
-  std::string out = to_string(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool iequals(boost::beast::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower_case(a) == b;
-}
-
 HttpResponse error_response(int status, std::string_view message) {
   HttpResponse response;
   response.status = status;
   response.body = "{\"error\": \"" + std::string(message) + "\"}";
   return response;
-}
-
-// The plain view of a parsed request; nullopt when the target is not an
-// origin-form path (with valid percent-escapes).
-std::optional<HttpRequest> to_http_request(http::request<http::string_body>&& in) {
-  const auto target = in.target();
-  auto url = boost::urls::parse_origin_form({target.data(), target.size()});
-  if (!url) return std::nullopt;
-  HttpRequest out;
-  out.method = to_string(in.method_string());
-  out.target = to_string(target);
-  out.path = url->path();
-  for (const auto& param : url->params()) out.query[param.key] = param.value;
-  for (const auto& field : in) {
-    auto [it, inserted] = out.headers.emplace(lower_case(field.name_string()), "");
-    // Repeated fields combine into one list, as RFC 9110 allows.
-    if (!inserted) it->second += ", ";
-    it->second += to_string(field.value());
-  }
-  out.body = std::move(in.body());
-  return out;
 }
 
 bool has_line_break(std::string_view s) {
@@ -186,7 +151,7 @@ class Session final : public HttpSession, public std::enable_shared_from_this<Se
     if (ec) return on_read_error(ec);
     const auto& head = parser_->get();
     if (!parser_->is_done() && head.version() >= 11 &&
-        iequals(head[http::field::expect], "100-continue")) {
+        boost::beast::iequals(head[http::field::expect], "100-continue")) {
       asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](error_code ec, std::size_t) {
                           if (self->closed_) return;
