@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -198,6 +199,7 @@ int Daemon::run() {
   // the io_context needs no more threads than the work it does.
   engine_->run(std::max(2, engine_->workers()));
   api_pool_->join();
+  ignore_stop_signals();
   log_("info", "stopped");
   return exit_code_;
 }
@@ -225,6 +227,15 @@ void Daemon::wait_for_signals() {
       drain();
     }
   });
+}
+
+// The drain is over and the daemon tears down: a stop signal now (a
+// supervisor's repeated SIGTERM) must not turn its clean exit into a death by
+// signal. The signal set puts back the default dispositions as it goes, so it
+// goes first.
+void Daemon::ignore_stop_signals() {
+  signals_.reset();
+  for (int signal : {SIGHUP, SIGTERM, SIGINT}) std::signal(signal, SIG_IGN);
 }
 
 bool Daemon::draining() {

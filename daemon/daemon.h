@@ -71,6 +71,7 @@ class Daemon final : public DaemonControl {
   // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
   // `old` (the set before a reload, or null at start) did not have.
   void publish_job_gauges(const JobSet& jobs, const JobSet* old);
+  void ignore_stop_signals();
   void wait_for_signals();
   void drain();
   bool draining();

@@ -658,6 +658,23 @@ class DrainTest(DaemonTest):
                          [("cancelled",)])
         wait_for(lambda: not pid_alive(pid), 10, "the step's process to die")
 
+    def test_sigterm_after_sigterm_until_the_exit_still_exits_0(self):
+        # A supervisor that repeats SIGTERM (or a person) must never turn the
+        # clean end of a drain into a death by signal, whenever it comes: also
+        # after the drain, while the daemon tears down.
+        run_id, _ = self.start_sleeper(1, "30s")
+        proc = self.daemon.proc
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.002)
+        self.assertEqual(self.daemon.stop(timeout=5), 0)
+        self.assertEqual(self.project.step_states(run_id), {"s": "succeeded"})
+
     def test_a_second_ctrl_c_stops_the_steps_without_waiting_out_the_grace(self):
         run_id, pid = self.start_sleeper(30, "60s")
         self.daemon.send_signal(signal.SIGINT)
