@@ -344,6 +344,50 @@ TEST_CASE(
   CHECK(manual.at("last_run").is_null());
 }
 
+TEST_CASE("api: GET /jobs/{job}/plan forecasts waves, critical path and makespan from history") {
+  Fixture f;
+  f.daemon.daemon_status.workers = 2;
+  f.daemon.next_runs["kpi"] = Instant(std::chrono::seconds(1714522200));  // 2024-05-01 09:10 JST
+  // Two past runs: extract took 60 s and 100 s (median 80 s), aggregate
+  // 300 s twice; load failed both times, so it has no history.
+  for (int take : {60, 100}) {
+    auto run = f.daemon.add_run("kpi", RunStatus::failed);
+    Timestamp t0 = now_timestamp();
+    auto attempt = [&](const std::string& step, int from, int to, StepState outcome) {
+      AttemptRecord a;
+      a.run_id = run;
+      a.step = step;
+      a.started_at = t0 + std::chrono::seconds(from);
+      f.daemon.run_store.memory.start_attempt(a);
+      f.daemon.run_store.memory.finish_attempt(run, step, 1, outcome, 0,
+                                               t0 + std::chrono::seconds(to), outcome);
+    };
+    attempt("extract", 0, take, StepState::succeeded);
+    attempt("aggregate", take, take + 300, StepState::succeeded);
+    attempt("load", take + 300, take + 301, StepState::failed);
+  }
+  auto r = f(request("GET", "/jobs/kpi/plan"));
+  REQUIRE(r.status == 200);
+  json::value v = body_json(r);
+  CHECK(v.at("job") == "kpi");
+  CHECK(v.at("waves") == json::parse(R"([["extract"], ["aggregate"], ["load"]])"));
+  CHECK(v.at("critical_path") == json::parse(R"(["extract", "aggregate", "load"])"));
+  CHECK(v.at("expected_makespan_seconds").to_number<double>() == 380.0);
+  CHECK(v.at("expected_seconds") == json::parse(R"({"extract": 80.0, "aggregate": 300.0})"));
+  CHECK(v.at("steps_without_history") == json::parse(R"(["load"])"));
+  CHECK(v.at("workers") == 2);
+  CHECK(v.at("next_run") == "2024-05-01T09:10:00+09:00");
+  CHECK(v.at("expected_end") == "2024-05-01T09:16:20+09:00");
+
+  CHECK(f(request("GET", "/jobs/nope/plan")).status == 404);
+  CHECK(f(request("POST", "/jobs/kpi/plan")).status == 405);
+  // A job that never ran: every step says it has no history.
+  auto manual = body_json(f(request("GET", "/jobs/manual/plan")));
+  CHECK(manual.at("steps_without_history") == json::parse(R"(["only"])"));
+  CHECK(manual.at("expected_makespan_seconds").to_number<double>() == 0.0);
+  CHECK(!manual.as_object().contains("next_run"));
+}
+
 TEST_CASE("api: GET /jobs/{job} is the definition with secrets as ***, its DAG and recent runs") {
   Fixture api;
   api.daemon.next_runs["kpi"] = kMay1;

@@ -1,6 +1,9 @@
 #include "nightshift/server/api.h"
 
+#include "nightshift/run_forecast.h"
 #include "nightshift/run_time.h"
+#include "nightshift/runtime/step_history.h"
+#include "nightshift/server/forecast_json.h"
 #include "nightshift/server/log_file_stream.h"
 #include "nightshift/server/run_json.h"
 
@@ -204,6 +207,8 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
   if (n == 2 && p[0] == "jobs") return only(false, {}, [&] { return job(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "runs")
     return only(false, {"limit", "before"}, [&] { return job_runs(p[1], request); });
+  if (n == 3 && p[0] == "jobs" && p[2] == "plan")
+    return only(false, {}, [&] { return plan(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
     return only(true, {"date", "from", "failed"}, [&] { return rerun(p[1], request); });
   if (n == 2 && p[0] == "runs") return only(false, {}, [&] { return run(p[1]); });
@@ -249,6 +254,20 @@ HttpResponse Api::job(const std::string& name) {
   for (const RunRecord& r : daemon_.store().list_runs(name, 10)) runs.push_back(run_json(r));
   out["runs"] = std::move(runs);
   return json_response(200, out);
+}
+
+// The job as it is loaded now, with the history of its steps and the pools
+// and workers of the running daemon.
+HttpResponse Api::plan(const std::string& name) {
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  auto job = set->find(name);
+  if (!job) return error(404, "unknown job '" + name + "'");
+  auto expected = expected_step_durations(daemon_.store(), name);
+  DaemonStatus status = daemon_.status();
+  RunForecast forecast = forecast_run(*job, expected, status.workers, status.pool_sizes);
+  return json_response(
+      200, forecast_json(*job, forecast, expected, status.workers, daemon_.next_run(name)));
 }
 
 HttpResponse Api::job_runs(const std::string& name, const HttpRequest& request) {

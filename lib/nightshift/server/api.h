@@ -32,6 +32,7 @@ class Api {
   HttpResponse jobs();
   HttpResponse job(const std::string& name);
   HttpResponse job_runs(const std::string& name, const HttpRequest& request);
+  HttpResponse plan(const std::string& name);
   HttpResponse rerun(const std::string& name, const HttpRequest& request);
   HttpResponse run(const std::string& id);
   HttpResponse cancel(const std::string& id);
