@@ -18,5 +18,6 @@ int rerun_command(int argc, char** argv);
 int logs_command(int argc, char** argv);
 int cancel_command(int argc, char** argv);
 int health_command(int argc, char** argv);
+int plan_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

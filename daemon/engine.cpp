@@ -41,10 +41,13 @@ std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config, StoreNotice n
   return MysqlRunStore::open(std::move(options));
 }
 
+int effective_workers(const ConfigSpec& config) {
+  return config.workers > 0 ? config.workers
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 Engine::Engine(const ConfigSpec& config, ExecutorEvents events)
-    : workers_(config.workers > 0
-                   ? config.workers
-                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+    : workers_(effective_workers(config)),
       store_(open_run_store(config, events.store_notice)),
       process_runner_(std::make_unique<ProcessRunner>(io_)),
       sql_runner_(std::make_unique<SqlStepRunner>(io_, workers_)) {

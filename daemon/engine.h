@@ -46,6 +46,9 @@ class Engine {
 
 // Opens the store a config names: sqlite:PATH, or mysql://USER@HOST:PORT/DB with
 // the password from state_password. Throws StoreError.
+// The config's `workers`, or the number of CPUs for 0.
+int effective_workers(const ConfigSpec& config);
+
 using StoreNotice = std::function<void(const std::string& level, const std::string& message)>;
 std::unique_ptr<RunStore> open_run_store(const ConfigSpec& config, StoreNotice notice = {});
 

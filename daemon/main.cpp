@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
     {"logs", nightshift::cli::logs_command, "print or follow the log of a step"},
     {"cancel", nightshift::cli::cancel_command, "cancel a run on the daemon"},
     {"health", nightshift::cli::health_command, "probe the daemon's /healthz or /readyz"},
+    {"plan", nightshift::cli::plan_command, "forecast a job's waves, critical path and makespan"},
 };
 
 void print_usage(std::ostream& out) {
