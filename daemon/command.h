@@ -19,5 +19,6 @@ int logs_command(int argc, char** argv);
 int cancel_command(int argc, char** argv);
 int health_command(int argc, char** argv);
 int plan_command(int argc, char** argv);
+int why_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

@@ -331,6 +331,7 @@ DaemonStatus Daemon::status() {
   s.pool_slots_in_use = load.pool_slots_in_use;
   s.pool_sizes = {config_.pools.begin(), config_.pools.end()};
   s.workers = engine_->workers();
+  s.draining = draining();
   return s;
 }
 

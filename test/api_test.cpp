@@ -344,6 +344,113 @@ TEST_CASE(
   CHECK(manual.at("last_run").is_null());
 }
 
+namespace {
+
+// The reasons of GET /jobs/{job}/why, by code.
+std::multimap<std::string, json::object> why_reasons(Fixture& f, const std::string& job) {
+  auto r = f(request("GET", "/jobs/" + job + "/why"));
+  REQUIRE(r.status == 200);
+  std::multimap<std::string, json::object> out;
+  json::value body = body_json(r);
+  for (const json::value& reason : body.at("reasons").as_array())
+    out.emplace(std::string(reason.at("reason").as_string()), reason.as_object());
+  return out;
+}
+
+std::string why_state(Fixture& f, const std::string& job) {
+  return std::string(body_json(f(request("GET", "/jobs/" + job + "/why"))).at("state").as_string());
+}
+
+}  // namespace
+
+TEST_CASE("api: GET /jobs/{job}/why says what an idle job waits for") {
+  Fixture f;
+  f.daemon.next_runs["kpi"] = Instant(std::chrono::seconds(1714522200));
+  CHECK(why_state(f, "kpi") == "idle");
+  auto kpi = why_reasons(f, "kpi");
+  REQUIRE(kpi.count("next_fire") == 1);
+  CHECK(kpi.find("next_fire")->second.at("until") == "2024-05-01T09:10:00+09:00");
+  auto manual = why_reasons(f, "manual");
+  CHECK(manual.count("no_schedule") == 1);
+  CHECK(f(request("GET", "/jobs/nope/why")).status == 404);
+}
+
+TEST_CASE("api: GET /jobs/{job}/why names running steps, retries, upstream waits and queued runs") {
+  Fixture f;
+  f.daemon.daemon_status.workers = 1;
+  f.daemon.daemon_status.steps_running = 1;
+  auto first = f.daemon.add_run("kpi", RunStatus::running);
+  f.daemon.start_step(first, "extract", 1);
+  auto second = f.daemon.add_run("kpi", RunStatus::queued);
+  CHECK(why_state(f, "kpi") == "running");
+  auto reasons = why_reasons(f, "kpi");
+  REQUIRE(reasons.count("running") == 1);
+  CHECK(reasons.find("running")->second.at("step") == "extract");
+  REQUIRE(reasons.count("upstream") == 1);
+  const json::object& upstream = reasons.find("upstream")->second;
+  CHECK(upstream.at("count") == 2);  // aggregate and load
+  CHECK(upstream.at("waiting_on") == json::parse(R"(["extract"])"));  // the frontier only
+  REQUIRE(reasons.count("max_active_runs") == 1);
+  const json::object& queued = reasons.find("max_active_runs")->second;
+  CHECK(queued.at("run_id") == second);
+  CHECK(queued.at("held_by") == json::array{first});
+
+  SECTION("a failed attempt whose retry is due") {
+    f.daemon.finish_step(first, "extract", 1, StepState::failed, 1, /*final=*/false);
+    auto retry = why_reasons(f, "kpi");
+    REQUIRE(retry.count("retry") == 1);
+    const json::object& r = retry.find("retry")->second;
+    CHECK(r.at("step") == "extract");
+    CHECK(r.contains("from"));
+    CHECK(r.contains("until"));
+    CHECK(retry.count("running") == 0);
+  }
+  SECTION("a ready step with every worker busy") {
+    f.daemon.finish_step(first, "extract", 1, StepState::succeeded, 0);
+    f.daemon.run_store.memory.set_step_state(first, "aggregate", StepState::ready);
+    auto busy = why_reasons(f, "kpi");
+    REQUIRE(busy.count("workers_full") == 1);
+    CHECK(busy.find("workers_full")->second.at("steps") == json::parse(R"(["aggregate"])"));
+  }
+  SECTION("the store down and the daemon draining come first") {
+    f.daemon.daemon_status.store_ok = false;
+    f.daemon.daemon_status.store_error = "disk full";
+    f.daemon.daemon_status.draining = true;
+    auto stuck = why_reasons(f, "kpi");
+    CHECK(stuck.count("store_unavailable") == 1);
+    CHECK(stuck.count("draining") == 1);
+    CHECK(std::string(stuck.find("store_unavailable")->second.at("text").as_string())
+              .find("disk full") != std::string::npos);
+  }
+}
+
+TEST_CASE("api: GET /jobs/{job}/why names a full pool and who holds it") {
+  FakeDaemonControl daemon{{R"(job: etl
+steps:
+  a: { shell: x, pool: source_db }
+  b: { shell: x, pool: source_db }
+)"}};
+  Api api(daemon, {}, {});
+  daemon.daemon_status.workers = 4;
+  daemon.daemon_status.steps_running = 1;
+  daemon.daemon_status.pool_sizes = {{"source_db", 1}};
+  daemon.daemon_status.pool_slots_in_use = {{"source_db", 1}};
+  auto run = daemon.add_run("etl", RunStatus::running);
+  daemon.start_step(run, "a", 1);
+  daemon.run_store.memory.set_step_state(run, "b", StepState::ready);
+  auto r = api.handle(request("GET", "/jobs/etl/why"));
+  REQUIRE(r.status == 200);
+  json::value body = body_json(r);
+  const json::array& reasons = body.at("reasons").as_array();
+  const json::object* pool = nullptr;
+  for (const json::value& reason : reasons)
+    if (reason.at("reason") == "pool_full") pool = &reason.as_object();
+  REQUIRE(pool);
+  CHECK(pool->at("pool") == "source_db");
+  CHECK(pool->at("steps") == json::parse(R"(["b"])"));
+  CHECK(pool->at("held_by") == json::parse(R"x(["etl.a (run 1)"])x"));
+}
+
 TEST_CASE("api: GET /jobs/{job}/plan forecasts waves, critical path and makespan from history") {
   Fixture f;
   f.daemon.daemon_status.workers = 2;

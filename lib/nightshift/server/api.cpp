@@ -6,6 +6,7 @@
 #include "nightshift/server/forecast_json.h"
 #include "nightshift/server/log_file_stream.h"
 #include "nightshift/server/run_json.h"
+#include "nightshift/server/why_json.h"
 
 #include <boost/json/serialize.hpp>
 
@@ -207,6 +208,7 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
   if (n == 2 && p[0] == "jobs") return only(false, {}, [&] { return job(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "runs")
     return only(false, {"limit", "before"}, [&] { return job_runs(p[1], request); });
+  if (n == 3 && p[0] == "jobs" && p[2] == "why") return only(false, {}, [&] { return why(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "plan")
     return only(false, {}, [&] { return plan(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
@@ -254,6 +256,23 @@ HttpResponse Api::job(const std::string& name) {
   for (const RunRecord& r : daemon_.store().list_runs(name, 10)) runs.push_back(run_json(r));
   out["runs"] = std::move(runs);
   return json_response(200, out);
+}
+
+HttpResponse Api::why(const std::string& name) {
+  auto set = daemon_.jobs();
+  if (!set) return no_jobs_loaded();
+  auto job = set->find(name);
+  if (!job) return error(404, "unknown job '" + name + "'");
+  WhyFacts facts;
+  facts.job = job.get();
+  facts.jobs = set.get();
+  facts.status = daemon_.status();
+  facts.unfinished = daemon_.store().unfinished_runs();
+  for (const RunRecord& run : facts.unfinished)
+    if (run.job == name && run.status == RunStatus::running)
+      facts.attempts[run.run_id] = daemon_.store().attempts(run.run_id);
+  facts.next_run = daemon_.next_run(name);
+  return json_response(200, why_json(facts));
 }
 
 // The job as it is loaded now, with the history of its steps and the pools

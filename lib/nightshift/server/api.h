@@ -33,6 +33,7 @@ class Api {
   HttpResponse job(const std::string& name);
   HttpResponse job_runs(const std::string& name, const HttpRequest& request);
   HttpResponse plan(const std::string& name);
+  HttpResponse why(const std::string& name);
   HttpResponse rerun(const std::string& name, const HttpRequest& request);
   HttpResponse run(const std::string& id);
   HttpResponse cancel(const std::string& id);

@@ -21,6 +21,7 @@ struct DaemonStatus {
       config_errors;  // of the last refused reload; empty when the jobs in force are the latest
   bool store_ok = true;
   std::string store_error;
+  bool draining = false;  // shutting down: no run or step starts
   std::size_t steps_running = 0;
   std::size_t steps_ready = 0;
   int workers = 0;
