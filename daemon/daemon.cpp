@@ -212,7 +212,9 @@ void Daemon::wait_for_signals() {
                                                          SIGHUP, SIGTERM, SIGINT);
   }
   signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;  // cancelled: the drain is over
+    // Cancelled, or delivered before the cancel but run after it: either way
+    // the drain is over, and a wait armed now would keep the daemon alive.
+    if (ec || signals_closed_) return;
     // Armed before acting, so a drain that ends at once cancels this wait too.
     wait_for_signals();
     if (signal == SIGHUP) {
@@ -273,7 +275,10 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
     boost::asio::post(heartbeat_timer_->get_executor(), [this] { heartbeat_timer_->cancel(); });
     notifier_->stop_watchdog();
     reaper_->stop();
-    boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
+    boost::asio::post(signals_->get_executor(), [this] {
+      signals_closed_ = true;
+      signals_->cancel();
+    });
     http_->stop(std::chrono::seconds(1), [] {});
     return;
   }

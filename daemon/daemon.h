@@ -91,6 +91,7 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<boost::asio::thread_pool> api_pool_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<boost::asio::signal_set> signals_;
+  bool signals_closed_ = false;  // on the signal set's strand: the drain is over
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;  // on a strand of its own
   std::unique_ptr<SystemdNotifier> notifier_;

@@ -2,6 +2,7 @@
 #include "nightshift/job_loader.h"
 #include "nightshift/runtime/memory_run_store.h"
 #include "support/fake_step_runner.h"
+#include "support/test_job.h"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -21,11 +22,7 @@ using nightshift::test::FakeStepRunner;
 namespace {
 
 std::shared_ptr<const Job> job_from(const std::string& yaml) {
-  Diagnostics errors;
-  auto job = parse_job(yaml, "t.yaml", errors);
-  for (const auto& e : errors) UNSCOPED_INFO(e.str());
-  REQUIRE(job);
-  return std::make_shared<const Job>(std::move(*job));
+  return std::make_shared<const Job>(test::test_job(yaml));
 }
 
 // An executor over a memory store and a fake runner, run to completion.

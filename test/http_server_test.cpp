@@ -151,6 +151,16 @@ class TimerStream : public BodyStream, public std::enable_shared_from_this<Timer
 };
 
 // A blocking client on a plain socket, for what httplib will not send.
+// A text answer: `body`, then `pieces` pieces of TimerStream 20 ms apart.
+HttpResponse timed_stream(asio::io_context& io, std::string body, int pieces,
+                          std::shared_ptr<StreamProbe> probe) {
+  HttpResponse response;
+  response.content_type = "text/plain";
+  response.body = std::move(body);
+  response.stream = std::make_shared<TimerStream>(io, pieces, 20ms, std::move(probe));
+  return response;
+}
+
 class RawClient {
  public:
   explicit RawClient(unsigned short port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
@@ -490,13 +500,7 @@ TEST_CASE("http server: a throwing handler answers 500") {
 TEST_CASE("http server: streams a body piece by piece") {
   Harness h;
   auto probe = std::make_shared<StreamProbe>();
-  h.start([&h, probe](const HttpRequest&) {
-    HttpResponse response;
-    response.content_type = "text/plain";
-    response.body = "head;";
-    response.stream = std::make_shared<TimerStream>(h.io, 5, 20ms, probe);
-    return response;
-  });
+  h.start([&h, probe](const HttpRequest&) { return timed_stream(h.io, "head;", 5, probe); });
 
   SECTION("chunked to HTTP/1.1") {
     auto res = h.client().Get("/log");
@@ -521,11 +525,7 @@ TEST_CASE("http server: HEAD on a streamed answer sends the head a GET gets, no 
   Harness h;
   auto probe = std::make_shared<StreamProbe>();
   h.start([&h, probe](const HttpRequest&) {
-    HttpResponse response;
-    response.content_type = "text/plain";
-    response.body = "the first piece, which a length must not be taken from";
-    response.stream = std::make_shared<TimerStream>(h.io, 5, 20ms, probe);
-    return response;
+    return timed_stream(h.io, "the first piece, which a length must not be taken from", 5, probe);
   });
   RawClient raw(h.port());
   REQUIRE(raw.send("HEAD /log HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -1,6 +1,6 @@
 #include "nightshift/run_forecast.h"
 
-#include "nightshift/job_loader.h"
+#include "support/test_job.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,11 +18,7 @@ namespace {
 using Names = std::vector<std::string>;
 
 Job job_from(const std::string& yaml) {
-  Diagnostics errors;
-  auto job = parse_job(yaml, "t.yaml", errors);
-  for (const auto& e : errors) UNSCOPED_INFO(e.str());
-  REQUIRE(job);
-  return std::move(*job);
+  return test::test_job(yaml);
 }
 
 // The seed's nightly batch: extract, four aggregates, one load.

@@ -6,6 +6,7 @@
 #include "nightshift/job_loader.h"
 #include "nightshift/runtime/memory_run_store.h"
 #include "support/fake_step_runner.h"
+#include "support/test_job.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,11 +30,7 @@ namespace {
 namespace asio = boost::asio;
 
 Job job_from(const std::string& yaml) {
-  Diagnostics errors;
-  auto job = parse_job(yaml, "t.yaml", errors);
-  for (const auto& e : errors) UNSCOPED_INFO(e.str());
-  REQUIRE(job);
-  return std::move(*job);
+  return test::test_job(yaml);
 }
 
 bool eventually(const std::function<bool()>& condition) {
