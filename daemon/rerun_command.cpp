@@ -3,65 +3,31 @@
 #include "api_client.h"
 #include "command.h"
 #include "options.h"
+#include "run_watcher.h"
 
 #include "nightshift/run_time.h"
 
+#include <unistd.h>
+
 #include <iostream>
-#include <thread>
 
 namespace po = boost::program_options;
 
 namespace nightshift::cli {
 namespace {
 
-using namespace std::chrono_literals;
-
-// Quick polls while steps change, slower ones while a long step runs.
-constexpr std::chrono::milliseconds kFirstPoll = 200ms;
-constexpr std::chrono::milliseconds kSlowestPoll = 2s;
-// Long enough to ride out a daemon restart (kill -9 and systemd bringing it back).
-constexpr auto kGiveUpAfter = 60s;
-
-std::string clock_time(const date::time_zone* zone) {
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return date::format("%T", date::make_zoned(zone, now));
-}
-
-// Prints each step's state changes until the run ends; 0 iff it succeeded.
-int wait_for_run(ApiClient& client, std::int64_t run_id) {
-  const date::time_zone* zone = local_zone();
-  std::string target = api_target({"runs", std::to_string(run_id)});
-  std::map<std::string, std::string> seen;
-  auto delay = kFirstPoll;
-  std::optional<std::chrono::steady_clock::time_point> failing_since;
-  for (;;) {
-    auto run = client.get(target);
-    if (run) {
-      failing_since.reset();
-      auto changes = step_changes(*run, seen);
-      for (const auto& change : changes) std::cout << clock_time(zone) << "  " << change << "\n";
-      std::cout.flush();
-      if (auto status = final_run_status(*run)) {
-        std::cout << format_run_outcome(*run) << "\n";
-        return *status == "succeeded" ? kExitOk : kExitFailure;
-      }
-      delay = changes.empty() ? std::min(delay * 3 / 2, kSlowestPoll) : kFirstPoll;
-    } else {
-      // No answer or a server error may be a restarting daemon: the run survives it.
-      const ApiError& error = run.error();
-      if (error.status != 0 && error.status < 500) return report_failure(error);
-      auto now = std::chrono::steady_clock::now();
-      if (!failing_since) {
-        failing_since = now;
-        std::cerr << "nightshift: " << error.message << "; still trying\n";
-      } else if (now - *failing_since > kGiveUpAfter) {
-        return report_failure({error.status, "stopped waiting for run " + std::to_string(run_id) +
-                                                 ": " + error.message});
-      }
-      delay = std::min(delay * 2, kSlowestPoll);
-    }
-    std::this_thread::sleep_for(delay);
-  }
+// How long the job's runs usually take (GET /jobs/{job}/plan), when every step
+// has a history to tell.
+std::optional<std::chrono::milliseconds> expected_time(ApiClient& client, const std::string& job) {
+  auto plan = client.get(api_target({"jobs", job, "plan"}));
+  if (!plan || !plan->is_object()) return std::nullopt;
+  const auto& p = plan->as_object();
+  const auto* missing = p.if_contains("steps_without_history");
+  const auto* seconds = p.if_contains("expected_makespan_seconds");
+  if (!seconds || !seconds->is_number() || !missing || !missing->is_array() ||
+      !missing->as_array().empty())
+    return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(seconds->to_number<double>() * 1000));
 }
 
 }  // namespace
@@ -113,7 +79,13 @@ int rerun_command(int argc, char** argv) {
   std::int64_t run_id =
       id->is_int64() ? id->as_int64() : static_cast<std::int64_t>(id->as_uint64());
   std::cout << "run " << run_id << " queued" << std::endl;
-  return wait ? wait_for_run(*client, run_id) : kExitOk;
+  if (!wait) return kExitOk;
+  auto reads = open_client(line, client_options);
+  if (!reads) return reads.error();
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  return RunWatcher(*client, *reads, run_id, terminal, terminal ? expected_time(*reads, job)
+                                                                : std::nullopt)
+      .wait();
 }
 
 }  // namespace nightshift::cli

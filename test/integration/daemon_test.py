@@ -6,6 +6,7 @@ from waiting for midnight; time bounds only catch hangs."""
 import datetime
 import json
 import os
+import pty
 import re
 import select
 import shutil
@@ -963,6 +964,60 @@ class ClientTest(DaemonTest):
                                 text=True, timeout=60)
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertIn("cannot reach", result.stderr)
+
+
+class WaitTest(DaemonTest):
+    """`rerun --wait` follows the run through GET /events: across a daemon that
+    is killed and comes back, and, on a terminal, with a progress line."""
+
+    def test_rerun_wait_rides_out_a_restart_and_shows_progress_on_a_terminal(self):
+        gate = self.project.path("gate")
+        self.project.job("gated", f"""\
+            job: gated
+            steps:
+              a: {{ shell: 'while [ ! -e {gate} ]; do sleep 0.05; done' }}
+              b: {{ shell: 'true', depends_on: [a] }}
+            """)
+        self.daemon.start()
+        port = self.daemon.port
+        # A pseudo-terminal, so that the progress line is drawn as for a person.
+        main_fd, child_fd = pty.openpty()
+        waiting = subprocess.Popen([NIGHTSHIFT, "rerun", "gated", "--wait", "--url", self.daemon.url],
+                                   stdin=subprocess.DEVNULL, stdout=child_fd, stderr=subprocess.PIPE)
+        os.close(child_fd)
+        output = b""
+        try:
+            def read_some():
+                nonlocal output
+                ready, _, _ = select.select([main_fd], [], [], 0.2)
+                try:
+                    if ready:
+                        output += os.read(main_fd, 65536)
+                except OSError:  # EIO: the terminal's other end has closed
+                    pass
+                return output
+            wait_for(lambda: b"running          a" in read_some(), 30, "the wait to show step a running")
+            self.assertIn(b"0/2 steps done, 1 running, 0 failed", output)
+            self.daemon.kill9()
+            self.daemon.start(port=port)
+            open(gate, "w").close()
+            deadline = time.monotonic() + 60
+            while waiting.poll() is None and time.monotonic() < deadline:
+                read_some()
+            self.assertEqual(waiting.wait(timeout=10), 0, output + waiting.stderr.read())
+            read_some()
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+            waiting.wait()
+            os.close(main_fd)
+        text = output.decode()
+        # The attempt lost with the daemon runs again; the wait saw it through
+        # (running, or already succeeded when it was back on the stream).
+        self.assertRegex(text, r"(running|succeeded) +a \(attempt 2\)")
+        self.assertIn("succeeded        b", text)
+        self.assertIn("2/2 steps done, 0 running, 0 failed", text)
+        self.assertRegex(text, r"run \d+ succeeded")
 
 
 class StartupTest(DaemonTest):
