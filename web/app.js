@@ -47,6 +47,7 @@ function dispatch(type, data) {
 }
 
 let source = null;
+let retry = null;  // the timer of a reconnection after the stream closed for good
 let everConnected = false;
 let missed = false;  // the stream broke: the view may have missed changes
 
@@ -86,10 +87,26 @@ function connect() {
     // event stream (a daemon shutting down answers 503) closes it for good.
     if (source.readyState === EventSource.CLOSED) {
       source = null;
-      setTimeout(connect, 2000);
+      retry = setTimeout(connect, 2000);
     }
   };
 }
+
+// A page kept in the browser's back/forward cache would keep its stream
+// open; a browser opens 6 connections to a host at most, so after a few such
+// pages every request of the dashboard in another page waits for a minute.
+// The stream is closed when the page is hidden, and opened again (with a
+// refresh: events were missed meanwhile) if the page is shown from the cache.
+window.addEventListener("pagehide", () => {
+  clearTimeout(retry);
+  if (source) source.close();
+  source = null;
+});
+window.addEventListener("pageshow", (e) => {
+  if (!e.persisted || source) return;
+  missed = true;
+  connect();
+});
 
 // --- the daemon's status line ---
 

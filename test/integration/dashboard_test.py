@@ -7,7 +7,9 @@ step, one edge per dependency); a rerun clicked in the page asks for the token
 once (kept in sessionStorage, never in a URL); the new run's cells change
 state live from /events, without a reload; the run page shows one Gantt bar
 per attempt (a retried step has two); a step's log is shown, and a running
-one grows in the page. A 2,000-step job's pages render, and the live stream
+one grows in the page. A cancel clicked on a run page stops its running step:
+the page shows it cancelled live, the store agrees, and the step's processes
+are gone. A 2,000-step job's pages render, and the live stream
 comes back by itself after the daemon restarts. No console error, and no
 request leaves the daemon's origin. Screenshots of each view are written
 under the build folder ($NIGHTSHIFT_SCREENSHOT_DIR) for a person to look at.
@@ -25,7 +27,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import DaemonTest, main, wait_for
+from harness import DaemonTest, main, pid_alive, wait_for
 
 TOKEN = "dash-token-0123456789"
 SKIP_ENV = "NIGHTSHIFT_SKIP_BROWSER_TESTS"
@@ -85,6 +87,34 @@ def pipe_job(gates):
 
 PIPE_EDGES = {("extract", "flaky"), ("extract", "broken"), ("flaky", "slow"), ("slow", "load"),
               ("broken", "load")}
+
+
+def process_group(pid):
+    """The process group of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[2])
+
+
+def group_members(group):
+    """The live processes (not zombies: an orphan's reaper may be slow) of a process group."""
+    members = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and process_group(entry) == group and pid_alive(entry):
+                members.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    return members
+
+
+def read_pid(path):
+    """The PID a step wrote to `path`, once it is there whole."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
 
 
 class Browser:
@@ -192,6 +222,12 @@ class DashboardTest(DaemonTest):
     def open_gate(self, run_id):
         self.project.write(f"gates/gate-{run_id}", "")
 
+    def enter_token(self):
+        """Answers the token prompt an action opens."""
+        dialog = self.browser.one("#token-dialog[open]")
+        dialog.find_element(By.CSS_SELECTOR, "input").send_keys(TOKEN)
+        dialog.find_element(By.CSS_SELECTOR, "button[value='ok']").click()
+
     def step_status(self, run_id, step):
         return {s["step"]: s["status"] for s in self.daemon.run_json(run_id)["steps"]}[step]
 
@@ -276,9 +312,7 @@ class DashboardTest(DaemonTest):
         # --- a rerun clicked in the page: the token is asked once ---
         b.js("window.notReloaded = 'yes'")
         b.click("button[data-action='rerun']")
-        dialog = b.one("#token-dialog[open]")
-        dialog.find_element(By.CSS_SELECTOR, "input").send_keys(TOKEN)
-        dialog.find_element(By.CSS_SELECTOR, "button[value='ok']").click()
+        self.enter_token()
         second = wait_for(lambda: (lambda runs: runs[0]["run_id"] if runs and runs[0]["run_id"] != first else None)(
             d.get_json("/jobs/pipe/runs?limit=1")["runs"]), LIVE_TIMEOUT, "the rerun's run")
         self.assertEqual(b.js("return sessionStorage.getItem('nightshift.token')"), TOKEN)
@@ -344,6 +378,55 @@ class DashboardTest(DaemonTest):
         self.assertEqual(d.wait_for_run(fourth)["status"], "failed")
 
         self.assert_clean(refused=1)
+
+    def test_a_cancel_clicked_in_the_page_stops_the_running_step(self):
+        # `wait` writes its PID and runs until a gate file that is never created.
+        self.project.job("hold", f"""\
+            job: hold
+            steps:
+              wait: {{ shell: 'echo $$ > {self.gates}/pid-$NIGHTSHIFT_RUN_ID; while [ ! -e {self.gates}/gate-$NIGHTSHIFT_RUN_ID ]; do sleep 0.05; done' }}
+              after: {{ depends_on: [wait], shell: 'true' }}
+            """)
+        self.daemon.start()
+        d = self.daemon
+        run_id = self.rerun("hold")
+        pid = wait_for(lambda: read_pid(os.path.join(self.gates, f"pid-{run_id}")), LIVE_TIMEOUT,
+                       "wait to write its PID")
+        wait_for(lambda: self.step_status(run_id, "wait") == "running", LIVE_TIMEOUT, "wait running")
+        group = process_group(pid)
+        self.assertTrue(group_members(group), "the step's process group is not there")
+
+        b = self.start_browser()
+        b.open(f"#/runs/{run_id}")
+        b.wait_attribute("table.steps tr[data-step='wait']", "data-status", "running")
+        b.wait_attribute(f"h1[data-run='{run_id}']", "data-status", "running")
+        b.wait_attribute("#live", "data-state", "live")
+        b.js("window.notReloaded = 'yes'")
+        # Two clicks: the first arms the button, the second cancels (the token is asked then).
+        cancel = "button[data-action='cancel']"
+        b.click(cancel)
+        wait_for(lambda: "again" in b.text(cancel), PAGE_TIMEOUT, "the cancel button armed")
+        b.click(cancel)
+        self.enter_token()
+
+        # The page follows from /events, without a reload.
+        b.wait_attribute("table.steps tr[data-step='wait']", "data-status", "cancelled")
+        b.wait_attribute(".bar[data-step='wait'][data-attempt='1']", "data-status", "cancelled")
+        b.wait_attribute(f"h1[data-run='{run_id}']", "data-status", "cancelled")
+        self.assertEqual(b.js("return window.notReloaded"), "yes", "the page was reloaded")
+        wait_for(lambda: not b.all(cancel), PAGE_TIMEOUT, "the cancel button gone from a finished run")
+        # The store says the same, and the step's processes are gone (not even a zombie).
+        run = d.wait_for_run(run_id)
+        self.assertEqual(run["status"], "cancelled")
+        stored = {s["step"]: s["status"] for s in run["steps"]}
+        self.assertEqual(stored["wait"], "cancelled")
+        self.assertNotEqual(stored["after"], "succeeded")
+        wait_for(lambda: not group_members(group), LIVE_TIMEOUT, f"the step's process group {group} to be gone")
+        self.assertFalse(pid_alive(pid), f"the step's shell {pid} is still there")
+        rows = {r.get_attribute("data-step"): r.get_attribute("data-status") for r in b.all("table.steps tr[data-step]")}
+        self.assertEqual(rows, stored)
+        b.screenshot("run-cancelled")
+        self.assert_clean()
 
     def test_a_2000_step_job_renders_and_stays_responsive(self):
         from bigdag_test import ALL_STEPS, LAYERS, WIDTH, big_job_yaml

@@ -127,7 +127,16 @@ export function overviewView(ctx) {
         const tr = element.querySelector(`tr${attr("data-job", data.job)}${attr("data-run", data.run_id)}`);
         if (!tr) return;
       }
-      if (type === "run") sparks.delete(data.job);
+      if (type === "run") {
+        sparks.delete(data.job);
+        // The shown last run changed state: its row says so at once; the
+        // rest (order, times, counts) follows from the fetch below.
+        const tr = element.querySelector(`tr${attr("data-job", data.job)}${attr("data-run", data.run_id)}`);
+        if (tr && tr.dataset.status !== data.status) {
+          tr.dataset.status = data.status;
+          tr.children[1].firstChild.replaceWith(badge(data.status));
+        }
+      }
       if (pending) return;
       pending = setTimeout(() => {
         pending = null;

@@ -136,14 +136,14 @@ export function runView(id, step, attempt, ctx) {
   async function refresh() {
     const since = performance.now();
     run = await getJson(path(["runs", String(id)]), ctx.signal);
-    if (!definition) {
-      try {
-        definition = await getJson(path(["jobs", run.job]), ctx.signal);
-      } catch (e) {
-        if (!(e instanceof ApiError) || e.status !== 404) throw e;  // a job no longer defined: run order
-      }
-    }
-    const latest = await getJson(path(["jobs", run.job, "runs"], { limit: 1 }), ctx.signal).catch(() => ({ runs: [] }));
+    // The definition (once) and the job's latest run, both at a time.
+    const wanted = definition ? Promise.resolve(definition) : getJson(path(["jobs", run.job]), ctx.signal).catch((e) => {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+      return null;  // a job no longer defined: run order
+    });
+    const [defined, latest] = await Promise.all([wanted,
+      getJson(path(["jobs", run.job, "runs"], { limit: 1 }), ctx.signal).catch(() => ({ runs: [] }))]);
+    definition = defined;
     latestRunId = latest.runs.length ? latest.runs[0].run_id : null;
     render();
     if (selectedStep) logBox.scrollIntoView({ block: "nearest" });
