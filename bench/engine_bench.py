@@ -44,7 +44,33 @@ SLEEP = 0.05
 # The DAG's contenders: (binary, action, store on /dev/shm) for nightshift, None for the others.
 DAG_TOOLS = {"nightshift": ("new", "command", False), "nightshift_shell": ("new", "shell", False),
              "old": ("old", "command", False), "old_shell": ("old", "shell", False),
-             "nightshift_shm": ("new", "command", True), "ninja": None, "make": None}
+             "nightshift_shm": ("new", "command", True), "ninja": None, "make": None,
+             "floor": None}
+
+# The spawn floor: N bare posix_spawn + waitpid of /bin/true (as `command: [true]` execs it),
+# at most P at a time, no DAG, no log, no store: what process creation alone costs here.
+FLOOR_C = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  int total = atoi(argv[1]), parallel = atoi(argv[2]), started = 0, running = 0, status;
+  char *args[] = {"true", NULL};
+  while (started < total || running > 0) {
+    while (started < total && running < parallel) {
+      pid_t pid;
+      if (posix_spawnp(&pid, "true", NULL, NULL, args, environ) != 0) return 1;
+      started++, running++;
+    }
+    if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+    running--;
+  }
+  printf("%d\n", started);
+  return 0;
+}
+"""
 
 
 # ---------------------------------------------------------------- setup
@@ -314,7 +340,20 @@ def dag_setup(args, tmp, shm_tmp, steps):
                                      shell=action == "shell", history=args.history)
     write(os.path.join(tmp, "ninja", "build.ninja"), ninja_file(steps))
     write(os.path.join(tmp, "make", "Makefile"), makefile(steps))
+    if "floor" in args.dag_tools:
+        write(os.path.join(tmp, "floor", "floor.c"), FLOOR_C)
+        subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "floor", "floor"),
+                        os.path.join(tmp, "floor", "floor.c")], check=True)
     return projects
+
+
+def run_floor(tmp, count):
+    """One timed spawn floor: `count` bare spawns of true, 2 at a time."""
+    out = os.path.join(tmp, "floor.out")
+    result = measure([os.path.join(tmp, "floor", "floor"), str(count), "2"],
+                     os.path.join(tmp, "floor"), out)
+    must_succeed(result, "the spawn floor", out)
+    return result
 
 
 def run_ninja(tmp, count):
@@ -377,6 +416,8 @@ def bench_dag(args, tmp, shm_tmp):
                 result = run_ninja(tmp, len(steps))
             elif name == "make":
                 result = run_make(tmp)
+            elif name == "floor":
+                result = run_floor(tmp, len(steps))
             else:
                 project = projects[name]
                 result = run_project(project, binary_of(args, DAG_TOOLS[name][0]), len(steps),
