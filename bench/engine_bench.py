@@ -981,13 +981,13 @@ def report_any(args, dag, splits, makespan, scale):
             base = median([r["wall"] for r in dag["runs"]["nightshift"]]) / dag["steps"]
         print(f"Scale: a {scale['steps']:,}-step DAG (layers of 100, `command: [true]`), "
               f"workers 2, one run on a fresh store.\n")
-        print("| binary | wall | ms a step | / the 2,000-step run's | peak RSS (ru_maxrss) | "
-              "VmHWM polled | load |")
-        print("|---|---|---|---|---|---|---|")
+        print("| binary | wall | run span in the store | ms a step | / the 2,000-step run's | "
+              "peak RSS (ru_maxrss) | VmHWM polled | load |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, r in scale["results"].items():
             per = r["wall"] / scale["steps"]
             ratio = f"{per / base:.2f}x" if base and name == "new" else ""
-            print(f"| {name} | {r['wall']:.1f} s | {1000 * per:.3f} | {ratio} | "
+            print(f"| {name} | {r['wall']:.1f} s | {r['span']:.1f} s | {1000 * per:.3f} | {ratio} | "
                   f"{r['maxrss'] / 1024:.1f} MiB | {r['hwm'] / 1024:.1f} MiB | "
                   f"{r['load'][0]} -> {r['load'][1]} |")
         print()
