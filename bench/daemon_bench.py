@@ -43,7 +43,7 @@ import urllib.error
 import urllib.request
 import zoneinfo
 
-from benchlib import REPO, median, progress, snapshot_binary, write
+from benchlib import REPO, binaries_line, loadavg, median, progress, snapshot_binary, write
 LATENCY_GOAL_MS = 5.0       # p99, fire time -> step process start
 RSS_EXAMPLE_GOAL_KIB = 15 * 1024
 RSS_1000_GOAL_KIB = 40 * 1024
@@ -90,13 +90,34 @@ def parse_args(argv=None):
                         help="small workloads, one round: checks the script, not the daemon")
     parser.add_argument("--no-profile", action="store_true",
                         help="skip the perf/strace profile taken when an HTTP goal is missed")
+    parser.add_argument("--nightshift-old", default=None, metavar="PATH",
+                        help="a baseline build: with it, --only picks from pair-http and "
+                             "pair-scale, which run both binaries alternated")
+    parser.add_argument("--only", default=None,
+                        help="latency,rss,http (the default without --nightshift-old), "
+                             "pair-http (/jobs p99 under wrk during a 2,000-step run, and that "
+                             "run's steps/s loaded and alone, each binary in turn), pair-scale "
+                             "(--scale-jobs jobs x 10 steps: start-up, idle RSS and CPU)")
+    parser.add_argument("--wrk-rounds", type=int, default=None,
+                        help="rounds of the wrk measurements (default 3, 1 with --quick)")
+    parser.add_argument("--scale-jobs", type=int, default=10_000,
+                        help="generated jobs of pair-scale (default: %(default)s)")
+    parser.add_argument("--idle-seconds", type=float, default=20.0,
+                        help="the idle CPU window of pair-scale (default: %(default)s)")
     args = parser.parse_args(argv)
     args.nightshift = os.path.abspath(args.nightshift)
+    if args.nightshift_old:
+        args.nightshift_old = os.path.abspath(args.nightshift_old)
+    args.only = set((args.only or ("pair-http,pair-scale" if args.nightshift_old
+                                   else "latency,rss,http")).split(","))
     args.fires = 10 if args.quick else 100
     args.rss_rounds = 1 if args.quick else 3
     args.gen_jobs = 100 if args.quick else 1000
     args.wrk_seconds = 3 if args.quick else 10
-    args.wrk_rounds = 1 if args.quick else 3
+    args.wrk_rounds = args.wrk_rounds or (1 if args.quick else 3)
+    if args.quick:
+        args.scale_jobs = min(args.scale_jobs, 200)
+        args.idle_seconds = min(args.idle_seconds, 3.0)
     args.layers, args.width = (4, 50) if args.quick else (20, 100)
     return args
 
@@ -808,6 +829,222 @@ def perf_report(data, options, count):
     return lines[:count]
 
 
+# ---------------------------------------------------------------- pairs: new and old binaries
+
+
+def pair_binaries(args):
+    """[(name, binary)]: the new build, and the old one when given."""
+    pairs = [("new", args.nightshift)]
+    if args.nightshift_old:
+        pairs.append(("old", args.nightshift_old))
+    return pairs
+
+
+def run_alone(daemon):
+    """One big run with nothing else going: (seconds POST to end, the store's run span)."""
+    began = time.monotonic()
+    keeper = RunKeeper(daemon, 300)
+    keeper.start_run()
+    keeper.stop_event.set()
+    keeper.run()
+    if keeper.error or keeper.failures:
+        raise RuntimeError(f"a big run alone: {keeper.error or keeper.failures}")
+    start, end = daemon.query("SELECT started_at, finished_at FROM runs WHERE run_id = ?",
+                              keeper.runs[-1])[0]
+    return time.monotonic() - began, (end - start) / 1000
+
+
+def bench_pair_http(args, tmp):
+    """Per binary, a daemon with the example jobs and the 2,000-step job `big`; each round,
+    each binary in turn (the order flips each round): one big run alone (its steps/s
+    unloaded), then wrk -t2 -c50 on /jobs while big runs back to back (p99, and the steps/s
+    they made in the window). The first run of each is a warm-up, so every /jobs answer has
+    a 2,000-step last run and the store keeps its history across rounds."""
+    steps = args.layers * args.width
+    daemons = {}
+    for name, binary in pair_binaries(args):
+        root = os.path.join(tmp, "pair-http-" + name)
+        config = copy_example(root)
+        write(os.path.join(root, "jobs.d", "big.yaml"), layered_job(args.layers, args.width))
+        daemons[name] = Daemon(binary, root, config)
+        daemons[name].reset()
+    results = {name: {"alone": [], "busy": []} for name in daemons}
+    load = [loadavg()]
+    try:
+        for name, daemon in daemons.items():
+            daemon.start()
+            wall, span = run_alone(daemon)
+            progress(f"pair-http {name}: warm-up run {wall:.2f} s")
+        for i in range(args.wrk_rounds):
+            order = list(daemons) if i % 2 == 0 else list(reversed(daemons))
+            for name in order:
+                daemon = daemons[name]
+                wall, span = run_alone(daemon)
+                results[name]["alone"].append({"wall": wall, "span": span,
+                                               "rate": steps / span, "load": loadavg()})
+                r = run_wrk(args, daemon, "/jobs", True, tmp)
+                r["rate"] = r["steps_in_window"] / r["window"]
+                r["load"] = loadavg()
+                results[name]["busy"].append(r)
+                progress(f"pair-http round {i + 1}/{args.wrk_rounds} {name}: alone "
+                         f"{steps / span:.0f} steps/s; /jobs under wrk {r['rps']:.0f} req/s, "
+                         f"p99 {r['p99']:.2f} ms, {r['rate']:.0f} steps/s (load {loadavg()})")
+        if not args.no_profile and perf_works():
+            for name, daemon in daemons.items():
+                progress(f"pair-http {name}: perf of the daemon under wrk on /jobs")
+                results[name]["profile"] = profile_http(args, daemon, "/jobs", tmp)
+    finally:
+        for daemon in daemons.values():
+            daemon.stop()
+    load.append(loadavg())
+    return {"steps": steps, "results": results, "load": load}
+
+
+def task_cpu_ns(pid):
+    """CPU nanoseconds of every thread of a process so far (/proc/PID/task/*/schedstat), and
+    their voluntary + involuntary context switches."""
+    total, switches = 0, 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        switches += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended
+    return total, switches
+
+
+def bench_pair_scale(args, tmp):
+    """Per binary, in turn, args.wrk_rounds times: a daemon with --scale-jobs generated jobs
+    of 10 steps (workers 0, no fire within 15 minutes) on an empty store: seconds from the
+    spawn to /healthz and to /readyz, VmRSS after SETTLE s, then its CPU over
+    --idle-seconds."""
+    root_jobs = os.path.join(tmp, "pair-scale-jobs")
+    generated_jobs(root_jobs, args.scale_jobs)
+    results = {name: [] for name, _ in pair_binaries(args)}
+    for i in range(args.wrk_rounds):
+        for name, binary in pair_binaries(args) if i % 2 == 0 else \
+                reversed(pair_binaries(args)):
+            root = os.path.join(tmp, "pair-scale-" + name)
+            if not os.path.exists(os.path.join(root, "jobs.d")):
+                shutil.copytree(os.path.join(root_jobs, "jobs.d"), os.path.join(root, "jobs.d"))
+            daemon = Daemon(binary, root, config_text(workers=0))
+            daemon.reset()
+            load0 = loadavg()
+            began = time.perf_counter()
+            startup = daemon.start()
+            try:
+                deadline = time.monotonic() + START_TIMEOUT
+                while daemon.get("/readyz")[0] != 200:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"/readyz not 200 within {START_TIMEOUT} s")
+                    time.sleep(0.01)
+                ready = time.perf_counter() - began
+                time.sleep(SETTLE)
+                status = proc_status(daemon.pid)
+                cpu0, sw0 = task_cpu_ns(daemon.pid)
+                t0 = time.monotonic()
+                time.sleep(args.idle_seconds)
+                cpu1, sw1 = task_cpu_ns(daemon.pid)
+                t1 = time.monotonic()
+                loaded = metric_samples(daemon.get("/metrics")[1].decode(),
+                                        "nightshift_jobs_loaded").get("", -1)
+            finally:
+                daemon.stop()
+            if loaded != args.scale_jobs:
+                raise RuntimeError(f"{name}: {loaded} jobs loaded, not {args.scale_jobs}")
+            r = {"startup": startup, "ready": ready, "rss": status.get("VmRSS", 0), "hwm": status.get("VmHWM", 0),
+                 "threads": status.get("Threads", 0),
+                 "idle_cpu_ms_per_s": (cpu1 - cpu0) / 1e6 / (t1 - t0),
+                 "wakeups_per_s": (sw1 - sw0) / (t1 - t0), "load": (load0, loadavg())}
+            results[name].append(r)
+            progress(f"pair-scale {i + 1}/{args.wrk_rounds} {name}: /healthz after "
+                     f"{startup:.2f} s, VmRSS {r['rss'] / 1024:.1f} MiB, idle CPU "
+                     f"{r['idle_cpu_ms_per_s']:.3f} ms/s, {r['wakeups_per_s']:.1f} switches/s "
+                     f"(load {loadavg()})")
+    return {"jobs": args.scale_jobs, "results": results}
+
+
+def report_pairs(args, pair_http, pair_scale):
+    """The Markdown report of pair-http and pair-scale: medians per binary and new/old."""
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(f"## Nightshift daemon benchmarks, binaries side by side{' (--quick)' if args.quick else ''}"
+          f"\n\n{now}, {os.cpu_count()} CPUs, load average (1/5/15 min) {args.load_start_all} "
+          f"at the start and {loadavg()} at the end; {args.wrk_rounds} rounds, the binaries "
+          f"alternated, medians; {binaries_line(args)}.\n")
+    if pair_http:
+        steps = pair_http["steps"]
+        print(f"`/jobs` under `wrk -t2 -c50 -d{args.wrk_seconds}s` while {steps:,}-step runs "
+              f"go back to back (the previous run also {steps:,} steps), and those runs' speed "
+              f"alone; load {pair_http['load'][0]} -> {pair_http['load'][1]}.\n")
+        print("| binary | /jobs req/s | p50 | p99 | steps/s under wrk | steps/s alone | "
+              "loaded / alone | daemon CPU-s in the window |")
+        print("|---|---|---|---|---|---|---|---|")
+        med = {}
+        for name, r in pair_http["results"].items():
+            busy, alone = r["busy"], r["alone"]
+            m = {"rps": median([b["rps"] for b in busy]), "p50": median([b["p50"] for b in busy]),
+                 "p99": median([b["p99"] for b in busy]),
+                 "rate": median([b["rate"] for b in busy]),
+                 "alone": median([a["rate"] for a in alone]),
+                 "cpu": median([b["cpu"]["daemon"] for b in busy])}
+            med[name] = m
+            print(f"| {name} | {m['rps']:,.0f} | {m['p50']:.2f} ms | {m['p99']:.2f} ms | "
+                  f"{m['rate']:.0f} | {m['alone']:.0f} | {m['rate'] / m['alone']:.2f} | "
+                  f"{m['cpu']:.1f} |")
+        if "old" in med:
+            n, o = med["new"], med["old"]
+            print(f"\nnew / old: /jobs p99 {n['p99'] / o['p99']:.3f}x, req/s "
+                  f"{n['rps'] / o['rps']:.2f}x, steps/s under wrk {n['rate'] / o['rate']:.2f}x, "
+                  f"steps/s alone {n['alone'] / o['alone']:.2f}x.")
+        print("\nRaw rounds:\n```")
+        for name, r in pair_http["results"].items():
+            for a, b in zip(r["alone"], r["busy"]):
+                c = b["cpu"]
+                print(f"{name} alone {a['span']:.2f} s ({a['rate']:.0f} steps/s, load {a['load']}); "
+                      f"/jobs {b['rps']:.0f} req/s p50 {b['p50']:.2f} p90 {b['p90']:.2f} p99 "
+                      f"{b['p99']:.2f} ms, {b['bytes_per_request'] / 1024:.1f} KiB/answer, "
+                      f"errors {b['socket_errors']} non-2xx {b['non2xx']}, {b['steps_in_window']} "
+                      f"steps in {b['window']:.1f} s; CPU-s daemon {c['daemon']:.1f} steps "
+                      f"{c['steps']:.1f} wrk {c['wrk']:.1f} other {c['other']:.1f} idle "
+                      f"{c['idle']:.1f} of {c['capacity']:.1f} (load {b['load']})")
+            prof = r.get("profile")
+            if prof and prof["tool"] == "perf":
+                print(f"{name} profile under wrk ({prof['rps']:.0f} req/s, p99 {prof['p99']:.2f} ms):")
+                for p, t in prof["by_comm"][:6]:
+                    print(f"  by comm,dso {p:5.1f}% {t}")
+                for p, t in prof["by_symbol"][:12]:
+                    print(f"  self        {p:5.1f}% {t}")
+                for p, t in prof["frames"][:12]:
+                    print(f"  inclusive   {p:5.1f}% {t[:150]}")
+        print("```\n")
+    if pair_scale:
+        print(f"{pair_scale['jobs']:,} generated jobs x 10 steps (workers 0, no fire due): "
+              f"spawn to /healthz (the jobs are loaded before the daemon listens), VmRSS "
+              f"{SETTLE:g} s later, then CPU of all its threads over {args.idle_seconds:g} s "
+              f"(/proc/PID/task/*/schedstat).\n")
+        print("| binary | spawn to /healthz | to /readyz | idle VmRSS | idle CPU | context switches/s | "
+              "threads |")
+        print("|---|---|---|---|---|---|---|")
+        for name, rs in pair_scale["results"].items():
+            print(f"| {name} | {median([r['startup'] for r in rs]):.2f} s | "
+                  f"{median([r['ready'] for r in rs]):.2f} s | "
+                  f"{median([r['rss'] for r in rs]) / 1024:.1f} MiB | "
+                  f"{median([r['idle_cpu_ms_per_s'] for r in rs]):.3f} ms/s | "
+                  f"{median([r['wakeups_per_s'] for r in rs]):.1f} | "
+                  f"{median([r['threads'] for r in rs]):.0f} |")
+        print("\nRaw:\n```")
+        for name, rs in pair_scale["results"].items():
+            for r in rs:
+                print(f"{name} startup {r['startup']:.2f} s VmRSS {r['rss']} KiB VmHWM {r['hwm']} "
+                      f"KiB idle CPU {r['idle_cpu_ms_per_s']:.3f} ms/s switches "
+                      f"{r['wakeups_per_s']:.1f}/s load {r['load'][0]} -> {r['load'][1]}")
+        print("```")
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -1039,9 +1276,15 @@ def main(argv=None):
     args = parse_args(argv)
     check_tools(args)
     args.load_start = os.getloadavg()[0]
+    args.load_start_all = loadavg()
     tmp = tempfile.mkdtemp(prefix="nightshift-daemon-bench-")
     try:
         snapshot_binary(args, tmp)
+        if args.only & {"pair-http", "pair-scale"}:
+            pair_http = bench_pair_http(args, tmp) if "pair-http" in args.only else None
+            pair_scale = bench_pair_scale(args, tmp) if "pair-scale" in args.only else None
+            report_pairs(args, pair_http, pair_scale)
+            return 0
         progress(f"latency: {args.fires} fires of a per-second job (about {args.fires + 5} s)")
         lat = bench_latency(args, tmp)
         rss = bench_rss(args, tmp)

@@ -23,6 +23,7 @@ library only; never part of the test suite.
 import argparse
 import datetime
 import glob
+import json
 import os
 import random
 import re
@@ -34,12 +35,42 @@ import sys
 import tempfile
 import time
 
-from benchlib import REPO, median, progress, snapshot_binary, write
+from benchlib import REPO, binaries_line, loadavg, median, progress, snapshot_binary, write
 SHM = "/dev/shm"
 DAG_GOAL = 1.2
 MAKESPAN_GOAL = 1.05
 RSS_GOAL_KIB = 30 * 1024
 SLEEP = 0.05
+# The DAG's contenders: (binary, action, store on /dev/shm) for nightshift, None for the others.
+DAG_TOOLS = {"nightshift": ("new", "command", False), "nightshift_shell": ("new", "shell", False),
+             "old": ("old", "command", False), "old_shell": ("old", "shell", False),
+             "nightshift_shm": ("new", "command", True), "ninja": None, "make": None,
+             "floor": None}
+
+# The spawn floor: N bare posix_spawn + waitpid of /bin/true (as `command: [true]` execs it),
+# at most P at a time, no DAG, no log, no store: what process creation alone costs here.
+FLOOR_C = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  int total = atoi(argv[1]), parallel = atoi(argv[2]), started = 0, running = 0, status;
+  char *args[] = {"true", NULL};
+  while (started < total || running > 0) {
+    while (started < total && running < parallel) {
+      pid_t pid;
+      if (posix_spawnp(&pid, "true", NULL, NULL, args, environ) != 0) return 1;
+      started++, running++;
+    }
+    if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+    running--;
+  }
+  printf("%d\n", started);
+  return 0;
+}
+"""
 
 
 # ---------------------------------------------------------------- setup
@@ -54,8 +85,29 @@ def parse_args(argv=None):
                         help="runs of each tool (default 5, 2 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="small workloads and 2 runs: checks the script, not the engine")
+    parser.add_argument("--nightshift-old", default=None, metavar="PATH",
+                        help="a baseline build, run alternated with --nightshift (tools old, "
+                             "old_shell)")
+    parser.add_argument("--dag-tools", default="nightshift,ninja,make,nightshift_shm",
+                        help="the DAG's contenders, in the order of a round, from "
+                             + ",".join(DAG_TOOLS) + " (default: %(default)s)")
+    parser.add_argument("--history", action="store_true",
+                        help="each nightshift contender keeps its store (and logs) across rounds, "
+                             "as a daemon does, after one untimed warm-up round; the default "
+                             "starts each run from an empty store")
+    parser.add_argument("--only", default="dag,makespan,rss",
+                        help="which benchmarks, from dag,makespan,rss,scale (default: %(default)s)")
+    parser.add_argument("--scale-steps", type=int, default=100_000,
+                        help="steps of the scale DAG (layers of 100; default: %(default)s)")
     args = parser.parse_args(argv)
     args.nightshift = os.path.abspath(args.nightshift)
+    if args.nightshift_old:
+        args.nightshift_old = os.path.abspath(args.nightshift_old)
+    args.dag_tools = args.dag_tools.split(",")
+    args.only = set(args.only.split(","))
+    unknown = [t for t in args.dag_tools if t not in DAG_TOOLS]
+    if unknown or (not args.nightshift_old and any(t.startswith("old") for t in args.dag_tools)):
+        parser.error(f"--dag-tools: unknown {unknown} or old_* without --nightshift-old")
     if args.runs is None:
         args.runs = 2 if args.quick else 5
     args.layers, args.width = (4, 50) if args.quick else (20, 100)
@@ -123,20 +175,23 @@ def critical_path(steps):
     return max(depth.values())
 
 
-def job_yaml(job, steps, argv):
-    """A job file whose steps all run the command argv."""
-    command = "[" + ", ".join(f'"{a}"' for a in argv) + "]"
+def job_yaml(job, steps, argv, shell=False):
+    """A job file whose steps all run the command argv (as one `shell:` line when shell)."""
+    if shell:
+        action = "shell: " + json.dumps(" ".join(argv))
+    else:
+        action = "command: [" + ", ".join(f'"{a}"' for a in argv) + "]"
     lines = [f"job: {job}", "steps:"]
     for name, deps in steps:
-        lines += [f"  {name}:", f"    command: {command}"]
+        lines += [f"  {name}:", f"    {action}"]
         if deps:
             lines.append(f"    depends_on: [{', '.join(deps)}]")
     return "\n".join(lines) + "\n"
 
 
-def ninja_file(steps):
-    """A build.ninja with one `true` edge a step; the outputs are never made."""
-    lines = ["rule t", "  command = true", ""]
+def ninja_file(steps, command="true"):
+    """A build.ninja with one `command` edge a step; the outputs are never made."""
+    lines = ["rule t", f"  command = {command}", ""]
     for name, deps in steps:
         lines.append(f"build {name}: t" + "".join(" " + d for d in deps))
     return "\n".join(lines) + "\n"
@@ -154,18 +209,22 @@ def makefile(steps):
 class Project:
     """A nightshift scratch project: nightshift.yaml, jobs.d/, var/ (store and logs)."""
 
-    def __init__(self, root, job, steps, argv, state_dir=None, workers=2):
+    def __init__(self, root, job, steps, argv, state_dir=None, workers=2, shell=False,
+                 history=False):
         self.root = root
         self.job = job
+        self.history = history  # the store and the logs stay from run to run
         self.state_dir = state_dir or os.path.join(root, "var")
         self.db = os.path.join(self.state_dir, "nightshift.db")
         self.config = os.path.join(root, "nightshift.yaml")
         write(self.config, f"jobs_dir: jobs.d\nstate: sqlite:{self.db}\nlog_dir: var/logs\n"
                            f"workers: {workers}\npools: {{}}\n")
-        write(os.path.join(root, "jobs.d", job + ".yaml"), job_yaml(job, steps, argv))
+        write(os.path.join(root, "jobs.d", job + ".yaml"), job_yaml(job, steps, argv, shell))
 
     def reset(self):
-        """Removes the store and the logs, so every run does the same work."""
+        """Removes the store and the logs, so every run does the same work (not with history)."""
+        if self.history:
+            return
         for suffix in ("", "-wal", "-shm", "-journal"):
             if os.path.exists(self.db + suffix):
                 os.remove(self.db + suffix)
@@ -183,20 +242,31 @@ class Project:
         finally:
             db.close()
 
+    def last_run(self):
+        """The newest run's id."""
+        return self.query("SELECT MAX(run_id) FROM runs")[0][0]
+
     def check_succeeded(self, count):
-        """Fails unless the store holds one succeeded run with `count` succeeded attempts."""
-        runs = self.query("SELECT status FROM runs")
-        done = self.query("SELECT COUNT(*) FROM attempts WHERE state = 'succeeded'")[0][0]
-        if runs != [("succeeded",)] or done != count:
-            raise RuntimeError(f"{self.root}: runs {runs}, {done} of {count} attempts succeeded")
+        """Fails unless the newest run succeeded with `count` succeeded attempts (and, without
+        history, it is the only run)."""
+        runs = self.query("SELECT run_id, status FROM runs ORDER BY run_id")
+        last = runs[-1][0] if runs else None
+        done = self.query("SELECT COUNT(*) FROM attempts WHERE state = 'succeeded' AND "
+                          f"run_id = {int(last or 0)}")[0][0]
+        if not runs or runs[-1][1] != "succeeded" or done != count or \
+                (not self.history and len(runs) != 1):
+            raise RuntimeError(f"{self.root}: runs {runs[-3:]}, {done} of {count} attempts "
+                               f"succeeded")
 
     def attempt_latencies_ms(self):
-        """Per attempt: milliseconds from its recorded start to its recorded end."""
-        return [r[0] for r in self.query("SELECT finished_at - started_at FROM attempts")]
+        """Per attempt of the newest run: milliseconds from its recorded start to its end."""
+        return [r[0] for r in self.query("SELECT finished_at - started_at FROM attempts "
+                                         f"WHERE run_id = {int(self.last_run())}")]
 
     def run_span(self):
-        """Seconds from the run's recorded start to its recorded end."""
-        start, end = self.query("SELECT started_at, finished_at FROM runs")[0]
+        """Seconds from the newest run's recorded start to its recorded end."""
+        start, end = self.query("SELECT started_at, finished_at FROM runs WHERE run_id = "
+                                f"{int(self.last_run())}")[0]
         return (end - start) / 1000
 
 
@@ -253,13 +323,37 @@ def vm_hwm_kib(pid):
 # ---------------------------------------------------------------- benchmark 1: the DAG
 
 
-def dag_setup(tmp, shm_tmp, steps):
-    """The four contenders of the DAG benchmark, each in its own folder."""
-    disk = Project(os.path.join(tmp, "dag-disk"), "dag", steps, ["true"])
-    shm = Project(os.path.join(tmp, "dag-shm"), "dag", steps, ["true"], state_dir=shm_tmp)
+def binary_of(args, which):
+    """The copied binary for "new" or "old"."""
+    return args.nightshift if which == "new" else args.nightshift_old
+
+
+def dag_setup(args, tmp, shm_tmp, steps):
+    """The DAG's contenders, each nightshift one in its own folder (its own store)."""
+    projects = {}
+    for tool in args.dag_tools:
+        spec = DAG_TOOLS[tool]
+        if spec:
+            _, action, on_shm = spec
+            projects[tool] = Project(os.path.join(tmp, "dag-" + tool), "dag", steps, ["true"],
+                                     state_dir=os.path.join(shm_tmp, tool) if on_shm else None,
+                                     shell=action == "shell", history=args.history)
     write(os.path.join(tmp, "ninja", "build.ninja"), ninja_file(steps))
     write(os.path.join(tmp, "make", "Makefile"), makefile(steps))
-    return disk, shm
+    if "floor" in args.dag_tools:
+        write(os.path.join(tmp, "floor", "floor.c"), FLOOR_C)
+        subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "floor", "floor"),
+                        os.path.join(tmp, "floor", "floor.c")], check=True)
+    return projects
+
+
+def run_floor(tmp, count):
+    """One timed spawn floor: `count` bare spawns of true, 2 at a time."""
+    out = os.path.join(tmp, "floor.out")
+    result = measure([os.path.join(tmp, "floor", "floor"), str(count), "2"],
+                     os.path.join(tmp, "floor"), out)
+    must_succeed(result, "the spawn floor", out)
+    return result
 
 
 def run_ninja(tmp, count):
@@ -305,25 +399,38 @@ def run_project(project, nightshift, count, tmp):
 
 
 def bench_dag(args, tmp, shm_tmp):
-    """Alternates nightshift (disk), ninja, make, nightshift (/dev/shm store), run by run."""
+    """Alternates the contenders of --dag-tools, run by run (a warm-up round first with
+    --history, not counted)."""
     steps = layered_dag(args.layers, args.width)
-    disk, shm = dag_setup(tmp, shm_tmp, steps)
-    check_make(tmp, len(steps))
-    runs = {"nightshift": [], "ninja": [], "make": [], "nightshift_shm": []}
-    latency = {"nightshift": [], "nightshift_shm": []}
-    for i in range(args.runs):
-        for name in runs:
+    projects = dag_setup(args, tmp, shm_tmp, steps)
+    if "make" in args.dag_tools:
+        check_make(tmp, len(steps))
+    runs = {name: [] for name in args.dag_tools}
+    latency = {name: [] for name in projects}
+    rounds = [("warm-up", False)] if args.history else []
+    rounds += [(f"{i + 1}/{args.runs}", True) for i in range(args.runs)]
+    load = [loadavg()]
+    for label, counted in rounds:
+        for name in args.dag_tools:
             if name == "ninja":
                 result = run_ninja(tmp, len(steps))
             elif name == "make":
                 result = run_make(tmp)
+            elif name == "floor":
+                result = run_floor(tmp, len(steps))
             else:
-                project = disk if name == "nightshift" else shm
-                result = run_project(project, args.nightshift, len(steps), tmp)
-                latency[name].append(median(project.attempt_latencies_ms()))
-            runs[name].append(result)
-            progress(f"dag run {i + 1}/{args.runs} {name}: {result['wall']:.2f} s")
-    return {"steps": len(steps), "runs": runs, "latency": latency, "disk": disk, "shm": shm}
+                project = projects[name]
+                result = run_project(project, binary_of(args, DAG_TOOLS[name][0]), len(steps),
+                                     tmp)
+                if counted:
+                    latency[name].append(median(project.attempt_latencies_ms()))
+            if counted:
+                runs[name].append(result)
+            progress(f"dag run {label} {name}: {result['wall']:.2f} s (load {loadavg()})")
+    load.append(loadavg())
+    return {"steps": len(steps), "runs": runs, "latency": latency, "projects": projects,
+            "disk": projects.get("nightshift"), "shm": projects.get("nightshift_shm"),
+            "load": load}
 
 
 def strace_fsyncs(args, project, tmp):
@@ -416,25 +523,94 @@ def list_schedule(steps, workers, duration):
 
 
 
+def run_ninja_makespan(tmp):
+    """One timed `ninja -j2` of the sleep DAG (the outputs are never made, so all edges run)."""
+    cwd = os.path.join(tmp, "makespan-ninja")
+    log = os.path.join(cwd, ".ninja_log")
+    if os.path.exists(log):
+        os.remove(log)
+    out = os.path.join(tmp, "ninja-makespan.out")
+    result = measure(["ninja", "-j2"], cwd, out)
+    must_succeed(result, "ninja (makespan)", out)
+    return result
+
+
 def bench_makespan(args, tmp, shm_tmp):
-    """Runs the random sleep DAG `runs` times, alternating a disk and a /dev/shm store."""
+    """Runs the random sleep DAG `runs` times, alternating a disk and a /dev/shm store, and,
+    with --nightshift-old, the old binary (disk) and ninja -j2 on the same graph."""
     steps = random_dag(args.makespan_steps)
     argv = ["sleep", f"{SLEEP:g}"]
-    disk = Project(os.path.join(tmp, "makespan-disk"), "sleepy", steps, argv)
-    shm = Project(os.path.join(tmp, "makespan-shm"), "sleepy", steps, argv,
-                  state_dir=os.path.join(shm_tmp, "makespan"))
+    contenders = {"disk": (Project(os.path.join(tmp, "makespan-disk"), "sleepy", steps, argv,
+                                   history=args.history), args.nightshift)}
+    if args.nightshift_old:
+        contenders["old"] = (Project(os.path.join(tmp, "makespan-old"), "sleepy", steps, argv,
+                                     history=args.history), args.nightshift_old)
+        write(os.path.join(tmp, "makespan-ninja", "build.ninja"),
+              ninja_file(steps, f"sleep {SLEEP:g}"))
+        contenders["ninja"] = (None, None)
+    else:
+        contenders["shm"] = (Project(os.path.join(tmp, "makespan-shm"), "sleepy", steps, argv,
+                                     state_dir=os.path.join(shm_tmp, "makespan"),
+                                     history=args.history), args.nightshift)
     path = critical_path(steps)
     bound = max(path * SLEEP, len(steps) * SLEEP / 2)
-    walls = {"disk": [], "shm": []}
-    spans = {"disk": [], "shm": []}
-    for i in range(args.runs):
-        for name, project in (("disk", disk), ("shm", shm)):
-            result = run_project(project, args.nightshift, len(steps), tmp)
-            walls[name].append(result["wall"])
-            spans[name].append(project.run_span())
-            progress(f"makespan run {i + 1}/{args.runs} {name}: {result['wall']:.2f} s")
+    walls = {name: [] for name in contenders}
+    spans = {name: [] for name in contenders if name != "ninja"}
+    rounds = [("warm-up", False)] if args.history else []
+    rounds += [(f"{i + 1}/{args.runs}", True) for i in range(args.runs)]
+    load = [loadavg()]
+    for label, counted in rounds:
+        for name, (project, binary) in contenders.items():
+            if project is None:
+                result = run_ninja_makespan(tmp)
+            else:
+                result = run_project(project, binary, len(steps), tmp)
+                if counted:
+                    spans[name].append(project.run_span())
+            if counted:
+                walls[name].append(result["wall"])
+            progress(f"makespan run {label} {name}: {result['wall']:.2f} s (load {loadavg()})")
+    load.append(loadavg())
     return {"steps": len(steps), "critical_path": path, "bound": bound,
-            "schedule": list_schedule(steps, 2, SLEEP), "walls": walls, "spans": spans}
+            "schedule": list_schedule(steps, 2, SLEEP), "walls": walls, "spans": spans,
+            "load": load}
+
+
+# ---------------------------------------------------------------- benchmark 4: scale
+
+
+def bench_scale(args, tmp):
+    """A --scale-steps DAG (layers of 100, as the 2,000-step one) once per binary, on a fresh
+    store: wall time, peak RSS (ru_maxrss of nightshift as a grandchild, and VmHWM polled),
+    wall time a step."""
+    width = 100
+    steps = layered_dag(args.scale_steps // width, width)
+    binaries = [("new", args.nightshift)]
+    if args.nightshift_old:
+        binaries.append(("old", args.nightshift_old))
+    results = {}
+    for name, binary in binaries:
+        project = Project(os.path.join(tmp, "scale-" + name), "scale", steps, ["true"])
+        hwm = [0]
+
+        def poll(pid):
+            """Keeps the highest VmHWM seen of the nightshift process itself."""
+            hwm[0] = max(hwm[0], vm_hwm_kib(pid))
+
+        load = [loadavg()]
+        progress(f"scale: {len(steps):,}-step DAG, {name} binary")
+        result = measure_grandchild(project.argv(binary), project.root,
+                                    os.path.join(tmp, "scale.out"), poll)
+        must_succeed(result, "nightshift run scale", os.path.join(tmp, "scale.out"))
+        project.check_succeeded(len(steps))
+        load.append(loadavg())
+        results[name] = {"wall": result["wall"], "cpu": result["cpu"],
+                         "maxrss": result["maxrss"], "hwm": hwm[0], "load": load,
+                         "span": project.run_span()}
+        progress(f"scale {name}: {result['wall']:.1f} s, ru_maxrss {result['maxrss']} KiB, "
+                 f"VmHWM {hwm[0]} KiB (load {load[0]} -> {load[1]})")
+        shutil.rmtree(project.root, ignore_errors=True)
+    return {"steps": len(steps), "results": results}
 
 
 # ---------------------------------------------------------------- benchmark 3: peak RSS
@@ -716,6 +892,107 @@ def report(args, dag, profile, makespan, rss, store_mount):
     print("```")
 
 
+# ---------------------------------------------------------------- report, any contenders
+
+
+def cpu_splits(args, dag, tmp):
+    """One more run of each nightshift contender and of ninja, /proc polled: own CPU and the
+    children's, per step."""
+    out = {}
+    for name, project in dag["projects"].items():
+        project.reset()
+        out[name] = cpu_split(project.argv(binary_of(args, DAG_TOOLS[name][0])), project.root,
+                              os.path.join(tmp, "split.out"))
+        project.check_succeeded(dag["steps"])
+    if "ninja" in args.dag_tools:
+        os.remove(os.path.join(tmp, "ninja", ".ninja_log"))
+        out["ninja"] = cpu_split(["ninja", "-j2"], os.path.join(tmp, "ninja"),
+                                 os.path.join(tmp, "split.out"))
+    for name, split in out.items():
+        progress(f"cpu split {name}: own {split['own']:.2f} s, children {split['children']:.2f} s")
+    return out
+
+
+def spread(values):
+    """min-max of a list of seconds."""
+    return f"{min(values):.2f}-{max(values):.2f}" if values else "-"
+
+
+def report_any(args, dag, splits, makespan, scale):
+    """The report for any --dag-tools, --nightshift-old and --only: tables of medians, ratios
+    to ninja and new/old, the CPU split, makespan and scale."""
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(f"## Nightshift engine benchmarks{' (--quick)' if args.quick else ''}\n\n"
+          f"{now}, {os.cpu_count()} CPUs, load average (1/5/15 min) {args.load_start_all} at the "
+          f"start and {loadavg()} at the end; {args.runs} counted runs each, alternated, "
+          f"medians; {'store history kept across rounds after one warm-up round' if args.history else 'a fresh store each run'}; "
+          f"{binaries_line(args)}.\n")
+    if dag:
+        steps = dag["steps"]
+        wall = {n: median([r["wall"] for r in rs]) for n, rs in dag["runs"].items()}
+        cpu = {n: median([r["cpu"] for r in rs]) for n, rs in dag["runs"].items()}
+        print(f"DAG: {steps:,} steps of `true` ({args.layers} layers x {args.width}, two parents "
+              f"a step), workers 2 / -j2; load {dag['load'][0]} -> {dag['load'][1]}.\n")
+        print("| contender | median wall | runs (min-max) | CPU (own + children) | "
+              "ms a step | / ninja -j2 |")
+        print("|---|---|---|---|---|---|")
+        for name in args.dag_tools:
+            ratio = f"{wall[name] / wall['ninja']:.2f}x" if "ninja" in wall else ""
+            print(f"| {name} | {wall[name]:.2f} s | {spread([r['wall'] for r in dag['runs'][name]])}"
+                  f" | {cpu[name]:.2f} s | {1000 * wall[name] / steps:.3f} | {ratio} |")
+        pairs = [(a, b) for a, b in (("nightshift", "old"), ("nightshift_shell", "old_shell"))
+                 if a in wall and b in wall]
+        if pairs:
+            print("\n| new / old | ratio of median walls |\n|---|---|")
+            for a, b in pairs:
+                print(f"| {a} / {b} | {wall[a] / wall[b]:.2f}x |")
+        if splits:
+            print("\nCPU split, one more run each (/proc polled every 20 ms):\n")
+            print("| contender | wall | own CPU | own ms a step | children CPU |")
+            print("|---|---|---|---|---|")
+            for name, sp in splits.items():
+                print(f"| {name} | {sp['wall']:.2f} s | {sp['own']:.2f} s | "
+                      f"{1000 * sp['own'] / steps:.3f} | {sp['children']:.2f} s |")
+        print("\nRaw DAG runs (s):\n```")
+        for name in args.dag_tools:
+            extra = ""
+            if dag["latency"].get(name):
+                extra = f"  median step latency {median(dag['latency'][name]):.1f} ms"
+            print(f"{name:16} " + " ".join(f"{r['wall']:.2f}" for r in dag["runs"][name])
+                  + extra)
+        print("```\n")
+    if makespan:
+        bound = makespan["bound"]
+        print(f"Makespan: {makespan['steps']} x `sleep {SLEEP:g}` (seeded DAG, critical path "
+              f"{makespan['critical_path']}), workers 2; lower bound {bound:.2f} s, a "
+              f"zero-overhead FIFO list schedule {makespan['schedule']:.2f} s; load "
+              f"{makespan['load'][0]} -> {makespan['load'][1]}.\n")
+        print("| contender | median wall | / bound | run span in the store | runs |")
+        print("|---|---|---|---|---|")
+        for name, walls in makespan["walls"].items():
+            span = makespan["spans"].get(name)
+            span_text = f"{median(span):.2f} s ({median(span) / bound:.3f}x)" if span else ""
+            print(f"| {name} | {median(walls):.2f} s | {median(walls) / bound:.3f}x | "
+                  f"{span_text} | {' '.join(f'{w:.2f}' for w in walls)} |")
+        print()
+    if scale:
+        base = None
+        if dag and "nightshift" in dag["runs"]:
+            base = median([r["wall"] for r in dag["runs"]["nightshift"]]) / dag["steps"]
+        print(f"Scale: a {scale['steps']:,}-step DAG (layers of 100, `command: [true]`), "
+              f"workers 2, one run on a fresh store.\n")
+        print("| binary | wall | run span in the store | ms a step | / the 2,000-step run's | "
+              "peak RSS (ru_maxrss) | VmHWM polled | load |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, r in scale["results"].items():
+            per = r["wall"] / scale["steps"]
+            ratio = f"{per / base:.2f}x" if base and name == "new" else ""
+            print(f"| {name} | {r['wall']:.1f} s | {r['span']:.1f} s | {1000 * per:.3f} | {ratio} | "
+                  f"{r['maxrss'] / 1024:.1f} MiB | {r['hwm'] / 1024:.1f} MiB | "
+                  f"{r['load'][0]} -> {r['load'][1]} |")
+        print()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -724,19 +1001,36 @@ def main(argv=None):
     args = parse_args(argv)
     check_tools(args)
     args.load_start = os.getloadavg()[0]
+    args.load_start_all = loadavg()
     tmp = tempfile.mkdtemp(prefix="nightshift-bench-")
     shm_tmp = tempfile.mkdtemp(prefix="nightshift-bench-", dir=SHM)
     try:
         snapshot_binary(args, tmp)
-        dag = bench_dag(args, tmp, shm_tmp)
-        summary = dag_summary(dag)
-        profile = None
-        if summary["nightshift"]["wall"] / summary["ninja"]["wall"] > DAG_GOAL:
-            progress("dag over the goal: profiling runs (strace, CPU split)")
-            profile = profile_dag(args, dag, tmp)
-        makespan = bench_makespan(args, tmp, shm_tmp)
-        rss = bench_rss(args, tmp)
-        report(args, dag, profile, makespan, rss, mount_of(tmp))
+        legacy = (set(args.dag_tools) == {"nightshift", "ninja", "make", "nightshift_shm"}
+                  and not args.nightshift_old and {"dag", "makespan", "rss"} <= args.only)
+        if legacy:  # the original three benchmarks and their report
+            dag = bench_dag(args, tmp, shm_tmp)
+            summary = dag_summary(dag)
+            profile = None
+            if summary["nightshift"]["wall"] / summary["ninja"]["wall"] > DAG_GOAL:
+                progress("dag over the goal: profiling runs (strace, CPU split)")
+                profile = profile_dag(args, dag, tmp)
+            makespan = bench_makespan(args, tmp, shm_tmp)
+            rss = bench_rss(args, tmp)
+            report(args, dag, profile, makespan, rss, mount_of(tmp))
+            scale = bench_scale(args, tmp) if "scale" in args.only else None
+            if scale:
+                report_any(args, dag, None, None, scale)
+            return 0
+        dag = bench_dag(args, tmp, shm_tmp) if "dag" in args.only else None
+        splits = cpu_splits(args, dag, tmp) if dag else None
+        makespan = bench_makespan(args, tmp, shm_tmp) if "makespan" in args.only else None
+        scale = bench_scale(args, tmp) if "scale" in args.only else None
+        report_any(args, dag, splits, makespan, scale)
+        if "rss" in args.only:
+            rss = bench_rss(args, tmp)
+            print(f"Peak RSS, a step writes {rss['size']} B to its log: ru_maxrss "
+                  + " ".join(str(r["maxrss"]) for r in rss["big"]) + " KiB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(shm_tmp, ignore_errors=True)

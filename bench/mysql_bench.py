@@ -29,7 +29,8 @@ import tempfile
 import textwrap
 import time
 
-from benchlib import REPO, median, progress, snapshot_binary, write
+from benchlib import REPO, binaries_line, loadavg, median, progress, snapshot_binary, write
+from engine_bench import job_yaml, layered_dag
 
 TEST_MARIADB = os.path.join(REPO, "scripts", "test-mariadb")
 
@@ -41,8 +42,18 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--transitions", type=int, default=15_000)
+    parser.add_argument("--only", default="store,extract",
+                        help="from store,extract,dag (default: %(default)s); dag: the 2,000-step "
+                             "DAG of `true` through `nightshift run` on the MySQL store and on "
+                             "SQLite, alternated, each store keeping its history, a warm-up first")
+    parser.add_argument("--nightshift-old", default=None, metavar="PATH",
+                        help="a baseline build, alternated with the new one in the dag part")
+    parser.add_argument("--layers", type=int, default=20, help="the DAG's layers of 100")
     args = parser.parse_args(argv)
     args.nightshift = os.path.abspath(args.nightshift)
+    if args.nightshift_old:
+        args.nightshift_old = os.path.abspath(args.nightshift_old)
+    args.only = set(args.only.split(","))
     args.store_bench = os.path.abspath(args.store_bench)
     for tool in (args.nightshift, args.store_bench):
         if not os.access(tool, os.X_OK):
@@ -145,16 +156,104 @@ def extract(args, server, tmp):
     return {k: median(v) for k, v in times.items()}
 
 
+def dag_project(root, server, database, steps):
+    """A project whose store is `database` on the server (or SQLite when database is None)."""
+    if database:
+        server.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+        write(os.path.join(root, "secrets", "STATE_DB_PASSWORD"), server.password + "\n")
+        state = (f"state: mysql://{server.user}@127.0.0.1:{server.port}/{database}\n"
+                 f'state_password: "${{secret:STATE_DB_PASSWORD}}"\nsecrets_dir: secrets\n')
+    else:
+        state = "state: sqlite:var/nightshift.db\n"
+    write(os.path.join(root, "nightshift.yaml"),
+          f"jobs_dir: jobs.d\n{state}log_dir: var/logs\nworkers: 2\npools: {{}}\n")
+    write(os.path.join(root, "jobs.d", "dag.yaml"), job_yaml("dag", steps, ["true"]))
+    return root
+
+
+def last_run_check(server, root, database, count):
+    """Fails unless the newest run of the store succeeded with `count` succeeded attempts."""
+    query = ("SELECT r.status, (SELECT COUNT(*) FROM attempts a WHERE a.run_id = r.run_id AND "
+             "a.state = 'succeeded') FROM runs r ORDER BY r.run_id DESC LIMIT 1")
+    if database:
+        out = subprocess.run(server.client(database) + ["-N", "-B", "-e", query], check=True,
+                             capture_output=True, text=True, env=server.env).stdout.split()
+    else:
+        import sqlite3
+        db = sqlite3.connect(os.path.join(root, "var", "nightshift.db"))
+        out = [str(x) for x in db.execute(query).fetchone()]
+        db.close()
+    if out != ["succeeded", str(count)]:
+        raise RuntimeError(f"{root}: the newest run is {out}, not succeeded with {count}")
+
+
+def dag(args, server, tmp):
+    """The 2,000-step DAG on the MySQL store and on SQLite (per binary), alternated round by
+    round after one warm-up round; every store keeps its history. Median wall times."""
+    steps = layered_dag(args.layers, 100)
+    contenders = {}
+    binaries = [("new", args.nightshift)]
+    if args.nightshift_old:
+        binaries.append(("old", args.nightshift_old))
+    for name, binary in binaries:
+        for store in ("mysql", "sqlite"):
+            database = f"dag_{name}" if store == "mysql" else None
+            root = dag_project(os.path.join(tmp, f"dag-{name}-{store}"), server, database, steps)
+            contenders[f"{name} {store}"] = (binary, root, database)
+    times = {key: [] for key in contenders}
+    load = [loadavg()]
+    for i in range(args.runs + 1):
+        label = "warm-up" if i == 0 else f"{i}/{args.runs}"
+        for key, (binary, root, database) in contenders.items():
+            begin = time.monotonic()
+            subprocess.run([binary, "run", "dag", "--config", os.path.join(root, "nightshift.yaml")],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           cwd=root)
+            wall = time.monotonic() - begin
+            last_run_check(server, root, database, len(steps))
+            if i:
+                times[key].append(wall)
+            progress(f"dag run {label} {key}: {wall:.2f} s (load {loadavg()})")
+    load.append(loadavg())
+    return {"steps": len(steps), "times": times, "load": load}
+
+
+def print_dag(args, result):
+    """The dag part's Markdown."""
+    med = {k: median(v) for k, v in result["times"].items()}
+    print(f"{result['steps']:,}-step DAG of `true` (`nightshift run`, workers 2), each store "
+          f"keeping its history, {args.runs} alternated runs after a warm-up round, medians; "
+          f"load {result['load'][0]} -> {result['load'][1]}; {binaries_line(args)}.\n")
+    print("| binary | MySQL store | SQLite store | MySQL / SQLite | runs MySQL | runs SQLite |")
+    print("|---|---|---|---|---|---|")
+    for name in ("new", "old"):
+        if f"{name} mysql" in med:
+            m, q = med[f"{name} mysql"], med[f"{name} sqlite"]
+            print(f"| {name} | {m:.2f} s | {q:.2f} s | {m / q:.2f}x | "
+                  + " ".join(f"{x:.2f}" for x in result["times"][f"{name} mysql"]) + " | "
+                  + " ".join(f"{x:.2f}" for x in result["times"][f"{name} sqlite"]) + " |")
+    print()
+
+
 def main():
     args = parse_args()
+    rates = extract_times = dag_result = None
     with tempfile.TemporaryDirectory(prefix="nightshift-mysql-bench-") as tmp:
         snapshot_binary(args, tmp)
         server = Server(tmp)
         try:
-            rates = store_transitions(args, server, tmp)
-            extract_times = extract(args, server, tmp)
+            if "store" in args.only:
+                rates = store_transitions(args, server, tmp)
+            if "extract" in args.only:
+                extract_times = extract(args, server, tmp)
+            if "dag" in args.only:
+                dag_result = dag(args, server, tmp)
         finally:
             server.stop()
+    if dag_result:
+        print_dag(args, dag_result)
+    if not rates or not extract_times:
+        return
     mysql_rate, sqlite_rate = rates["mysql"], rates["sqlite (WAL, synchronous=NORMAL)"]
     ns, client = extract_times["nightshift"], extract_times["mysql client"]
     print(textwrap.dedent(f"""\
