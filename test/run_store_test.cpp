@@ -382,7 +382,7 @@ TEMPLATE_TEST_CASE("run store: a final attempt ends with its step's state, toget
   CHECK(step.exit_code == 2);
   CHECK(step.finished_at == at_ms(2000));
   CHECK(store->attempts(run_id)[0].state == StepState::failed);
-  CHECK(store->mark_running_attempts_lost(at_ms(3000)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(3000)).lost.empty());
 
   // A missing attempt is an error that changes nothing, the step included.
   store->start_attempt(attempt_of(run_id, "load", 1, at_ms(4000)));
@@ -477,7 +477,7 @@ TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[r
   store->start_attempt(attempt_of(other, "extract", 1, at_ms(2200)));
 
   store.reopen();  // the store object goes away with the attempts unfinished
-  const auto lost = store->mark_running_attempts_lost(at_ms(9000));
+  const auto lost = store->take_over_dead_owners(at_ms(9000)).lost;
   REQUIRE(lost.size() == 3);
   CHECK(lost[0].run_id == run_id);
   CHECK(lost[0].step == "b");  // by run, then in step order
@@ -497,7 +497,7 @@ TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[r
   CHECK(step_of(run, "c").state == StepState::lost);
   CHECK(step_of(run, "c").finished_at == at_ms(9000));
   CHECK(store->attempts(run_id)[2].state == StepState::lost);
-  CHECK(store->mark_running_attempts_lost(at_ms(9500)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(9500)).lost.empty());
 
   // The restart is a new attempt that does not use up a retry.
   store->start_attempt(attempt_of(run_id, "b", 2, at_ms(9600), false));
@@ -839,7 +839,7 @@ TEST_CASE("run store: sqlite: attempts running when the daemon is killed are fou
   const auto unfinished = store->unfinished_runs();
   REQUIRE(unfinished.size() == 1);
   CHECK(unfinished[0].status == RunStatus::running);
-  const auto lost = store->mark_running_attempts_lost(at_ms(5000));
+  const auto lost = store->take_over_dead_owners(at_ms(5000)).lost;
   REQUIRE(lost.size() == 1);
   CHECK(lost[0].step == "extract");
   CHECK(lost[0].state == StepState::lost);
@@ -907,7 +907,7 @@ TEST_CASE("run store: sqlite: a killed daemon leaves a final attempt with its st
   REQUIRE(WTERMSIG(status) == SIGKILL);
 
   auto store = SqliteRunStore::open(path);
-  CHECK(store->mark_running_attempts_lost(at_ms(5000)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(5000)).lost.empty());
   const auto run = store->unfinished_runs().at(0);
   CHECK(step_of(run, "extract").state == StepState::succeeded);
   CHECK(store->attempts(run.run_id).at(0).state == StepState::succeeded);

@@ -23,6 +23,10 @@ std::optional<Trigger> parse_trigger(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(OwnerKind kind) {
+  return kind == OwnerKind::daemon ? "daemon" : "run";
+}
+
 Timestamp now_timestamp() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
