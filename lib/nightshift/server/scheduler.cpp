@@ -254,7 +254,9 @@ void Scheduler::Impl::took_over(TakenRuns& found) {
 }
 
 void Scheduler::Impl::arm_owner_sweep() {
-  if (stopped_) return;
+  // A store without an owner (some tests) cannot tell its own attempts from
+  // a dead owner's: it takes over at start only.
+  if (stopped_ || !store_.owner()) return;
   if (!sweep_timer_) sweep_timer_ = std::make_unique<asio::steady_timer>(io_);
   sweep_timer_->expires_after(kOwnerSweepInterval);
   sweep_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
