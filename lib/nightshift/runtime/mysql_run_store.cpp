@@ -143,13 +143,6 @@ std::string owner_lock_name(const std::string& id) {
   return "LEFT(CONCAT('nightshift_owner:', " + id + ", ':', DATABASE()), 64)";
 }
 
-// This machine's name, for an operator reading the owners table.
-std::string host_name() {
-  std::array<char, 256> name{};
-  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
-  return name.data();
-}
-
 // "(owner_id IS NULL OR owner_id IN (…dead…))" on `column`: what recovery takes over.
 std::string of_dead(const std::string& column, const std::vector<std::int64_t>& dead) {
   std::string ids;
@@ -494,7 +487,7 @@ std::int64_t MysqlRunStore::register_owner(OwnerKind kind) {
     // Committed before the lock is taken: a recovery that sees the owner in
     // between finds nothing of it to take over yet.
     db.execute("INSERT INTO owners (kind, host, pid, started_at) VALUES (" +
-               db.quote(to_string(kind)) + ", " + db.quote(host_name()) + ", " +
+               db.quote(to_string(kind)) + ", " + db.quote(owner_host()) + ", " +
                number(::getpid()) + ", " + number(to_millis(now_timestamp())) + ")");
     owner_ = static_cast<std::int64_t>(db.insert_id());
     db.execute("SET SESSION wait_timeout = 31536000");  // see connection()

@@ -29,6 +29,8 @@ std::optional<Trigger> parse_trigger(std::string_view text);
 // a `nightshift run` process. Stored as "daemon" or "run".
 enum class OwnerKind { daemon, run };
 std::string_view to_string(OwnerKind kind);
+// This machine's name, recorded with an owner for an operator to read.
+std::string owner_host();
 
 // A store that cannot do what was asked (I/O, corruption, a lost server).
 class StoreError : public std::runtime_error {

@@ -117,13 +117,6 @@ std::int64_t now_millis() {
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
 }
 
-// This machine's name, for an operator reading the owners table.
-std::string host_name() {
-  std::array<char, 256> name{};
-  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
-  return name.data();
-}
-
 // The ids as a JSON array, bound to one parameter and read with json_each: one
 // cached statement whatever the number of ids.
 std::string json_array(const std::vector<std::int64_t>& ids) {
@@ -536,7 +529,7 @@ std::int64_t SqliteRunStore::register_owner(OwnerKind kind) {
   Transaction transaction(*this, doing);
   prepare("INSERT INTO owners (kind, host, pid, started_at) VALUES (?, ?, ?, ?)", doing)
       .bind_text(to_string(kind))
-      .bind_text(host_name())
+      .bind_text(owner_host())
       .bind_int(::getpid())
       .bind_int(now_millis())
       .next();
