@@ -509,8 +509,10 @@ std::optional<std::int64_t> MysqlRunStore::owner() const {
 
 // On the store's own connection (held by `mutex_`), taken again whenever it
 // reconnects: the server frees it when the connection ends, however it ends.
+// After a lost connection the server may not have ended the old session yet,
+// which still holds it: the wait covers that, as take_daemon_lock's does.
 void MysqlRunStore::take_owner_lock() {
-  auto rows = db_->query("SELECT GET_LOCK(" + owner_lock_name(number(*owner_)) + ", 0)");
+  auto rows = db_->query("SELECT GET_LOCK(" + owner_lock_name(number(*owner_)) + ", 10)");
   if (rows.empty() || text(rows[0][0]) != "1") {
     db_.reset();
     fail("taking the lock of owner " + number(*owner_), "it is held by another connection");
