@@ -46,8 +46,10 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
       metrics_(NIGHTSHIFT_VERSION),
       initial_jobs_(std::move(jobs)) {
   engine_ = std::make_unique<Engine>(config_, executor_events());
-  // Before recovery, which takes every running attempt for lost.
+  // Before recovery: one daemon at a time takes over from dead owners, and
+  // what this one starts is recorded as its own.
   engine_->store().claim_for_daemon();
+  engine_->store().register_owner(OwnerKind::daemon);
   scheduler_ = std::make_unique<Scheduler>(engine_->io(), engine_->store(), engine_->executor(),
                                            scheduler_events());
   readers_ = std::make_unique<RunReaders>(

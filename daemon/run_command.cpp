@@ -153,6 +153,9 @@ int run_command(int argc, char** argv) {
   std::function<void()> on_end;
   try {
     Engine engine(*config, console_events(outcome, on_end));
+    // The run and its attempts are this process's: a daemon on the same store
+    // leaves them alone while it lives, and takes them over once it is dead.
+    engine.store().register_owner(OwnerKind::run);
     std::vector<bool> carried(rerun.size());
     for (std::size_t i = 0; i < rerun.size(); ++i) carried[i] = !rerun[i];
     NewRun run = make_new_run(job->spec, Trigger::manual, *scheduled_at, carried);

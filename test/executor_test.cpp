@@ -220,8 +220,8 @@ class RecordingStore final : public RunStore {
                      (step_state ? "=" + std::string(to_string(*step_state)) : ""));
     store_.finish_attempt(id, step, attempt, outcome, exit_code, at, step_state, message);
   }
-  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override {
-    return store_.mark_running_attempts_lost(now);
+  TakenOver take_over_dead_owners(Timestamp now) override {
+    return store_.take_over_dead_owners(now);
   }
   std::optional<RunRecord> get_run(std::int64_t id) override { return store_.get_run(id); }
   std::vector<AttemptRecord> attempts(std::int64_t id) override { return store_.attempts(id); }
@@ -238,6 +238,8 @@ class RecordingStore final : public RunStore {
     store_.set_scheduled_through(job, t);
   }
   void claim_for_daemon() override {}
+  std::int64_t register_owner(OwnerKind kind) override { return store_.register_owner(kind); }
+  std::optional<std::int64_t> owner() const override { return store_.owner(); }
 
  private:
   MemoryRunStore store_;
@@ -459,14 +461,14 @@ TEST_CASE("executor: a resumed run keeps recorded outcomes and restarts lost att
   auto t =
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   h.store.set_run_status(id, RunStatus::running, t);
-  h.store.start_attempt({id, "a", 1, StepState::running, t, {}, {}, false, {}});
+  h.store.start_attempt({id, "a", 1, StepState::running, t, {}, {}, false, {}, {}});
   h.store.finish_attempt(id, "a", 1, StepState::succeeded, 0, t);
   h.store.set_step_state(id, "a", StepState::succeeded);
-  h.store.start_attempt({id, "b", 1, StepState::running, t, {}, {}, false, {}});
-  h.store.start_attempt({id, "c", 1, StepState::running, t, {}, {}, false, {}});
+  h.store.start_attempt({id, "b", 1, StepState::running, t, {}, {}, false, {}, {}});
+  h.store.start_attempt({id, "c", 1, StepState::running, t, {}, {}, false, {}, {}});
   h.store.finish_attempt(id, "c", 1, StepState::succeeded, 0, t);
   h.store.set_step_state(id, "c", StepState::succeeded);
-  CHECK(h.store.mark_running_attempts_lost(t).size() == 1);
+  CHECK(h.store.take_over_dead_owners(t).lost.size() == 1);
 
   h.executor->resume_run(job, id);
   h.io.run();

@@ -196,3 +196,23 @@ TEST_CASE("run store: mysql: one daemon at a time claims a store") {
   second = MysqlRunStore::open(options_for(database));
   second->claim_for_daemon();
 }
+
+TEST_CASE("run store: mysql: an owner's lock survives a reconnect, and goes with its connection") {
+  test::TestDatabase database("store");
+  auto owner = MysqlRunStore::open(options_for(database));
+  const std::int64_t id = owner->register_owner(OwnerKind::run);
+  const std::string held = "SELECT IS_USED_LOCK('nightshift_owner:" + std::to_string(id) + ":" +
+                           database.name() + "') IS NOT NULL";
+  CHECK(database.query(held)[0][0] == "1");
+  CHECK(database.query("SELECT kind FROM owners WHERE owner_id = " + std::to_string(id))[0][0] ==
+        "run");
+  // A lost connection loses the lock; the store's next call reconnects and takes it again.
+  kill_other_connections(database);
+  CHECK(owner->list_runs("kpi", 1).empty());
+  CHECK(database.query(held)[0][0] == "1");
+  owner.reset();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (database.query(held)[0][0] != "0" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(database.query(held)[0][0] == "0");
+}

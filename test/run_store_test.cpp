@@ -382,7 +382,7 @@ TEMPLATE_TEST_CASE("run store: a final attempt ends with its step's state, toget
   CHECK(step.exit_code == 2);
   CHECK(step.finished_at == at_ms(2000));
   CHECK(store->attempts(run_id)[0].state == StepState::failed);
-  CHECK(store->mark_running_attempts_lost(at_ms(3000)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(3000)).lost.empty());
 
   // A missing attempt is an error that changes nothing, the step included.
   store->start_attempt(attempt_of(run_id, "load", 1, at_ms(4000)));
@@ -477,7 +477,7 @@ TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[r
   store->start_attempt(attempt_of(other, "extract", 1, at_ms(2200)));
 
   store.reopen();  // the store object goes away with the attempts unfinished
-  const auto lost = store->mark_running_attempts_lost(at_ms(9000));
+  const auto lost = store->take_over_dead_owners(at_ms(9000)).lost;
   REQUIRE(lost.size() == 3);
   CHECK(lost[0].run_id == run_id);
   CHECK(lost[0].step == "b");  // by run, then in step order
@@ -497,7 +497,7 @@ TEMPLATE_TEST_CASE("run store: attempts running at a crash are marked lost", "[r
   CHECK(step_of(run, "c").state == StepState::lost);
   CHECK(step_of(run, "c").finished_at == at_ms(9000));
   CHECK(store->attempts(run_id)[2].state == StepState::lost);
-  CHECK(store->mark_running_attempts_lost(at_ms(9500)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(9500)).lost.empty());
 
   // The restart is a new attempt that does not use up a retry.
   store->start_attempt(attempt_of(run_id, "b", 2, at_ms(9600), false));
@@ -839,7 +839,7 @@ TEST_CASE("run store: sqlite: attempts running when the daemon is killed are fou
   const auto unfinished = store->unfinished_runs();
   REQUIRE(unfinished.size() == 1);
   CHECK(unfinished[0].status == RunStatus::running);
-  const auto lost = store->mark_running_attempts_lost(at_ms(5000));
+  const auto lost = store->take_over_dead_owners(at_ms(5000)).lost;
   REQUIRE(lost.size() == 1);
   CHECK(lost[0].step == "extract");
   CHECK(lost[0].state == StepState::lost);
@@ -907,7 +907,7 @@ TEST_CASE("run store: sqlite: a killed daemon leaves a final attempt with its st
   REQUIRE(WTERMSIG(status) == SIGKILL);
 
   auto store = SqliteRunStore::open(path);
-  CHECK(store->mark_running_attempts_lost(at_ms(5000)).empty());
+  CHECK(store->take_over_dead_owners(at_ms(5000)).lost.empty());
   const auto run = store->unfinished_runs().at(0);
   CHECK(step_of(run, "extract").state == StepState::succeeded);
   CHECK(store->attempts(run.run_id).at(0).state == StepState::succeeded);
@@ -924,4 +924,156 @@ TEST_CASE("run store: sqlite: one daemon at a time claims a store") {
                     Catch::Contains("another nightshift daemon is serving from this store"));
   first.reset();  // the process would end, or the store close: the claim goes
   second->claim_for_daemon();
+}
+
+// Waits, up to a generous deadline, until `done` (a server may take a moment
+// to see a closed connection end and free its locks).
+template <class F>
+bool eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// Two processes on one store, played by two store objects: `other` stands for
+// a `nightshift run` at work, `store` for a daemon started beside it.
+TEMPLATE_TEST_CASE("run store: a live owner's run is left alone, a dead owner's is taken over",
+                   "[run_store][owners]", SqliteStore, MysqlStore) {
+  TestType store;
+  auto other = store.another();
+  const std::int64_t run_owner = other->register_owner(OwnerKind::run);
+  CHECK(other->register_owner(OwnerKind::run) == run_owner);  // once: the same owner
+  CHECK(other->owner() == run_owner);
+  const auto run_id = other->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+  other->set_run_status(run_id, RunStatus::running, at_ms(1000));
+  other->start_attempt(attempt_of(run_id, "extract", 1, at_ms(1000)));
+  // A run of a store that never registered: no owner, dead as before owners.
+  const auto ownerless = store->create_run(new_run("sales", Trigger::manual, at_s(kFire))).value();
+  store->set_run_status(ownerless, RunStatus::running, at_ms(1100));
+  store->start_attempt(attempt_of(ownerless, "extract", 1, at_ms(1100)));
+  CHECK_FALSE(store->get_run(ownerless)->owner);
+  CHECK_FALSE(store->attempts(ownerless).at(0).owner);
+
+  const std::int64_t daemon = store->register_owner(OwnerKind::daemon);
+  CHECK(daemon != run_owner);
+  const TakenOver first = store->take_over_dead_owners(at_ms(2000));
+  REQUIRE(first.lost.size() == 1);
+  CHECK(first.lost[0].run_id == ownerless);
+  CHECK(first.runs == std::vector<std::int64_t>{ownerless});
+  CHECK(store->get_run(ownerless)->owner == daemon);
+
+  // The live owner's run and attempt are as it left them, and its own.
+  RunRecord run = store->get_run(run_id).value();
+  CHECK(run.status == RunStatus::running);
+  CHECK(run.owner == run_owner);
+  CHECK(step_of(run, "extract").state == StepState::running);
+  AttemptRecord attempt = store->attempts(run_id).at(0);
+  CHECK(attempt.state == StepState::running);
+  CHECK(attempt.owner == run_owner);
+  CHECK(store->take_over_dead_owners(at_ms(2500)).lost.empty());  // again: still alive
+
+  // What this owner starts is its own, and never taken from itself.
+  store->start_attempt(attempt_of(ownerless, "extract", 2, at_ms(2600), false));
+  CHECK(store->attempts(ownerless).at(1).owner == daemon);
+
+  // The `run` process ends (its store closes, as when it dies): its run is taken.
+  other.reset();
+  TakenOver later;
+  CHECK(eventually([&] {
+    later = store->take_over_dead_owners(at_ms(3000));
+    return !later.runs.empty();
+  }));
+  REQUIRE(later.lost.size() == 1);
+  CHECK(later.lost[0].run_id == run_id);
+  CHECK(later.lost[0].step == "extract");
+  CHECK(later.lost[0].owner == run_owner);  // who lost it stays on the record
+  CHECK(later.runs == std::vector<std::int64_t>{run_id});
+  run = store->get_run(run_id).value();
+  CHECK(run.owner == daemon);
+  CHECK(step_of(run, "extract").state == StepState::lost);
+  CHECK(store->attempts(run_id).at(0).state == StepState::lost);
+  CHECK(store->attempts(ownerless).at(1).state == StepState::running);  // this owner's, alive
+  const TakenOver none = store->take_over_dead_owners(at_ms(4000));
+  CHECK(none.lost.empty());
+  CHECK(none.runs.empty());
+}
+
+namespace {
+
+// Forks a `nightshift run` that registers as an owner on the store `open`
+// opens, creates a run, starts an attempt of its first step, tells the parent
+// the run's id through a pipe and waits to be killed. Returns its pid and the
+// run id.
+template <class Open>
+std::pair<pid_t, std::int64_t> fork_run_owner(Open open) {
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    try {
+      auto store = open();
+      store->register_owner(OwnerKind::run);
+      const auto run_id = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire)));
+      store->set_run_status(*run_id, RunStatus::running, at_ms(1000));
+      store->start_attempt(attempt_of(*run_id, "extract", 1, at_ms(1000)));
+      const std::int64_t id = *run_id;
+      if (::write(ready[1], &id, sizeof id) == sizeof id)
+        for (;;) ::pause();
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  ::close(ready[1]);
+  std::int64_t run_id = 0;
+  const bool told = ::read(ready[0], &run_id, sizeof run_id) == sizeof run_id;
+  ::close(ready[0]);
+  if (!told) ::waitpid(child, nullptr, 0);
+  REQUIRE(told);
+  return {child, run_id};
+}
+
+void kill_and_reap(pid_t child) {
+  REQUIRE(::kill(child, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+}
+
+}  // namespace
+
+// The real thing: another process, alive and then killed with SIGKILL (no
+// destructor runs; the kernel or the server frees its lock).
+TEMPLATE_TEST_CASE("run store: a nightshift run process killed with -9 is found dead",
+                   "[run_store][owners]", SqliteStore, MysqlStore) {
+  TestType store;
+  auto [child, run_id] = fork_run_owner([&] { return store.another(); });
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+
+  store->register_owner(OwnerKind::daemon);
+  const TakenOver alive = store->take_over_dead_owners(at_ms(2000));
+  CHECK(alive.lost.empty());
+  CHECK(alive.runs.empty());
+  CHECK(step_of(store->get_run(run_id).value(), "extract").state == StepState::running);
+
+  kill_and_reap(child);
+  reap.pid = -1;
+  TakenOver dead;
+  CHECK(eventually([&] {
+    dead = store->take_over_dead_owners(at_ms(3000));
+    return !dead.runs.empty();
+  }));
+  REQUIRE(dead.lost.size() == 1);
+  CHECK(dead.lost[0].run_id == run_id);
+  CHECK(dead.runs == std::vector<std::int64_t>{run_id});
+  CHECK(store->get_run(run_id)->owner == store->owner());
 }

@@ -61,9 +61,9 @@ class FailingRunStore final : public RunStore {
     check();
     memory.finish_attempt(run_id, step, attempt, outcome, exit_code, at, step_state, message);
   }
-  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override {
+  TakenOver take_over_dead_owners(Timestamp now) override {
     check();
-    return memory.mark_running_attempts_lost(now);
+    return memory.take_over_dead_owners(now);
   }
   std::optional<RunRecord> get_run(std::int64_t run_id) override {
     check();
@@ -95,6 +95,11 @@ class FailingRunStore final : public RunStore {
     memory.set_scheduled_through(job, t);
   }
   void claim_for_daemon() override { check(); }
+  std::int64_t register_owner(OwnerKind kind) override {
+    check();
+    return memory.register_owner(kind);
+  }
+  std::optional<std::int64_t> owner() const override { return memory.owner(); }
 
  private:
   void check() {

@@ -288,7 +288,8 @@ void Executor::Impl::start_attempt(RunState& run, std::size_t step) {
   run.stored[step] = StepState::running;
   ++awaiting_store_;
   AttemptRecord record{run.run_id,  spec.name,   attempt, StepState::running, now_timestamp(),
-                       std::nullopt, std::nullopt, counts,  {}};
+                       std::nullopt, std::nullopt, counts,  {},
+                       std::nullopt};  // the store records its own owner
   persist("recording the start of " + spec.name,
           [record = std::move(record)](RunStore& store) { store.start_attempt(record); },
           [self = shared_from_this(), id = run.run_id, step, attempt] {

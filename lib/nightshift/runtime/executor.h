@@ -89,7 +89,7 @@ class Executor {
   // Resumes a run found unfinished after a restart: recorded outcomes (the
   // run's step states and its `attempts`) are kept, steps whose attempt was
   // lost start again as a new attempt that does not use up a retry. Call after
-  // RunStore::mark_running_attempts_lost. Thread-safe; reads nothing.
+  // RunStore::take_over_dead_owners. Thread-safe; reads nothing.
   void resume_run(std::shared_ptr<const Job> job, RunRecord run,
                   std::vector<AttemptRecord> attempts);
 

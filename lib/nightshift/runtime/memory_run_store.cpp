@@ -35,6 +35,7 @@ std::optional<std::int64_t> MemoryRunStore::create_run(const NewRun& run) {
   record.date = run.date;
   record.status = run.status;
   record.created_at = run.created_at;
+  record.owner = owner_;
   for (const NewRun::Step& step : run.steps) {
     StepRecord step_record;
     step_record.step = step.name;
@@ -84,6 +85,7 @@ void MemoryRunStore::start_attempt(const AttemptRecord& attempt) {
   started.state = StepState::running;
   started.finished_at.reset();
   started.exit_code.reset();
+  started.owner = owner_;
   stored.attempts.push_back(std::move(started));
   step.state = StepState::running;
 }
@@ -108,15 +110,34 @@ void MemoryRunStore::finish_attempt(std::int64_t run_id, const std::string& step
   if (step_record) step_record->state = *step_state;
 }
 
-std::vector<AttemptRecord> MemoryRunStore::mark_running_attempts_lost(Timestamp now) {
+std::int64_t MemoryRunStore::register_owner(OwnerKind) {
   std::lock_guard lock(mutex_);
-  std::vector<AttemptRecord> lost;
+  owner_ = 1;
+  return *owner_;
+}
+
+std::optional<std::int64_t> MemoryRunStore::owner() const {
+  std::lock_guard lock(mutex_);
+  return owner_;
+}
+
+TakenOver MemoryRunStore::take_over_dead_owners(Timestamp now) {
+  std::lock_guard lock(mutex_);
+  TakenOver taken;
+  std::vector<AttemptRecord>& lost = taken.lost;
   for (auto& [run_id, stored] : runs_) {
+    const bool unfinished =
+        stored.run.status == RunStatus::queued || stored.run.status == RunStatus::running;
+    if (unfinished && !(owner_ && stored.run.owner == owner_)) {
+      stored.run.owner = owner_;
+      taken.runs.push_back(run_id);
+    }
     // The SQLite store's order: by run, then by the step's position.
     for (StepRecord& step : stored.run.steps) {
       bool step_lost = false;
       for (AttemptRecord& attempt : stored.attempts) {
         if (attempt.step != step.step || attempt.state != StepState::running) continue;
+        if (owner_ && attempt.owner == owner_) continue;  // this process's: alive
         attempt.state = StepState::lost;
         attempt.finished_at = now;
         lost.push_back(attempt);
@@ -125,7 +146,7 @@ std::vector<AttemptRecord> MemoryRunStore::mark_running_attempts_lost(Timestamp 
       if (step_lost && step.state == StepState::running) step.state = StepState::lost;
     }
   }
-  return lost;
+  return taken;
 }
 
 std::optional<RunRecord> MemoryRunStore::get_run(std::int64_t run_id) {

@@ -28,7 +28,11 @@ class MemoryRunStore : public RunStore {
                       std::optional<int> exit_code, Timestamp at,
                       std::optional<StepState> step_state = std::nullopt,
                       const std::string& message = {}) override;
-  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  // A memory store lives in one process: the owner is this process (id 1), and
+  // every attempt not its own is taken for dead.
+  std::int64_t register_owner(OwnerKind kind) override;
+  std::optional<std::int64_t> owner() const override;
+  TakenOver take_over_dead_owners(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
@@ -52,7 +56,8 @@ class MemoryRunStore : public RunStore {
   StepRecord& find_step(StoredRun& stored, const std::string& step, std::string_view doing);
   RunRecord read(const StoredRun& stored) const;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::optional<std::int64_t> owner_;
   std::int64_t next_run_id_ = 1;
   std::map<std::int64_t, StoredRun> runs_;
   std::set<std::pair<std::string, Instant>> fire_keys_;  // (job, scheduled_at), schedule/catchup

@@ -3,6 +3,8 @@
 #include "nightshift/runtime/mysql_connection.h"
 #include "nightshift/runtime/run_store_sql.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <charconv>
 #include <limits>
@@ -77,9 +79,25 @@ const std::vector<std::vector<const char*>> kMigrations{
     {
         "ALTER TABLE attempts ADD COLUMN message TEXT NULL",
     },
+    // 4: every run and attempt has an owner, the process that runs it; only a
+    // dead owner's attempts are lost. Rows from before have none (NULL), which
+    // recovery takes for dead, as it took every running attempt before. An
+    // owner is alive while its connection holds the named lock owner_lock_name.
+    {
+        R"sql(CREATE TABLE IF NOT EXISTS owners (
+  owner_id   BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  kind       VARCHAR(16)  NOT NULL,
+  host       VARCHAR(255) NOT NULL,
+  pid        BIGINT       NOT NULL,
+  started_at BIGINT       NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)sql",
+        "ALTER TABLE runs ADD COLUMN owner_id BIGINT NULL",
+        "ALTER TABLE attempts ADD COLUMN owner_id BIGINT NULL",
+    },
 };
 
 using run_store_sql::kAttemptColumns;
+using run_store_sql::kLatestRunsState;
 using run_store_sql::kRunColumns;
 
 constexpr unsigned kDuplicateKey = 1062;  // ER_DUP_ENTRY
@@ -117,6 +135,20 @@ std::optional<Timestamp> optional_time(const std::optional<std::string>& cell) {
 const std::string& text(const std::optional<std::string>& cell) {
   static const std::string empty;
   return cell ? *cell : empty;
+}
+
+// The named lock owner `id` (an SQL expression) holds for its life: one per
+// owner and database. Names are at most 64 characters on MySQL.
+std::string owner_lock_name(const std::string& id) {
+  return "LEFT(CONCAT('nightshift_owner:', " + id + ", ':', DATABASE()), 64)";
+}
+
+// "(owner_id IS NULL OR owner_id IN (…dead…))" on `column`: what recovery takes over.
+std::string of_dead(const std::string& column, const std::vector<std::int64_t>& dead) {
+  std::string ids;
+  for (std::int64_t id : dead) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+  return "(" + column + " IS NULL" + (ids.empty() ? "" : " OR " + column + " IN (" + ids + ")") +
+         ")";
 }
 
 bool is_run_end(RunStatus status) {
@@ -198,7 +230,14 @@ MysqlConnection& MysqlRunStore::connection() {
     // holding gap locks that would make the executor's writes wait.
     db_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     db_->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+    if (claimed_ || owner_) {
+      // The locks live as long as the connection: an idle one must not be
+      // closed by the server (wait_timeout is 8 hours by default, and a step
+      // may run longer with nothing to write). This is the largest it takes.
+      db_->execute("SET SESSION wait_timeout = 31536000");
+    }
     if (claimed_) take_daemon_lock();
+    if (owner_) take_owner_lock();
   }
   return *db_;
 }
@@ -310,12 +349,12 @@ std::optional<std::int64_t> MysqlRunStore::create_run(const NewRun& run) {
     try {
       db.execute(
           "INSERT INTO runs (job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
-          "created_at, fire_key, request_key) VALUES (" +
+          "created_at, fire_key, request_key, owner_id) VALUES (" +
           db.quote(run.job) + ", " + db.quote(to_string(run.trigger)) + ", " +
           number(scheduled_at) + ", " + db.quote(run.scheduled_at_text) + ", " +
           db.quote(run.date) + ", " + db.quote(to_string(run.status)) + ", " +
           number(to_millis(run.created_at)) + ", " + number(fire_key) + ", " +
-          db.quote(request_key) + ")");
+          db.quote(request_key) + ", " + number(owner_) + ")");
     } catch (const MysqlError& e) {
       // Only a clash on runs_fire_key means "this fire time has its run".
       if (e.code() != kDuplicateKey || !fire_key) throw;
@@ -402,11 +441,11 @@ void MysqlRunStore::start_attempt(const AttemptRecord& attempt) {
       if (!rows.empty() && integer(rows[0][0]) == to_millis(attempt.started_at)) return 0;
     }
     db.execute(
-        "INSERT INTO attempts (run_id, step, attempt, state, started_at, counts_as_retry) "
-        "VALUES (" +
+        "INSERT INTO attempts (run_id, step, attempt, state, started_at, counts_as_retry, "
+        "owner_id) VALUES (" +
         number(attempt.run_id) + ", " + db.quote(attempt.step) + ", " + number(attempt.attempt) +
         ", 'running', " + number(to_millis(attempt.started_at)) + ", " +
-        (attempt.counts_as_retry ? "1" : "0") + ")");
+        (attempt.counts_as_retry ? "1" : "0") + ", " + number(owner_) + ")");
     transaction.commit();
     return 0;
   });
@@ -439,31 +478,101 @@ void MysqlRunStore::finish_attempt(std::int64_t run_id, const std::string& step,
   });
 }
 
-std::vector<AttemptRecord> MysqlRunStore::mark_running_attempts_lost(Timestamp now) {
-  const std::string doing = "marking running attempts lost";
+std::int64_t MysqlRunStore::register_owner(OwnerKind kind) {
+  std::lock_guard lock(mutex_);
+  if (owner_) return *owner_;
+  const std::string doing = "registering this process as an owner";
+  try {
+    MysqlConnection& db = connection();
+    // Committed before the lock is taken: a recovery that sees the owner in
+    // between finds nothing of it to take over yet.
+    db.execute("INSERT INTO owners (kind, host, pid, started_at) VALUES (" +
+               db.quote(to_string(kind)) + ", " + db.quote(owner_host()) + ", " +
+               number(::getpid()) + ", " + number(to_millis(now_timestamp())) + ")");
+    owner_ = static_cast<std::int64_t>(db.insert_id());
+    db.execute("SET SESSION wait_timeout = 31536000");  // see connection()
+    take_owner_lock();
+  } catch (const MysqlError& e) {
+    db_.reset();
+    owner_.reset();
+    fail(doing, e.what());
+  } catch (const StoreError&) {
+    owner_.reset();
+    throw;
+  }
+  return *owner_;
+}
+
+std::optional<std::int64_t> MysqlRunStore::owner() const {
+  return owner_;
+}
+
+// On the store's own connection (held by `mutex_`), taken again whenever it
+// reconnects: the server frees it when the connection ends, however it ends.
+// After a lost connection the server may not have ended the old session yet,
+// which still holds it: the wait covers that, as take_daemon_lock's does.
+void MysqlRunStore::take_owner_lock() {
+  auto rows = db_->query("SELECT GET_LOCK(" + owner_lock_name(number(*owner_)) + ", 10)");
+  if (rows.empty() || text(rows[0][0]) != "1") {
+    db_.reset();
+    fail("taking the lock of owner " + number(*owner_), "it is held by another connection");
+  }
+}
+
+TakenOver MysqlRunStore::take_over_dead_owners(Timestamp now) {
+  const std::string doing = "taking over from dead owners";
   const std::string when = number(to_millis(now));
   return write(doing, [&](Try t) {
     MysqlConnection& db = t.db;
     Transaction transaction(db, in_batch_);
-    // A retry also finds what an earlier try committed: the lost ones of this `now`.
-    auto rows = db.query(std::string(kAttemptColumns) + "WHERE a.state = 'running'" +
+    // The owners of what is unfinished, this one aside; the dead among them
+    // are those whose named lock no connection holds.
+    std::vector<std::int64_t> others;
+    for (const MysqlRow& row : db.query(
+             "SELECT owner_id FROM attempts WHERE state = 'running' AND owner_id IS NOT NULL "
+             "UNION SELECT owner_id FROM runs WHERE status IN ('queued', 'running') "
+             "AND owner_id IS NOT NULL"))
+      if (integer(row[0]) != owner_) others.push_back(integer(row[0]));
+    std::vector<std::int64_t> dead = others;
+    if (!others.empty()) {
+      std::string ids;
+      for (std::int64_t id : others) ids += (ids.empty() ? "" : ", ") + number(id);
+      for (const MysqlRow& row :
+           db.query("SELECT owner_id FROM owners WHERE owner_id IN (" + ids + ") AND IS_USED_LOCK(" +
+                    owner_lock_name("owner_id") + ") IS NOT NULL"))
+        std::erase(dead, integer(row[0]));
+    }
+    TakenOver taken;
+    // A retry also finds what an earlier try committed: the runs it made this
+    // owner's (with this owner's own, which the caller knows already) and the
+    // attempts it made lost at this `now`.
+    for (const MysqlRow& row :
+         db.query("SELECT run_id FROM runs WHERE status IN ('queued', 'running') AND (" +
+                  of_dead("owner_id", dead) +
+                  (t.retry && owner_ ? " OR owner_id = " + number(owner_) : std::string()) +
+                  ") ORDER BY run_id FOR UPDATE"))
+      taken.runs.push_back(integer(row[0]));
+    auto rows = db.query(std::string(kAttemptColumns) + "WHERE (a.state = 'running' AND " +
+                         of_dead("a.owner_id", dead) + ")" +
                          (t.retry ? " OR (a.state = 'lost' AND a.finished_at = " + when + ")"
                                   : std::string()) +
                          " ORDER BY a.run_id, s.position, a.attempt FOR UPDATE");
     db.execute(
         "UPDATE run_steps s JOIN attempts a ON a.run_id = s.run_id AND a.step = s.step "
-        "SET s.state = 'lost' WHERE s.state = 'running' AND a.state = 'running'");
+        "SET s.state = 'lost' WHERE s.state = 'running' AND a.state = 'running' AND " +
+        of_dead("a.owner_id", dead));
     db.execute("UPDATE attempts SET state = 'lost', finished_at = " + when +
-               " WHERE state = 'running'");
+               " WHERE state = 'running' AND " + of_dead("owner_id", dead));
+    db.execute("UPDATE runs SET owner_id = " + number(owner_) +
+               " WHERE status IN ('queued', 'running') AND " + of_dead("owner_id", dead));
     transaction.commit();
-    std::vector<AttemptRecord> lost;
     for (const MysqlRow& row : rows) {
       AttemptRecord attempt = read_attempt(row, doing);
       attempt.state = StepState::lost;  // as the UPDATE above made it
       attempt.finished_at = now;
-      lost.push_back(std::move(attempt));
+      taken.lost.push_back(std::move(attempt));
     }
-    return lost;
+    return taken;
   });
 }
 
@@ -516,12 +625,12 @@ std::vector<RunSummary> MysqlRunStore::latest_runs() {
       // A run's rows (one per state) come together.
       if (summaries.empty() || summaries.back().run.run_id != integer(row[0]))
         summaries.push_back({read_run_columns(row, doing), {}});
-      const std::int64_t count = integer(row[11]);
+      const std::int64_t count = integer(row[kLatestRunsState + 1]);
       if (count == 0) continue;  // a run without steps
-      const auto state = parse_step_state(text(row[10]));
+      const auto state = parse_step_state(text(row[kLatestRunsState]));
       if (!state)
         fail(doing, "run " + std::to_string(summaries.back().run.run_id) +
-                        " has steps in unknown state '" + text(row[10]) + "'");
+                        " has steps in unknown state '" + text(row[kLatestRunsState]) + "'");
       summaries.back().step_counts[*state] = static_cast<int>(count);
     }
     return summaries;
@@ -564,6 +673,7 @@ AttemptRecord MysqlRunStore::read_attempt(const MysqlRow& row, std::string_view 
   if (auto code = optional_integer(row[6])) attempt.exit_code = static_cast<int>(*code);
   attempt.counts_as_retry = integer(row[7]) != 0;
   attempt.message = text(row[8]);
+  attempt.owner = optional_integer(row[9]);
   return attempt;
 }
 
@@ -584,6 +694,7 @@ RunRecord MysqlRunStore::read_run_columns(const MysqlRow& row, std::string_view 
   run.created_at = optional_time(row[7]).value_or(Timestamp{});
   run.started_at = optional_time(row[8]);
   run.finished_at = optional_time(row[9]);
+  run.owner = optional_integer(row[10]);
   return run;
 }
 

@@ -58,7 +58,11 @@ class MysqlRunStore final : public RunStore {
                       std::optional<int> exit_code, Timestamp at,
                       std::optional<StepState> step_state = std::nullopt,
                       const std::string& message = {}) override;
-  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  // The owner's life is a named lock its connection holds (GET_LOCK), taken
+  // again whenever the store reconnects; IS_USED_LOCK tells the dead.
+  std::int64_t register_owner(OwnerKind kind) override;
+  std::optional<std::int64_t> owner() const override;
+  TakenOver take_over_dead_owners(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
@@ -102,6 +106,7 @@ class MysqlRunStore final : public RunStore {
   }
   MysqlConnection& connection();
   void take_daemon_lock();
+  void take_owner_lock();
   [[noreturn]] void fail(std::string_view doing, std::string_view why) const;
   void notice(const std::string& level, const std::string& message) const;
 
@@ -121,6 +126,7 @@ class MysqlRunStore final : public RunStore {
   bool in_batch_ = false;  // inside write_batch: one try each, no transaction of their own
   std::unique_ptr<MysqlConnection> db_;  // null while the server is unreachable
   bool claimed_ = false;                 // claim_for_daemon: hold the lock on every connection
+  std::optional<std::int64_t> owner_;    // register_owner: hold its lock on every connection
 };
 
 }  // namespace nightshift

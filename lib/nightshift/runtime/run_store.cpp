@@ -3,6 +3,10 @@
 #include "nightshift/job_spec.h"
 #include "nightshift/run_time.h"
 
+#include <unistd.h>
+
+#include <array>
+
 namespace nightshift {
 
 std::string_view to_string(Trigger trigger) {
@@ -21,6 +25,16 @@ std::optional<Trigger> parse_trigger(std::string_view text) {
   for (Trigger trigger : {Trigger::schedule, Trigger::catchup, Trigger::manual})
     if (to_string(trigger) == text) return trigger;
   return std::nullopt;
+}
+
+std::string_view to_string(OwnerKind kind) {
+  return kind == OwnerKind::daemon ? "daemon" : "run";
+}
+
+std::string owner_host() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
+  return name.data();
 }
 
 Timestamp now_timestamp() {

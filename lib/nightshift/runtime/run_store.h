@@ -25,6 +25,13 @@ enum class Trigger { schedule, catchup, manual };
 std::string_view to_string(Trigger trigger);
 std::optional<Trigger> parse_trigger(std::string_view text);
 
+// Who starts runs and attempts on a store: the daemon (`nightshift serve`) or
+// a `nightshift run` process. Stored as "daemon" or "run".
+enum class OwnerKind { daemon, run };
+std::string_view to_string(OwnerKind kind);
+// This machine's name, recorded with an owner for an operator to read.
+std::string owner_host();
+
 // A store that cannot do what was asked (I/O, corruption, a lost server).
 class StoreError : public std::runtime_error {
  public:
@@ -84,6 +91,10 @@ struct AttemptRecord {
   // timeout, a cancel, a signal from outside nightshift), why it could not
   // start, a log it could not write. Never holds a secret.
   std::string message;
+  // The process that started it (RunStore::register_owner); nullopt for one
+  // started by a store without an owner (or before owners existed), which
+  // recovery takes for dead.
+  std::optional<std::int64_t> owner;
 };
 
 struct RunRecord {
@@ -97,6 +108,9 @@ struct RunRecord {
   Timestamp created_at;
   std::optional<Timestamp> started_at;
   std::optional<Timestamp> finished_at;
+  // The process that runs it: the one that created it, or the daemon that took
+  // it over from a dead owner (see RunStore::take_over_dead_owners).
+  std::optional<std::int64_t> owner;
   std::vector<StepRecord> steps;  // in the order given to create_run
 };
 
@@ -105,6 +119,12 @@ struct RunRecord {
 struct RunSummary {
   RunRecord run;
   std::map<StepState, int> step_counts;
+};
+
+// What RunStore::take_over_dead_owners found and took.
+struct TakenOver {
+  std::vector<AttemptRecord> lost;  // dead owners' running attempts, now lost
+  std::vector<std::int64_t> runs;   // their unfinished runs, now this owner's
 };
 
 struct JobSpec;
@@ -170,9 +190,23 @@ class RunStore : public RunReader {
                               std::optional<StepState> step_state = std::nullopt,
                               const std::string& message = {}) = 0;
 
-  // Recovery after a crash: every attempt still `running` becomes `lost`
-  // (finished at `now`). Returns them.
-  virtual std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) = 0;
+  // Makes this process an owner of what it starts: registers it (kind, host,
+  // pid) and holds a token of its life until the store is closed or the
+  // process ends, however it ends (a lock the kernel or the server frees).
+  // From then on create_run and start_attempt record it as the owner. Once,
+  // before the first of those writes; returns the owner's id. A store whose
+  // process never registers writes runs and attempts without an owner.
+  virtual std::int64_t register_owner(OwnerKind kind) = 0;
+  // This store's owner id, nullopt before register_owner.
+  virtual std::optional<std::int64_t> owner() const = 0;
+
+  // Recovery: what dead owners left becomes this store's owner's. Their
+  // running attempts, and every running attempt without an owner, become
+  // `lost` (finished at `now`); their unfinished runs (queued or running)
+  // take this owner, who resumes them. The runs and attempts of a live owner
+  // (a `nightshift run` at work, this process) are left alone. Cheap when
+  // there is nothing to take: a daemon calls it at start and then now and then.
+  virtual TakenOver take_over_dead_owners(Timestamp now) = 0;
 
   // The scheduler's watermark of a job (see RunReader::scheduled_through).
   virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
@@ -185,7 +219,8 @@ class RunStore : public RunReader {
   // Makes this process the one daemon (`serve`) on the store until it ends:
   // a second one would take the first's running attempts for lost and run
   // them again. Throws StoreError naming the store when another holds it.
-  // (`nightshift run` does not claim: it may run beside a daemon.)
+  // (`nightshift run` does not claim: it may run beside a daemon. It registers
+  // as an owner, so the daemon leaves its run alone while it lives.)
   virtual void claim_for_daemon() = 0;
 };
 

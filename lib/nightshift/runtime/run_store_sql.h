@@ -6,13 +6,14 @@
 
 namespace nightshift::run_store_sql {
 
+// owner_id (the last column of each) is NULL for a run or an attempt without an owner.
 inline constexpr char kRunColumns[] =
     "SELECT run_id, job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
-    "created_at, started_at, finished_at FROM runs ";
+    "created_at, started_at, finished_at, owner_id FROM runs ";
 
 inline constexpr char kAttemptColumns[] =
     "SELECT a.run_id, a.step, a.attempt, a.state, a.started_at, a.finished_at, a.exit_code, "
-    "a.counts_as_retry, a.message FROM attempts a "
+    "a.counts_as_retry, a.message, a.owner_id FROM attempts a "
     "JOIN run_steps s ON s.run_id = a.run_id AND s.step = a.step ";
 
 // The highest run_id of every job, read from the index runs_by_job (job, run_id).
@@ -33,7 +34,9 @@ inline constexpr char kLatestRunIdsSkipScan[] =
 // its steps counted by state, in one query: a row per run and state, the
 // columns of kRunColumns then the state and its count, ordered by job. A run
 // without steps has one row, with a NULL state and a count of 0. Only the
-// latest runs' steps are read (by the run_steps primary key).
+// latest runs' steps are read (by the run_steps primary key). The state is
+// column kLatestRunsState, its count the next one.
+inline constexpr int kLatestRunsState = 11;
 inline std::string latest_runs_query(const char* latest_run_ids) {
   return std::string("SELECT r.*, s.state, COUNT(s.step) FROM (") + kRunColumns +
          "WHERE run_id IN (" + latest_run_ids + ")) r "

@@ -1,5 +1,6 @@
 #include "nightshift/runtime/sqlite_run_store.h"
 
+#include "nightshift/runtime/owner_locks.h"
 #include "nightshift/runtime/run_store_sql.h"
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <system_error>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <limits>
@@ -23,7 +25,7 @@ namespace {
 
 // Migration N brings the schema from version N-1 to N, in one transaction.
 // Append only: a migration that has shipped is never edited.
-constexpr std::array<const char*, 3> kMigrations{{
+constexpr std::array<const char*, 4> kMigrations{{
     R"sql(
 CREATE TABLE runs (
   run_id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
@@ -78,9 +80,24 @@ CREATE TABLE job_watermarks (
     R"sql(
 ALTER TABLE attempts ADD COLUMN message TEXT;  -- NULL before version 3: no message
 )sql",
+    // 4: every run and attempt has an owner, the process that runs it; only a
+    // dead owner's attempts are lost. Rows from before have none (NULL), which
+    // recovery takes for dead, as it took every running attempt before.
+    R"sql(
+CREATE TABLE owners (
+  owner_id   INTEGER PRIMARY KEY AUTOINCREMENT,  -- owner N holds byte N of PATH.owners.lock
+  kind       TEXT    NOT NULL,  -- daemon | run
+  host       TEXT    NOT NULL,
+  pid        INTEGER NOT NULL,
+  started_at INTEGER NOT NULL
+);
+ALTER TABLE runs ADD COLUMN owner_id INTEGER;
+ALTER TABLE attempts ADD COLUMN owner_id INTEGER;
+)sql",
 }};
 
 using run_store_sql::kAttemptColumns;
+using run_store_sql::kLatestRunsState;
 using run_store_sql::kRunColumns;
 
 std::int64_t to_millis(Timestamp t) {
@@ -98,6 +115,14 @@ std::optional<Timestamp> from_millis(std::optional<std::int64_t> ms) {
 std::int64_t now_millis() {
   return to_millis(
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+}
+
+// The ids as a JSON array, bound to one parameter and read with json_each: one
+// cached statement whatever the number of ids.
+std::string json_array(const std::vector<std::int64_t>& ids) {
+  std::string out = "[";
+  for (std::int64_t id : ids) out += (out.size() > 1 ? "," : "") + std::to_string(id);
+  return out + "]";
 }
 
 bool is_run_end(RunStatus status) {
@@ -236,7 +261,10 @@ int SqliteRunStore::latest_schema_version() {
   return static_cast<int>(kMigrations.size());
 }
 
-SqliteRunStore::SqliteRunStore(sqlite3* db, std::string path) : path_(std::move(path)), db_(db) {}
+SqliteRunStore::SqliteRunStore(sqlite3* db, std::string path)
+    : path_(std::move(path)),
+      db_(db),
+      owner_locks_(std::make_unique<OwnerLocks>(path_ + ".owners.lock")) {}
 
 SqliteRunStore::~SqliteRunStore() {
   if (daemon_lock_ >= 0) ::close(daemon_lock_);
@@ -357,7 +385,7 @@ std::optional<std::int64_t> SqliteRunStore::create_run(const NewRun& run) {
   {
     Statement insert = prepare(
         "INSERT INTO runs (job, triggered_by, scheduled_at, scheduled_at_text, date, status, "
-        "created_at, fire_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, fire_key, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         doing);
     insert.bind_text(run.job)
         .bind_text(to_string(run.trigger))
@@ -366,7 +394,8 @@ std::optional<std::int64_t> SqliteRunStore::create_run(const NewRun& run) {
         .bind_text(run.date)
         .bind_text(to_string(run.status))
         .bind_int(to_millis(run.created_at))
-        .bind_optional_int(fire_key);
+        .bind_optional_int(fire_key)
+        .bind_optional_int(owner_);
     const int rc = insert.try_next();
     if (rc != SQLITE_DONE) {
       // Only a clash on runs_fire_key means "this fire time has its run"; all else is an error.
@@ -451,14 +480,15 @@ void SqliteRunStore::start_attempt(const AttemptRecord& attempt) {
       .next();
   if (sqlite3_changes(db_) == 0) fail(doing, "no such step");
   prepare(
-      "INSERT INTO attempts (run_id, step, attempt, state, started_at, counts_as_retry) "
-      "VALUES (?, ?, ?, 'running', ?, ?)",
+      "INSERT INTO attempts (run_id, step, attempt, state, started_at, counts_as_retry, "
+      "owner_id) VALUES (?, ?, ?, 'running', ?, ?, ?)",
       doing)
       .bind_int(attempt.run_id)
       .bind_text(attempt.step)
       .bind_int(attempt.attempt)
       .bind_int(to_millis(attempt.started_at))
       .bind_int(attempt.counts_as_retry ? 1 : 0)
+      .bind_optional_int(owner_)
       .next();
   transaction.commit();
 }
@@ -491,32 +521,105 @@ void SqliteRunStore::finish_attempt(std::int64_t run_id, const std::string& step
   transaction->commit();
 }
 
-std::vector<AttemptRecord> SqliteRunStore::mark_running_attempts_lost(Timestamp now) {
+std::int64_t SqliteRunStore::register_owner(OwnerKind kind) {
   std::lock_guard lock(mutex_);
-  const std::string doing = "marking running attempts lost";
+  if (owner_) return *owner_;
+  const std::string doing = "registering this process as an owner";
+  // The lock is held before the row commits: whoever sees the owner sees it alive.
   Transaction transaction(*this, doing);
-  std::vector<AttemptRecord> lost;
+  prepare("INSERT INTO owners (kind, host, pid, started_at) VALUES (?, ?, ?, ?)", doing)
+      .bind_text(to_string(kind))
+      .bind_text(owner_host())
+      .bind_int(::getpid())
+      .bind_int(now_millis())
+      .next();
+  const std::int64_t id = sqlite3_last_insert_rowid(db_);
+  try {
+    owner_locks_->hold(id);
+  } catch (const std::system_error& e) {
+    fail(doing, e.what());
+  }
+  transaction.commit();
+  owner_ = id;
+  return id;
+}
+
+std::optional<std::int64_t> SqliteRunStore::owner() const {
+  return owner_;
+}
+
+TakenOver SqliteRunStore::take_over_dead_owners(Timestamp now) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "taking over from dead owners";
+  Transaction transaction(*this, doing);
+  // The owners of what is unfinished, this one aside; the dead among them.
+  std::vector<std::int64_t> others;
+  {
+    Statement rows = prepare(
+        "SELECT owner_id FROM attempts WHERE state = 'running' AND owner_id IS NOT NULL "
+        "UNION SELECT owner_id FROM runs WHERE status IN ('queued', 'running') "
+        "AND owner_id IS NOT NULL",
+        doing);
+    while (rows.next())
+      if (rows.integer(0) != owner_) others.push_back(rows.integer(0));
+  }
+  std::vector<std::int64_t> dead;
+  try {
+    const std::vector<std::int64_t> live = owner_locks_->live(others);
+    for (std::int64_t id : others)
+      if (std::find(live.begin(), live.end(), id) == live.end()) dead.push_back(id);
+  } catch (const std::system_error& e) {
+    fail(doing, e.what());  // cannot tell the dead: take nothing
+  }
+  // Rows without an owner (from before owners, or a store that never
+  // registered) count as dead, as every running attempt did before.
+  const std::string dead_ids = json_array(dead);
+  constexpr char kOfDead[] = "(owner_id IS NULL OR owner_id IN (SELECT value FROM json_each(?1)))";
+  TakenOver taken;
+  std::vector<AttemptRecord>& lost = taken.lost;
+  {
+    Statement runs = prepare(std::string("SELECT run_id FROM runs WHERE status IN ('queued', "
+                                         "'running') AND ") +
+                                 kOfDead + " ORDER BY run_id",
+                             doing);
+    runs.bind_text(dead_ids);
+    while (runs.next()) taken.runs.push_back(runs.integer(0));
+  }
   {
     Statement running = prepare(std::string(kAttemptColumns) +
-                                    "WHERE a.state = 'running' ORDER BY a.run_id, s.position, "
-                                    "a.attempt",
+                                    "WHERE a.state = 'running' AND (a.owner_id IS NULL OR "
+                                    "a.owner_id IN (SELECT value FROM json_each(?1))) "
+                                    "ORDER BY a.run_id, s.position, a.attempt",
                                 doing);
+    running.bind_text(dead_ids);
     while (running.next()) lost.push_back(read_attempt(running));
   }
-  prepare(
-      "UPDATE run_steps SET state = 'lost' WHERE state = 'running' AND (run_id, step) IN "
-      "(SELECT run_id, step FROM attempts WHERE state = 'running')",
-      doing)
+  prepare(std::string("UPDATE run_steps SET state = 'lost' WHERE state = 'running' AND "
+                      "(run_id, step) IN (SELECT run_id, step FROM attempts "
+                      "WHERE state = 'running' AND ") +
+              kOfDead + ")",
+          doing)
+      .bind_text(dead_ids)
       .next();
-  prepare("UPDATE attempts SET state = 'lost', finished_at = ? WHERE state = 'running'", doing)
+  prepare(std::string("UPDATE attempts SET state = 'lost', finished_at = ?2 "
+                      "WHERE state = 'running' AND ") +
+              kOfDead,
+          doing)
+      .bind_text(dead_ids)
       .bind_int(to_millis(now))
+      .next();
+  prepare(std::string("UPDATE runs SET owner_id = ?2 WHERE status IN ('queued', 'running') AND ") +
+              kOfDead,
+          doing)
+      .bind_text(dead_ids)
+      .bind_optional_int(owner_)
       .next();
   transaction.commit();
   for (AttemptRecord& attempt : lost) {
     attempt.state = StepState::lost;
     attempt.finished_at = now;
   }
-  return lost;
+  return taken;
 }
 
 std::optional<RunRecord> SqliteRunStore::get_run(std::int64_t run_id) {
@@ -580,9 +683,9 @@ std::vector<RunSummary> SqliteRunStore::latest_runs() {
     // A run's rows (one per state) come together.
     if (summaries.empty() || summaries.back().run.run_id != rows.integer(0))
       summaries.push_back({read_run_columns(rows), {}});
-    const std::int64_t count = rows.integer(11);
+    const std::int64_t count = rows.integer(kLatestRunsState + 1);
     if (count == 0) continue;  // a run without steps
-    const std::string state = rows.text(10);
+    const std::string state = rows.text(kLatestRunsState);
     const auto parsed_state = parse_step_state(state);
     if (!parsed_state)
       fail(doing, "run " + std::to_string(summaries.back().run.run_id) +
@@ -617,6 +720,7 @@ RunRecord SqliteRunStore::read_run_columns(Statement& row) {
   run.created_at = from_millis(row.integer(7));
   run.started_at = from_millis(row.optional_integer(8));
   run.finished_at = from_millis(row.optional_integer(9));
+  run.owner = row.optional_integer(10);
   return run;
 }
 
@@ -670,6 +774,7 @@ AttemptRecord SqliteRunStore::read_attempt(Statement& row) {
     attempt.exit_code = static_cast<int>(*exit_code);
   attempt.counts_as_retry = row.integer(7) != 0;
   attempt.message = row.text(8);
+  attempt.owner = row.optional_integer(9);
   return attempt;
 }
 

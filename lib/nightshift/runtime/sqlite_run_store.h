@@ -21,6 +21,8 @@ struct sqlite3_stmt;
 
 namespace nightshift {
 
+class OwnerLocks;
+
 class SqliteRunStore final : public RunStore {
  public:
   // Opens (creating it and its parent directories if needed) and migrates the
@@ -46,7 +48,10 @@ class SqliteRunStore final : public RunStore {
                       std::optional<int> exit_code, Timestamp at,
                       std::optional<StepState> step_state = std::nullopt,
                       const std::string& message = {}) override;
-  std::vector<AttemptRecord> mark_running_attempts_lost(Timestamp now) override;
+  // The owner's life is a lock on its byte of PATH.owners.lock (OwnerLocks).
+  std::int64_t register_owner(OwnerKind kind) override;
+  std::optional<std::int64_t> owner() const override;
+  TakenOver take_over_dead_owners(Timestamp now) override;
   std::optional<RunRecord> get_run(std::int64_t run_id) override;
   std::vector<AttemptRecord> attempts(std::int64_t run_id) override;
   std::vector<RunRecord> list_runs(const std::string& job, int limit,
@@ -100,6 +105,8 @@ class SqliteRunStore final : public RunStore {
   ino_t inode_ = 0;  // inside write_batch: the writes' own transactions are its
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   int daemon_lock_ = -1;  // the claim's file, while held
+  std::unique_ptr<OwnerLocks> owner_locks_;  // this owner's lock, and the test of others'
+  std::optional<std::int64_t> owner_;        // set by register_owner
 };
 
 }  // namespace nightshift

@@ -4,6 +4,7 @@
 #include "nightshift/run_time.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
 
 #include <boost/asio/post.hpp>
@@ -11,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace nightshift {
 namespace {
@@ -22,6 +24,24 @@ namespace asio = boost::asio;
 constexpr std::chrono::seconds kRerunCommitWait{30};
 // How long start() waits for its first writes (catch-up runs) to commit.
 constexpr std::chrono::seconds kStartCommitWait{30};
+// How often a running daemon looks for owners that died since it started (a
+// `nightshift run` killed beside it): one indexed read of the owners of
+// unfinished runs and a lock test for each, so cheap enough to do often.
+constexpr std::chrono::seconds kOwnerSweepInterval{30};
+
+// What a take-over found: the runs now this daemon's, read with their attempts.
+struct TakenRuns {
+  TakenOver taken;
+  std::vector<std::pair<RunRecord, std::vector<AttemptRecord>>> runs;
+};
+
+TakenRuns take_over(RunStore& store) {
+  TakenRuns found;
+  found.taken = store.take_over_dead_owners(now_timestamp());
+  for (std::int64_t id : found.taken.runs)
+    if (auto run = store.get_run(id)) found.runs.emplace_back(std::move(*run), store.attempts(id));
+  return found;
+}
 
 }  // namespace
 
@@ -83,6 +103,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void stop() {
     std::lock_guard lock(mutex_);
     stopped_ = true;
+    if (sweep_timer_) sweep_timer_->cancel();
     for (auto& [job, timer] : timers_) timer->cancel();
     for (auto& [job, timer] : deadline_timers_) timer->cancel();
   }
@@ -122,6 +143,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
  private:
   void recover();
+  void took_over(TakenRuns& found);
+  void arm_owner_sweep();
+  void sweep_owners();
   void schedule_job(const Job& job, bool at_startup);
   void arm(const std::string& job, Instant at);
   void on_timer(const std::string& job_name);
@@ -169,34 +193,92 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // once a run of its fire time, or a later one, has succeeded.
   std::map<std::string, Instant> succeeded_through_;
   std::map<std::int64_t, Instant> started_;  // runs handed to the executor: their fire time
+  std::unique_ptr<asio::steady_timer> sweep_timer_;  // the next look for dead owners
   bool stopped_ = false;
 };
 
-// What a dead daemon left: running attempts become lost and restart; its
-// running runs resume; queued ones wait for their turn. At start-up, before
-// anything else writes: read and written here directly.
+// What dead owners left (a killed daemon, a killed `nightshift run`): their
+// running attempts become lost and restart; their running runs resume; queued
+// ones wait for their turn. The runs of a live `nightshift run` are its own and
+// left alone. At start-up, before anything else writes: read directly.
 void Scheduler::Impl::recover() {
-  auto lost = store_.mark_running_attempts_lost(now_timestamp());
-  for (const auto& a : lost) {
+  TakenRuns found = take_over(store_);
+  const auto self = store_.owner();
+  for (const RunRecord& run : store_.unfinished_runs())
+    if (run.owner && run.owner != self)
+      log("run " + std::to_string(run.run_id) + " of job " + run.job + " is " +
+          std::string(to_string(run.status)) + " under another live process (owner " +
+          std::to_string(*run.owner) + ", a nightshift run): left to it");
+  took_over(found);
+  for (const auto& job : jobs_->jobs()) start_queued(*job);
+  arm_owner_sweep();
+}
+
+// The lost attempts are reported and the runs taken over resume (queued ones
+// start when they may); a run this daemon runs already is not started twice.
+void Scheduler::Impl::took_over(TakenRuns& found) {
+  for (const auto& a : found.taken.lost) {
     log("attempt " + std::to_string(a.attempt) + " of step " + a.step + " of run " +
-        std::to_string(a.run_id) + " was lost with its daemon; it starts again");
-    if (auto run = store_.get_run(a.run_id); run && events_.attempt_lost)
-      events_.attempt_lost(run->job, a.step);
+        std::to_string(a.run_id) + " was lost with its owner" +
+        (a.owner ? " (owner " + std::to_string(*a.owner) + ")" : std::string()) +
+        "; it starts again");
+    for (const auto& [run, attempts] : found.runs)
+      if (run.run_id == a.run_id && events_.attempt_lost) events_.attempt_lost(run.job, a.step);
   }
-  for (RunRecord& run : store_.unfinished_runs()) {
+  std::set<std::string> queued_jobs;
+  for (auto& [run, attempts] : found.runs) {
+    if (started_.contains(run.run_id)) continue;
     auto job = jobs_->find(run.job);
     if (!job) {
       log("run " + std::to_string(run.run_id) + " of job " + run.job +
           " cannot resume: the job is no longer defined; marking it failed");
-      store_.set_run_status(run.run_id, RunStatus::failed, now_timestamp());
+      const std::int64_t id = run.run_id;
+      const std::string job_name = run.job;
+      persist("failing run " + std::to_string(id),
+              [id](RunStore& store) {
+                store.set_run_status(id, RunStatus::failed, now_timestamp());
+              },
+              [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
       continue;
     }
-    if (run.status != RunStatus::running) continue;
+    if (run.status != RunStatus::running) {
+      queued_jobs.insert(run.job);
+      continue;
+    }
+    log("run " + std::to_string(run.run_id) + " of job " + run.job + " resumes");
     started_[run.run_id] = run.scheduled_at;
-    auto attempts = store_.attempts(run.run_id);
     executor_.resume_run(job, std::move(run), std::move(attempts));
   }
-  for (const auto& job : jobs_->jobs()) start_queued(*job);
+  for (const std::string& name : queued_jobs)
+    if (auto job = jobs_->find(name)) start_queued(*job);
+}
+
+void Scheduler::Impl::arm_owner_sweep() {
+  // A store without an owner (some tests) cannot tell its own attempts from
+  // a dead owner's: it takes over at start only.
+  if (stopped_ || !store_.owner()) return;
+  if (!sweep_timer_) sweep_timer_ = std::make_unique<asio::steady_timer>(io_);
+  sweep_timer_->expires_after(kOwnerSweepInterval);
+  sweep_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: stopped
+    if (auto self = weak.lock()) self->sweep_owners();
+  });
+}
+
+// Through the writer, as every write past start(); the next sweep is armed
+// once this one is committed, so one is in flight at a time.
+void Scheduler::Impl::sweep_owners() {
+  std::lock_guard lock(mutex_);
+  if (stopped_) return;
+  auto found = std::make_shared<TakenRuns>();
+  persist(
+      "taking over from dead owners",
+      [found](RunStore& store) { *found = take_over(store); },  // a retried batch runs it again
+      [found](Impl& self) {
+        if (self.stopped_) return;
+        self.took_over(*found);
+        self.arm_owner_sweep();
+      });
 }
 
 void Scheduler::Impl::schedule_job(const Job& job, bool at_startup) {
@@ -306,9 +388,13 @@ void Scheduler::Impl::start_queued(const Job& job) {
         // Without their steps: a 2,000-step run costs one row here, not 2,001.
         std::vector<std::int64_t> queued;
         std::size_t running = 0;
+        // Another live process's runs count as active, but its queued run (a
+        // `nightshift run` between creating and starting it) is its to start.
+        const auto self = store.owner();
         for (const RunRecord& run : store.unfinished_runs_of(name)) {
           if (run.status == RunStatus::running) ++running;
-          if (run.status == RunStatus::queued) queued.push_back(run.run_id);
+          if (run.status == RunStatus::queued && (!run.owner || run.owner == self))
+            queued.push_back(run.run_id);
         }
         for (std::int64_t id : queued) {
           if (running++ >= limit) break;

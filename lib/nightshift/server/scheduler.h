@@ -35,7 +35,8 @@ struct SchedulerEvents {
   std::function<void(const std::string& job, std::optional<Instant> next)> next_run;
   std::function<void(const std::string& job, bool missed)> deadline_missed;
   std::function<void(double seconds)> schedule_delay;  // fire time → run start
-  // An attempt found running at start-up: its daemon died under it.
+  // An attempt found running whose owner died (the daemon before this one, a
+  // killed `nightshift run`): it starts again.
   std::function<void(const std::string& job, const std::string& step)> attempt_lost;
   std::function<void(const std::string& message)> log;
   // A change the scheduler has stored: a run created (queued) or started
@@ -59,8 +60,10 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Recovers what a previous daemon left (lost attempts restart, unfinished runs
-  // resume, queued runs start when they may), catches up missed fire times by
+  // Recovers what dead owners left (lost attempts restart, unfinished runs
+  // resume, queued runs start when they may; a live `nightshift run`'s run is
+  // left to it, and taken over if it dies later: looked for every 30 s),
+  // catches up missed fire times by
   // each job's `catchup`, then arms the timers. Reads the store on the calling
   // thread: call it before the io threads serve.
   void start(std::shared_ptr<const JobSet> jobs);
