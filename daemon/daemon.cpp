@@ -339,6 +339,7 @@ DaemonStatus Daemon::status() {
   s.pool_sizes = {config_.pools.begin(), config_.pools.end()};
   s.workers = engine_->workers();
   s.draining = draining();
+  s.owner = engine_->store().owner();  // set once, before any thread reads it
   return s;
 }
 

@@ -732,6 +732,20 @@ TEST_CASE("api: POST /runs/{id}/cancel is 202 for a queued or running run, 409 o
   CHECK(api.daemon.cancels.size() == 2);
 }
 
+TEST_CASE("api: POST /runs/{id}/cancel of a run another nightshift process runs is a 409") {
+  Fixture api;
+  // The store's runs are a `nightshift run` process's (owner 1); the daemon is owner 2.
+  auto other = api.daemon.run_store.memory.register_owner(OwnerKind::run);
+  api.daemon.daemon_status.owner = other + 1;
+  std::int64_t theirs = api.daemon.add_run("kpi", RunStatus::running);
+  std::string message = check_error(api(post("/runs/" + std::to_string(theirs) + "/cancel")), 409);
+  CHECK(message.find("run by another nightshift process") != std::string::npos);
+  CHECK(api.daemon.cancels.empty());
+  // The daemon's own runs are cancelled as ever.
+  api.daemon.daemon_status.owner = other;
+  CHECK(api(post("/runs/" + std::to_string(theirs) + "/cancel")).status == 202);
+}
+
 TEST_CASE("api: GET /runs/{id} of a finished run is read from the store once") {
   Fixture api;
   std::int64_t running = api.daemon.add_run("kpi", RunStatus::running, kMay1);

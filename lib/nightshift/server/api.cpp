@@ -367,6 +367,13 @@ HttpResponse Api::cancel(const std::string& id_text) {
   if (record->status != RunStatus::queued && record->status != RunStatus::running)
     return error(409, "run " + id_text + " has already ended (" +
                           std::string(to_string(record->status)) + ")");
+  // Another live process (a `nightshift run`) runs it: this daemon cannot stop it.
+  auto owner = daemon_.status().owner;
+  if (record->owner && owner && *record->owner != *owner)
+    return error(409, "run " + id_text + " is run by another nightshift process (owner " +
+                          std::to_string(*record->owner) +
+                          "): stop it there (Ctrl-C on its nightshift run); if that process "
+                          "has died, this daemon takes the run over within 30 s");
   daemon_.cancel(*id);
   return json_response(202, json::object{{"run_id", *id}, {"status", "cancelling"}});
 }

@@ -22,6 +22,9 @@ struct DaemonStatus {
   bool store_ok = true;
   std::string store_error;
   bool draining = false;  // shutting down: no run or step starts
+  // The daemon's owner id in the store (RunStore::register_owner): the runs
+  // of another owner are run by that process, not by this daemon.
+  std::optional<std::int64_t> owner;
   std::size_t steps_running = 0;
   std::size_t steps_ready = 0;
   int workers = 0;
