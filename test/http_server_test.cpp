@@ -456,6 +456,10 @@ TEST_CASE("http server: answers garbage with 400 or a close and stays up") {
 }
 
 // Issue #12: out of descriptors, the accept loop logged ten lines a second.
+// Not in the sanitizer builds: their runtimes open files to check a call (UBSan
+// reads /proc/self/maps for a virtual call's type), so with no descriptor left
+// it is the sanitizer that fails, in Catch's code or Asio's, not the server.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 TEST_CASE("http server: out of descriptors, accept backs off, says so once, then serves") {
   Harness h;
   h.start(echo);
@@ -467,24 +471,31 @@ TEST_CASE("http server: out of descriptors, accept backs off, says so once, then
   // Every descriptor taken but one, which the client takes: the server has none.
   std::vector<int> held;
   for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) held.push_back(fd);
-  REQUIRE(errno == EMFILE);
-  REQUIRE(!held.empty());
-  ::close(held.back());
-  held.pop_back();
-  RawClient raw(h.port());
-  REQUIRE(raw.connected());
-  REQUIRE(raw.send("GET /starved HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const int open_error = errno;
+  const bool had_one = !held.empty();
+  if (had_one) {
+    ::close(held.back());
+    held.pop_back();
+  }
+  std::optional<RawClient> raw;
+  raw.emplace(h.port());
+  const bool sent = raw->connected() &&
+                    raw->send("GET /starved HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   // Long enough for many retries at the first interval.
   std::this_thread::sleep_for(1500ms);
-  int failures_logged = h.count_logged("http accept failed");
+  const int failures_logged = h.count_logged("http accept failed");
   for (int fd : held) ::close(fd);
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &original) == 0);
 
+  REQUIRE(open_error == EMFILE);
+  REQUIRE(had_one);
+  REQUIRE(sent);
   CHECK(failures_logged == 1);
-  CHECK(raw.read_until("GET /starved"));  // served once descriptors are back
+  CHECK(raw->read_until("GET /starved"));  // served once descriptors are back
   CHECK(h.logged("http accept works again"));
   CHECK(serves(h));
 }
+#endif
 
 TEST_CASE("http server: a throwing handler answers 500") {
   Harness h;
