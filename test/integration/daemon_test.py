@@ -996,8 +996,10 @@ class WaitTest(DaemonTest):
                 except OSError:  # EIO: the terminal's other end has closed
                     pass
                 return output
-            wait_for(lambda: b"running          a" in read_some(), 30, "the wait to show step a running")
-            self.assertIn(b"0/2 steps done, 1 running, 0 failed", output)
+            # The change's line, then the progress line under it (two writes).
+            wait_for(lambda: b"running          a" in read_some() and
+                     b"0/2 steps done, 1 running, 0 failed" in output, 30,
+                     "the wait to show step a running, and the progress line")
             self.daemon.kill9()
             self.daemon.start(port=port)
             open(gate, "w").close()
