@@ -402,6 +402,11 @@ Row step_row(const json::value& step) {
 
 }  // namespace
 
+std::string local_clock_time() {
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return date::format("%T", date::make_zoned(local_zone(), now));
+}
+
 const date::time_zone* local_zone() {
   // date::current_zone() reads /etc/localtime only; users expect TZ to win.
   if (const char* tz = std::getenv("TZ"); tz && *tz) {

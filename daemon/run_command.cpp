@@ -1,5 +1,6 @@
 // nightshift run: runs one job once in the foreground on the same engine as
 // the daemon, records it in the store, and exits 0 iff the run succeeded.
+#include "api_client.h"
 #include "command.h"
 #include "engine.h"
 #include "options.h"
@@ -21,11 +22,6 @@ namespace po = boost::program_options;
 namespace nightshift::cli {
 namespace {
 
-std::string clock_time() {
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return date::format("%H:%M:%S", date::make_zoned(date::current_zone(), now));
-}
-
 // "850ms" under a second, "12.3s" above.
 std::string seconds(Duration d) {
   if (d < std::chrono::seconds(1)) return std::to_string(d.count()) + "ms";
@@ -38,12 +34,12 @@ std::string seconds(Duration d) {
 ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<void()>& on_end) {
   ExecutorEvents events;
   events.step_started = [](const Job&, std::int64_t, const std::string& step, int attempt) {
-    std::cout << clock_time() << "  start     " << step
+    std::cout << local_clock_time() << "  start     " << step
               << (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : "") << std::endl;
   };
   events.step_finished = [](const Job&, std::int64_t, const std::string& step, int attempt,
                             const StepResult& result, Duration elapsed, bool will_retry) {
-    std::cout << clock_time() << "  " << std::left << std::setw(10) << to_string(result.outcome)
+    std::cout << local_clock_time() << "  " << std::left << std::setw(10) << to_string(result.outcome)
               << step << " in " << seconds(elapsed);
     if (result.exit_code && result.outcome != StepState::succeeded)
       std::cout << ", exit " << *result.exit_code;
@@ -171,7 +167,7 @@ int run_command(int argc, char** argv) {
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int) {
           if (ec) return;
-          std::cout << clock_time() << "  cancelling run " << run_id << std::endl;
+          std::cout << local_clock_time() << "  cancelling run " << run_id << std::endl;
           engine.executor().cancel_run(run_id, "nightshift run was interrupted");
           signals.async_wait(on_signal);
         };

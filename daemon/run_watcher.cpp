@@ -19,11 +19,6 @@ using namespace std::chrono_literals;
 constexpr auto kGiveUpAfter = 60s;
 constexpr auto kRetryDelay = 500ms;
 
-std::string clock_time() {
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return date::format("%T", date::make_zoned(local_zone(), now));
-}
-
 std::optional<std::int64_t> int_field(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   if (v && v->is_int64()) return v->as_int64();
@@ -149,7 +144,7 @@ void RunWatcher::print(const json::value& run) {
   }
   auto changes = step_changes(run, seen_);
   if (!changes.empty()) clear_progress();
-  for (const auto& change : changes) std::cout << clock_time() << "  " << change << "\n";
+  for (const auto& change : changes) std::cout << local_clock_time() << "  " << change << "\n";
   show_progress();
   std::cout.flush();
 }
