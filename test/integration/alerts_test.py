@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import DaemonTest, free_port, http, main, wait_for
+from harness import DaemonTest, failing_job_with_deadline, free_port, http, main, wait_for
 
 DEPLOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy")
 RULES = os.path.join(DEPLOY, "prometheus", "nightshift-rules.yml")
@@ -166,20 +166,10 @@ class AlertsTest(DaemonTest):
         super().tearDown()
 
     def test_alerts_fire_in_a_real_prometheus(self):
-        # Deadlines are minutes of the day: aim at the next minute boundary
-        # with a few seconds to spare (this test waits up to a minute).
-        now = time.time()
-        deadline = (int(now) // 60 + 1) * 60
-        if deadline - now < 15:
-            deadline += 60
-        fire = time.gmtime(deadline - 10)
-        self.project.job("late", f"""\
-            job: late
-            schedule: "{fire.tm_sec} {fire.tm_min} {fire.tm_hour} * * *"
-            deadline: "{time.strftime('%H:%M', time.gmtime(deadline))}"
-            steps:
-              s: {{ shell: 'exit 1' }}
-            """)
+        # Fires 10 s before the next minute boundary at least 15 s away (this
+        # test waits up to a minute).
+        late, deadline = failing_job_with_deadline("late", 15, 10)
+        self.project.write("jobs.d/late.yaml", late)
         self.project.job("broken", """\
             job: broken
             steps:

@@ -14,7 +14,8 @@ import socket
 import subprocess
 import time
 
-from harness import NIGHTSHIFT, Daemon, DaemonTest, main, pid_alive, signal, wait_for
+from harness import (NIGHTSHIFT, TICK_JOB, Daemon, DaemonTest, failing_job_with_deadline, main,
+                     pid_alive, signal, wait_for)
 
 SECRET = "s3cr3t-hunter2"
 
@@ -437,14 +438,7 @@ class ScheduleTest(DaemonTest):
 
     def test_a_seconds_schedule_fires_on_time(self):
         # catchup: all, so a fire time the daemon woke late for still gets its run.
-        self.project.job("tick", """\
-            job: tick
-            schedule: "*/2 * * * * *"
-            catchup: all
-            max_active_runs: 5
-            steps:
-              s: { shell: 'true' }
-            """)
+        self.project.write("jobs.d/tick.yaml", TICK_JOB)
         self.daemon.start()
         rows = wait_for(lambda: (lambda r: r if len(r) >= 3 else None)(self.project.query(
             "SELECT scheduled_at, created_at, triggered_by FROM runs WHERE job = 'tick' "
@@ -764,20 +758,11 @@ class DeadlineTest(DaemonTest):
     project_args = FAST_STOP
 
     def test_a_restart_between_fire_time_and_deadline_keeps_watching_it(self):
-        # Deadlines are minutes of the day: aim at the next minute boundary
-        # with a few seconds to spare (this test waits up to a minute).
+        # Fires 4 s before the next minute boundary at least 8 s away (this
+        # test waits up to a minute).
+        late, deadline = failing_job_with_deadline("late", 8, 4)
+        self.project.write("jobs.d/late.yaml", late)
         now = time.time()
-        deadline = (int(now) // 60 + 1) * 60
-        if deadline - now < 8:
-            deadline += 60
-        fire = time.gmtime(deadline - 4)
-        self.project.job("late", f"""\
-            job: late
-            schedule: "{fire.tm_sec} {fire.tm_min} {fire.tm_hour} * * *"
-            deadline: "{time.strftime('%H:%M', time.gmtime(deadline))}"
-            steps:
-              s: {{ shell: 'exit 1' }}
-            """)
         self.daemon.start()
         wait_for(lambda: self.project.query("SELECT run_id FROM runs WHERE status = 'failed'"),
                  deadline - now + 10, "the fire time's run to fail")

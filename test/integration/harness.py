@@ -162,6 +162,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+# A job that fires every 2 s, runs every missed fire time (catchup: all) and
+# lets 5 runs overlap: fire times are easy to count across restarts.
+TICK_JOB = """\
+job: tick
+schedule: "*/2 * * * * *"
+catchup: all
+max_active_runs: 5
+steps:
+  s: { shell: 'true' }
+"""
+
+
+def failing_job_with_deadline(name, margin, lead):
+    """A job that fails, fired `lead` seconds before its deadline, which is the
+    next minute boundary at least `margin` seconds away (deadlines are minutes
+    of the day). Returns its YAML and the deadline (seconds since the epoch)."""
+    now = time.time()
+    deadline = (int(now) // 60 + 1) * 60
+    if deadline - now < margin:
+        deadline += 60
+    fire = time.gmtime(deadline - lead)
+    return (f"job: {name}\n"
+            f'schedule: "{fire.tm_sec} {fire.tm_min} {fire.tm_hour} * * *"\n'
+            f'deadline: "{time.strftime("%H:%M", time.gmtime(deadline))}"\n'
+            "steps:\n"
+            "  s: { shell: 'exit 1' }\n"), deadline
+
+
 def wait_for(predicate, timeout, message, interval=0.05):
     """Polls until predicate() is truthy and returns its value; fails after
     `timeout` seconds (a bound that only catches hangs)."""

@@ -19,7 +19,7 @@ import random
 import sys
 import time
 
-from harness import DaemonTest, main
+from harness import TICK_JOB, DaemonTest, main
 
 KILLS = 20
 LAYERS = 10
@@ -53,14 +53,7 @@ class SoakTest(DaemonTest):
         print(f"\nsoak seed: {seed} (NIGHTSHIFT_SOAK_SEED replays it)", file=sys.stderr)
         rng = random.Random(seed)
         self.project.write("jobs.d/soak.yaml", soak_job_yaml())
-        self.project.job("tick", """\
-            job: tick
-            schedule: "*/2 * * * * *"
-            catchup: all
-            max_active_runs: 5
-            steps:
-              s: { shell: 'true' }
-            """)
+        self.project.write("jobs.d/tick.yaml", TICK_JOB)
         self.daemon.start()
         answer = self.daemon.post("/jobs/soak/rerun")
         self.assertEqual(answer.status, 202, answer)
