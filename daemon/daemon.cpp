@@ -312,6 +312,9 @@ bool Daemon::deadline_missed(const std::string& job) {
 RunReader& Daemon::store() {
   return *readers_;
 }
+std::optional<std::int64_t> Daemon::owner() {
+  return engine_->store().owner();  // set once, before any thread asks
+}
 
 DaemonStatus Daemon::status() {
   DaemonStatus s;
@@ -339,7 +342,6 @@ DaemonStatus Daemon::status() {
   s.pool_sizes = {config_.pools.begin(), config_.pools.end()};
   s.workers = engine_->workers();
   s.draining = draining();
-  s.owner = engine_->store().owner();  // set once, before any thread reads it
   return s;
 }
 

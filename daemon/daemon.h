@@ -43,6 +43,7 @@ class Daemon final : public DaemonControl {
   std::optional<Instant> next_run(const std::string& job) override;
   bool deadline_missed(const std::string& job) override;
   RunReader& store() override;
+  std::optional<std::int64_t> owner() override;
   DaemonStatus status() override;
   std::string metrics() override;
   std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,

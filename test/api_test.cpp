@@ -736,13 +736,13 @@ TEST_CASE("api: POST /runs/{id}/cancel of a run another nightshift process runs 
   Fixture api;
   // The store's runs are a `nightshift run` process's (owner 1); the daemon is owner 2.
   auto other = api.daemon.run_store.memory.register_owner(OwnerKind::run);
-  api.daemon.daemon_status.owner = other + 1;
+  api.daemon.owner_id = other + 1;
   std::int64_t theirs = api.daemon.add_run("kpi", RunStatus::running);
   std::string message = check_error(api(post("/runs/" + std::to_string(theirs) + "/cancel")), 409);
   CHECK(message.find("run by another nightshift process") != std::string::npos);
   CHECK(api.daemon.cancels.empty());
   // The daemon's own runs are cancelled as ever.
-  api.daemon.daemon_status.owner = other;
+  api.daemon.owner_id = other;
   CHECK(api(post("/runs/" + std::to_string(theirs) + "/cancel")).status == 202);
 }
 

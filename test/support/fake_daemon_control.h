@@ -151,6 +151,7 @@ class FakeDaemonControl final : public DaemonControl {
   std::set<std::string> deadlines_missed;
   FailingRunStore run_store;
   DaemonStatus daemon_status;
+  std::optional<std::int64_t> owner_id;  // the daemon's, in the store
   std::string metrics_text = "# TYPE nightshift_jobs_loaded gauge\nnightshift_jobs_loaded 0\n";
   Scheduler::RerunResult rerun_answer{7, 202, ""};
   Diagnostics reload_answer;                     // empty: the reload is accepted
@@ -221,6 +222,7 @@ class FakeDaemonControl final : public DaemonControl {
     return deadlines_missed.count(job_name) > 0;
   }
   RunStore& store() override { return run_store; }
+  std::optional<std::int64_t> owner() override { return owner_id; }
   DaemonStatus status() override { return daemon_status; }
   std::string metrics() override { return metrics_text; }
   std::string log_path(const std::string& job_name, std::int64_t run_id, const std::string& step,

@@ -368,7 +368,7 @@ HttpResponse Api::cancel(const std::string& id_text) {
     return error(409, "run " + id_text + " has already ended (" +
                           std::string(to_string(record->status)) + ")");
   // Another live process (a `nightshift run`) runs it: this daemon cannot stop it.
-  auto owner = daemon_.status().owner;
+  auto owner = daemon_.owner();
   if (record->owner && owner && *record->owner != *owner)
     return error(409, "run " + id_text + " is run by another nightshift process (owner " +
                           std::to_string(*record->owner) +

@@ -22,9 +22,6 @@ struct DaemonStatus {
   bool store_ok = true;
   std::string store_error;
   bool draining = false;  // shutting down: no run or step starts
-  // The daemon's owner id in the store (RunStore::register_owner): the runs
-  // of another owner are run by that process, not by this daemon.
-  std::optional<std::int64_t> owner;
   std::size_t steps_running = 0;
   std::size_t steps_ready = 0;
   int workers = 0;
@@ -40,6 +37,9 @@ class DaemonControl {
   virtual std::optional<Instant> next_run(const std::string& job) = 0;
   virtual bool deadline_missed(const std::string& job) = 0;
   virtual RunReader& store() = 0;  // read connections of their own
+  // The daemon's owner id in the store (RunStore::register_owner): the runs
+  // of another owner are run by that process, not by this daemon.
+  virtual std::optional<std::int64_t> owner() = 0;
   virtual DaemonStatus status() = 0;
   virtual std::string metrics() = 0;
   // The file of an attempt's log ({log_dir}/{job}/{run_id}/{step}.{attempt}.log).
