@@ -108,6 +108,94 @@ class KpiExampleTest(ProjectTest):
                          independent)
 
 
+class CopyExampleTest(ProjectTest):
+    """examples/copy: rows copied between two servers with mysqldump | mysql
+    (here two databases of the test server, reached through the option files
+    the recipe uses), idempotent, and a failed dump leaves the target alone."""
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(REPO, "examples", "mysql", "seed.sql")) as f:
+            mysql_query(None, f.read())
+        mysql_query(None, "DROP DATABASE IF EXISTS dmp_copy; CREATE DATABASE dmp_copy")
+        shutil.rmtree(self.project.path("jobs.d"))
+        shutil.copytree(os.path.join(REPO, "examples", "copy", "jobs.d"), self.project.path("jobs.d"))
+        host, port, user, password = mysql_server()
+        for name in ("source", "target"):
+            self.write_cnf(name, host, port, user, password)
+        write_password(self.project)
+        with open(self.project.path("nightshift.yaml"), "a") as f:
+            f.write("connections:\n" + mysql_connection("source", "dmp"))
+        self.date = mysql_query(None, "SELECT CURRENT_DATE()")[0][0]
+        self.window = ("lesson_date > DATE(?) - INTERVAL 30 DAY AND lesson_date <= DATE(?)",
+                       self.date, self.date)
+
+    def tearDown(self):
+        mysql_query(None, "DROP DATABASE IF EXISTS dmp; DROP DATABASE IF EXISTS dmp_warehouse; "
+                          "DROP DATABASE IF EXISTS dmp_copy")
+        super().tearDown()
+
+    def write_cnf(self, name, host, port, user, password):
+        self.project.write(f"secrets/{name}.cnf",
+                           f"[client]\nhost={host}\nport={port}\nuser={user}\npassword={password}\n")
+
+    def rows(self, database):
+        where, *params = self.window
+        return mysql_query(database, f"SELECT * FROM registration WHERE {where} "
+                                     "ORDER BY registration_id", *params)
+
+    def test_example_config_is_valid(self):
+        for example in ("copy", "bigquery"):
+            result = subprocess.run([harness.NIGHTSHIFT, "check", "--config",
+                                     os.path.join(REPO, "examples", example, "nightshift.yaml")],
+                                    capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, example + ": " + result.stdout + result.stderr)
+
+    def test_copies_the_window_and_the_day_and_a_rerun_replaces_them(self):
+        self.assertRunOk(self.project.run("run", "copy_recent", "--date", self.date))
+        source = self.rows("dmp")
+        self.assertEqual(len(source), 30 * 200)
+        self.assertEqual(self.rows("dmp_copy"), source)
+        yesterday = mysql_query(None, "SELECT CURRENT_DATE() - INTERVAL 1 DAY")[0][0]
+        by_course = mysql_query("dmp", "SELECT lesson_date, course, COUNT(*) FROM registration "
+                                       "WHERE lesson_date = ? GROUP BY lesson_date, course "
+                                       "ORDER BY course", yesterday)
+        self.assertTrue(by_course)
+        self.assertEqual(mysql_query("dmp_copy", "SELECT * FROM course_day ORDER BY course"), by_course)
+
+        # The source changes; the target has a stray row in the window and an
+        # older one outside it. A rerun makes the window the source's again
+        # and leaves the rest of the target alone.
+        mysql_query("dmp", "DELETE FROM registration WHERE lesson_date = ? LIMIT 5", yesterday)
+        mysql_query("dmp_copy", "INSERT INTO registration (registration_id, student_id, course, "
+                                "lesson_date) VALUES (900001, 1, 'stray', ?), "
+                                "(900002, 1, 'old', DATE(?) - INTERVAL 90 DAY)", yesterday, self.date)
+        self.assertRunOk(self.project.run("run", "copy_recent", "--date", self.date))
+        self.assertEqual(self.rows("dmp_copy"), self.rows("dmp"))
+        self.assertEqual(len(self.rows("dmp_copy")), 30 * 200 - 5)
+        self.assertEqual(mysql_query("dmp_copy", "SELECT course FROM registration "
+                                                 "WHERE registration_id = 900002"), [("old",)])
+
+    def test_a_failed_dump_fails_the_step_and_leaves_the_target_as_it_was(self):
+        self.assertRunOk(self.project.run("run", "copy_recent", "--date", self.date))
+        before = self.rows("dmp_copy")
+        path = self.project.path("jobs.d", "copy_recent.yaml")
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("retries: 2", text)
+        self.project.write("jobs.d/copy_recent.yaml", text.replace("retries: 2", "retries: 0"))
+        host, port, user, _ = mysql_server()
+        self.write_cnf("source", host, port, user, "not the password")
+
+        result = self.project.run("run", "copy_recent", "--date", self.date, "--from", "copy_registration")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        run_id = self.project.query("SELECT MAX(run_id) FROM runs")[0][0]
+        self.assertEqual(self.project.step_states(run_id)["copy_registration"], "failed")
+        self.assertIn("Access denied", self.project.log("copy_recent", run_id, "copy_registration"))
+        # The DELETE reached the target before the dump failed; it was never committed.
+        self.assertEqual(self.rows("dmp_copy"), before)
+
+
 class SqlStepTest(ProjectTest):
     """SQL steps on the test server, one database per test."""
 
