@@ -4,10 +4,13 @@
 #include "command.h"
 #include "engine.h"
 #include "options.h"
+#include "progress_line.h"
 
 #include "nightshift/config_loader.h"
 #include "nightshift/job_set.h"
+#include "nightshift/run_forecast.h"
 #include "nightshift/run_time.h"
+#include "nightshift/runtime/step_history.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -15,7 +18,10 @@
 
 #include <iomanip>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace po = boost::program_options;
 
@@ -30,25 +36,59 @@ std::string seconds(Duration d) {
   return out.str();
 }
 
-// Prints a line per step start and end, as the executor reports them.
-ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<void()>& on_end) {
+// The terminal's view of the run: a line per step start and end, as the
+// executor reports them from its threads, and the progress line under them.
+struct Console {
+  std::mutex mutex;
+  ProgressLine progress;
+
+  // Prints LINE above the progress line, and records STEP's new status.
+  void change(const std::string& step, const std::string& status, const std::string& line) {
+    std::lock_guard lock(mutex);
+    progress.set(step, status);
+    if (!line.empty()) {
+      progress.clear();
+      std::cout << local_clock_time() << "  " << line << "\n";
+    }
+    progress.show();
+    std::cout.flush();
+  }
+  void end() {
+    std::lock_guard lock(mutex);
+    progress.clear();
+    std::cout.flush();
+  }
+};
+
+ExecutorEvents console_events(Console& console, std::optional<RunStatus>& outcome,
+                              std::function<void()>& on_end) {
   ExecutorEvents events;
-  events.step_started = [](const Job&, std::int64_t, const std::string& step, int attempt) {
-    std::cout << local_clock_time() << "  start     " << step
-              << (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : "") << std::endl;
+  events.step_started = [&console](const Job&, std::int64_t, const std::string& step,
+                                   int attempt) {
+    console.change(step, "running",
+                   "start     " + step +
+                       (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
   };
-  events.step_finished = [](const Job&, std::int64_t, const std::string& step, int attempt,
-                            const StepResult& result, Duration elapsed, bool will_retry) {
-    std::cout << local_clock_time() << "  " << std::left << std::setw(10) << to_string(result.outcome)
-              << step << " in " << seconds(elapsed);
+  events.step_finished = [&console](const Job&, std::int64_t, const std::string& step,
+                                    int attempt, const StepResult& result, Duration elapsed,
+                                    bool will_retry) {
+    std::ostringstream line;
+    line << std::left << std::setw(10) << to_string(result.outcome) << step << " in "
+         << seconds(elapsed);
     if (result.exit_code && result.outcome != StepState::succeeded)
-      std::cout << ", exit " << *result.exit_code;
-    if (!result.error.empty()) std::cout << ": " << result.error;
-    if (will_retry) std::cout << "; retrying after attempt " << attempt;
-    std::cout << std::endl;
+      line << ", exit " << *result.exit_code;
+    if (!result.error.empty()) line << ": " << result.error;
+    if (will_retry) line << "; retrying after attempt " << attempt;
+    console.change(step, will_retry ? "pending" : std::string(to_string(result.outcome)),
+                   line.str());
   };
-  events.run_finished = [&outcome, &on_end](const Job&, std::int64_t, RunStatus status,
-                                            Duration) {
+  events.step_state = [&console](const Job&, std::int64_t, const std::string& step,
+                                 StepState state, int) {
+    console.change(step, std::string(to_string(state)), "");
+  };
+  events.run_finished = [&console, &outcome, &on_end](const Job&, std::int64_t, RunStatus status,
+                                                      Duration) {
+    console.end();
     outcome = status;
     if (on_end) on_end();
   };
@@ -62,6 +102,16 @@ ExecutorEvents console_events(std::optional<RunStatus>& outcome, std::function<v
     std::cerr << "nightshift: " << message << std::endl;
   };
   return events;
+}
+
+// How long a whole run of JOB usually takes, from the store's history (plan);
+// nothing when a step has no history to go by.
+std::optional<std::chrono::milliseconds> expected_time(RunReader& store, const Job& job,
+                                                      const ConfigSpec& config) {
+  auto forecast = forecast_run(job, expected_step_durations(store, job.spec.name),
+                               effective_workers(config), config.pools);
+  if (!forecast.without_history.empty()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(forecast.makespan);
 }
 
 void print_summary(RunStore& store, std::int64_t run_id, const ConfigSpec& config,
@@ -147,8 +197,10 @@ int run_command(int argc, char** argv) {
 
   std::optional<RunStatus> outcome;
   std::function<void()> on_end;
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   try {
-    Engine engine(*config, console_events(outcome, on_end));
+    Console console{{}, ProgressLine(terminal)};  // outlives the engine, whose threads call it
+    Engine engine(*config, console_events(console, outcome, on_end));
     // The run and its attempts are this process's: a daemon on the same store
     // leaves them alone while it lives, and takes them over once it is dead.
     engine.store().register_owner(OwnerKind::run);
@@ -158,6 +210,12 @@ int run_command(int argc, char** argv) {
     std::int64_t run_id = engine.store().create_run(run).value();
     std::cout << "run " << run_id << " of " << job->spec.name << " for " << run.date
               << " (scheduled " << run.scheduled_at_text << ")" << std::endl;
+    if (terminal) {
+      // A run of the whole job is what the history predicts; a --from run is shorter.
+      if (from.empty()) console.progress.set_expected(expected_time(engine.store(), *job, *config));
+      for (std::size_t i = 0; i < rerun.size(); ++i)
+        console.progress.set(job->spec.steps[i].name, rerun[i] ? "pending" : "succeeded");
+    }
 
     // Ctrl-C or SIGTERM cancels: process groups are killed, `cancelled` recorded.
     // The signal wait is on a strand of its own, so the run's end can cancel it

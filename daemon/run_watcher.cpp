@@ -26,15 +26,11 @@ std::optional<std::int64_t> int_field(const json::object& o, std::string_view ke
   return std::nullopt;
 }
 
-bool is_final_step(const std::string& status) {
-  return status != "pending" && status != "ready" && status != "running";
-}
-
 }  // namespace
 
 RunWatcher::RunWatcher(ApiClient& events, ApiClient& reads, std::int64_t run_id, bool progress,
                        std::optional<std::chrono::milliseconds> expected)
-    : events_(events), reads_(reads), run_id_(run_id), progress_(progress), expected_(expected) {}
+    : events_(events), reads_(reads), run_id_(run_id), progress_(progress, expected) {}
 
 int RunWatcher::wait() {
   std::optional<std::chrono::steady_clock::time_point> failing_since;
@@ -57,7 +53,7 @@ int RunWatcher::wait() {
         },
         /*follow=*/true);
     if (result) {
-      clear_progress();
+      progress_.clear();
       return *result;
     }
     if (subscribed) failing_since.reset();
@@ -67,13 +63,13 @@ int RunWatcher::wait() {
     auto now = std::chrono::steady_clock::now();
     if (!failing_since) {
       failing_since = now;
-      clear_progress();
+      progress_.clear();
       std::cerr << "nightshift: "
                 << (streamed ? std::string("the daemon ended the event stream")
                              : streamed.error().message)
                 << "; still trying\n";
     } else if (now - *failing_since > kGiveUpAfter) {
-      clear_progress();
+      progress_.clear();
       std::string why = streamed ? "the event stream ended" : streamed.error().message;
       return report_failure({streamed ? 0 : streamed.error().status,
                              "stopped waiting for run " + std::to_string(run_id_) + ": " + why});
@@ -110,9 +106,9 @@ std::optional<int> RunWatcher::on_frame(std::string_view frame) {
   step.erase("job");
   std::string name = step.contains("step") ? std::string(step.at("step").as_string()) : "";
   // An event older than what the catch-up read already showed changes nothing.
-  auto known = statuses_.find(name);
+  const std::string* known = progress_.status(name);
   auto attempt = int_field(step, "attempt").value_or(0);
-  if (known != statuses_.end() && is_final_step(known->second) &&
+  if (known && is_final_step(*known) &&
       seen_[name].substr(seen_[name].find('#') + 1) == std::to_string(attempt))
     return std::nullopt;
   print(json::object{{"steps", json::array{std::move(step)}}});
@@ -127,7 +123,7 @@ std::optional<int> RunWatcher::catch_up() {
   }
   print(*run);
   if (auto status = final_run_status(*run)) {
-    clear_progress();
+    progress_.clear();
     std::cout << format_run_outcome(*run) << "\n";
     return *status == "succeeded" ? kExitOk : kExitFailure;
   }
@@ -139,36 +135,14 @@ void RunWatcher::print(const json::value& run) {
     for (const json::value& step : steps->as_array()) {
       const json::object& s = step.as_object();
       if (s.contains("step") && s.contains("status"))
-        statuses_[std::string(s.at("step").as_string())] = std::string(s.at("status").as_string());
+        progress_.set(std::string(s.at("step").as_string()), std::string(s.at("status").as_string()));
     }
   }
   auto changes = step_changes(run, seen_);
-  if (!changes.empty()) clear_progress();
+  if (!changes.empty()) progress_.clear();
   for (const auto& change : changes) std::cout << local_clock_time() << "  " << change << "\n";
-  show_progress();
+  progress_.show();
   std::cout.flush();
-}
-
-void RunWatcher::show_progress() {
-  if (!progress_ || statuses_.empty()) return;
-  int done = 0, running = 0, failed = 0;
-  for (const auto& [step, status] : statuses_) {
-    if (status == "running") ++running;
-    if (is_final_step(status)) ++done;
-    if (status == "failed" || status == "timed_out" || status == "upstream_failed") ++failed;
-  }
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started_);
-  std::cout << "\r\033[K" << done << "/" << statuses_.size() << " steps done, " << running
-            << " running, " << failed << " failed, " << format_elapsed(elapsed);
-  if (expected_) std::cout << " of about " << format_elapsed(*expected_);
-  progress_shown_ = true;
-}
-
-void RunWatcher::clear_progress() {
-  if (!progress_shown_) return;
-  std::cout << "\r\033[K";
-  progress_shown_ = false;
 }
 
 }  // namespace nightshift::cli

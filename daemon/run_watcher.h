@@ -7,6 +7,7 @@
 #pragma once
 
 #include "api_client.h"
+#include "progress_line.h"
 
 #include <boost/json/value.hpp>
 
@@ -36,18 +37,12 @@ class RunWatcher {
   // Reads the run whole and prints what changed; the exit code once it ended.
   std::optional<int> catch_up();
   void print(const boost::json::value& run);
-  void show_progress();
-  void clear_progress();
 
   ApiClient& events_;
   ApiClient& reads_;
   const std::int64_t run_id_;
-  const bool progress_;
-  const std::optional<std::chrono::milliseconds> expected_;
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::map<std::string, std::string> seen_;      // step -> "status#attempt" printed
-  std::map<std::string, std::string> statuses_;  // step -> its latest status
-  bool progress_shown_ = false;
+  std::map<std::string, std::string> seen_;  // step -> "status#attempt" printed
+  ProgressLine progress_;                     // and each step's latest status
 };
 
 }  // namespace nightshift::cli

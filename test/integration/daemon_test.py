@@ -6,7 +6,6 @@ from waiting for midnight; time bounds only catch hangs."""
 import datetime
 import json
 import os
-import pty
 import re
 import select
 import shutil
@@ -14,8 +13,8 @@ import socket
 import subprocess
 import time
 
-from harness import (NIGHTSHIFT, TICK_JOB, Daemon, DaemonTest, failing_job_with_deadline, main,
-                     pid_alive, signal, wait_for)
+from harness import (NIGHTSHIFT, TICK_JOB, Daemon, DaemonTest, Terminal, failing_job_with_deadline,
+                     main, pid_alive, signal, wait_for)
 
 SECRET = "s3cr3t-hunter2"
 
@@ -966,38 +965,20 @@ class WaitTest(DaemonTest):
         self.daemon.start()
         port = self.daemon.port
         # A pseudo-terminal, so that the progress line is drawn as for a person.
-        main_fd, child_fd = pty.openpty()
-        waiting = subprocess.Popen([NIGHTSHIFT, "rerun", "gated", "--wait", "--url", self.daemon.url],
-                                   stdin=subprocess.DEVNULL, stdout=child_fd, stderr=subprocess.PIPE)
-        os.close(child_fd)
-        output = b""
+        waiting = Terminal([NIGHTSHIFT, "rerun", "gated", "--wait", "--url", self.daemon.url])
         try:
-            def read_some():
-                nonlocal output
-                ready, _, _ = select.select([main_fd], [], [], 0.2)
-                try:
-                    if ready:
-                        output += os.read(main_fd, 65536)
-                except OSError:  # EIO: the terminal's other end has closed
-                    pass
-                return output
             # The change's line, then the progress line under it (two writes).
-            wait_for(lambda: b"running          a" in read_some() and
-                     b"0/2 steps done, 1 running, 0 failed" in output, 30,
+            wait_for(lambda: b"running          a" in waiting.read_some() and
+                     b"0/2 steps done, 1 running, 0 failed" in waiting.output, 30,
                      "the wait to show step a running, and the progress line")
             self.daemon.kill9()
             self.daemon.start(port=port)
             open(gate, "w").close()
-            deadline = time.monotonic() + 60
-            while waiting.poll() is None and time.monotonic() < deadline:
-                read_some()
-            self.assertEqual(waiting.wait(timeout=10), 0, output + waiting.stderr.read())
-            read_some()
+            code = waiting.wait(timeout=60)
+            self.assertEqual(code, 0, waiting.output + waiting.process.stderr.read())
+            output = waiting.output
         finally:
-            if waiting.poll() is None:
-                waiting.kill()
-            waiting.wait()
-            os.close(main_fd)
+            waiting.close()
         text = output.decode()
         # The attempt lost with the daemon runs again; the wait saw it through
         # (running, or already succeeded when it was back on the stream).

@@ -4,7 +4,7 @@ import os
 import random
 import time
 
-from harness import Project, ProjectTest, main, pid_alive, signal
+from harness import NIGHTSHIFT, Project, ProjectTest, Terminal, main, pid_alive, signal
 
 
 def intervals(folder):
@@ -173,6 +173,54 @@ class OutcomeTest(ProjectTest):
         self.assertEqual(self.project.step_states(1), {"s": "cancelled", "after": "cancelled"})
         self.assertEqual(self.project.query("SELECT status FROM runs"), [("cancelled",)])
         self.assertFalse(pid_alive(pid))
+
+
+class ProgressTest(ProjectTest):
+    def test_a_terminal_gets_a_progress_line_and_a_pipe_plain_lines(self):
+        self.project.job("three", """\
+            job: three
+            steps:
+              a: { shell: 'sleep 0.2' }
+              b: { shell: 'exit 3', depends_on: [a] }
+              c: { shell: 'true', depends_on: [b] }
+            """)
+        piped = self.project.run("run", "three")
+        self.assertEqual(piped.returncode, 1, piped.stdout + piped.stderr)
+        self.assertNotIn("steps done", piped.stdout)
+        self.assertNotIn("\x1b", piped.stdout)
+
+        # Now there is a history of a and b: not of c, which never ran, so no
+        # expected time yet.
+        terminal = Terminal([NIGHTSHIFT, "run", "three", "--config", self.project.path("nightshift.yaml")],
+                            cwd=self.project.dir)
+        try:
+            self.assertEqual(terminal.wait(timeout=60), 1, terminal.output)
+        finally:
+            terminal.close()
+        text = terminal.output.decode()
+        self.assertIn("\r\x1b[K0/3 steps done, 1 running, 0 failed", text)
+        self.assertIn("1/3 steps done, 1 running, 0 failed", text)
+        # b failed and c is upstream_failed: both done, both counted as failed.
+        self.assertIn("3/3 steps done, 0 running, 2 failed", text)
+        self.assertNotIn(" of about ", text)
+        # The progress line is erased before the summary.
+        self.assertRegex(text, r"\r\x1b\[Krun \d+ of three for .*: failed")
+
+    def test_the_expected_time_comes_from_the_history(self):
+        self.project.job("two", """\
+            job: two
+            steps:
+              a: { shell: 'true' }
+              b: { shell: 'true', depends_on: [a] }
+            """)
+        self.assertRunOk(self.project.run("run", "two"))
+        terminal = Terminal([NIGHTSHIFT, "run", "two", "--config", self.project.path("nightshift.yaml")],
+                            cwd=self.project.dir)
+        try:
+            self.assertEqual(terminal.wait(timeout=60), 0, terminal.output)
+        finally:
+            terminal.close()
+        self.assertRegex(terminal.output.decode(), r"2/2 steps done, 0 running, 0 failed, \S+ of about \S+")
 
 
 class SecretTest(ProjectTest):

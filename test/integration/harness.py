@@ -4,7 +4,9 @@ secrets) and the real nightshift binary run against it."""
 import itertools
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -201,6 +203,45 @@ def wait_for(predicate, timeout, message, interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s: {message}")
         time.sleep(interval)
+
+
+class Terminal:
+    """A command with its stdout on a pseudo-terminal, as a person runs it (a
+    progress line is drawn only there); what it wrote is in .output."""
+
+    def __init__(self, args, cwd=None):
+        main_fd, child_fd = pty.openpty()
+        self.fd = main_fd
+        self.output = b""
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=child_fd,
+                                        stderr=subprocess.PIPE, cwd=cwd)
+        os.close(child_fd)
+
+    def read_some(self):
+        """Reads what is there (up to 0.2 s); returns all output so far."""
+        ready, _, _ = select.select([self.fd], [], [], 0.2)
+        try:
+            if ready:
+                self.output += os.read(self.fd, 65536)
+        except OSError:  # EIO: the terminal's other end has closed
+            pass
+        return self.output
+
+    def wait(self, timeout):
+        """Reads until the command exits; its exit status."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self.read_some()
+        code = self.process.wait(timeout=10)
+        self.read_some()
+        return code
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stderr.close()
+        os.close(self.fd)
 
 
 class Daemon:
