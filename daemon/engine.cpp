@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "nightshift/runtime/highest_logged_run_id.h"
 #include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/process_runner.h"
 #include "nightshift/runtime/secret_resolver.h"
@@ -51,6 +52,9 @@ Engine::Engine(const ConfigSpec& config, ExecutorEvents events)
       store_(open_run_store(config, events.store_notice)),
       process_runner_(std::make_unique<ProcessRunner>(io_)),
       sql_runner_(std::make_unique<SqlStepRunner>(io_, workers_)) {
+  // Before any run is created: a store started afresh under a kept log_dir.
+  if (auto logged = highest_logged_run_id(config.log_dir); logged > 0)
+    store_->skip_run_ids_through(logged);
   ExecutorOptions options;
   options.workers = workers_;
   options.pools = config.pools;

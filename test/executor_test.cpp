@@ -237,6 +237,7 @@ class RecordingStore final : public RunStore {
   void set_scheduled_through(const std::string& job, Instant t) override {
     store_.set_scheduled_through(job, t);
   }
+  void skip_run_ids_through(std::int64_t run_id) override { store_.skip_run_ids_through(run_id); }
   void claim_for_daemon() override {}
   std::int64_t register_owner(OwnerKind kind) override { return store_.register_owner(kind); }
   std::optional<std::int64_t> owner() const override { return store_.owner(); }

@@ -249,6 +249,24 @@ TEMPLATE_TEST_CASE("run store: the scheduler's watermark survives a restart", "[
   CHECK_FALSE(store->scheduled_through("other"));
 }
 
+TEMPLATE_TEST_CASE("run store: run ids can skip past the log folders of an earlier store",
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  // A fresh store under a log_dir that holds folders up to run 41.
+  store->skip_run_ids_through(41);
+  CHECK(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))) == 42);
+  store->skip_run_ids_through(41);  // again, as at every start: no effect now
+  CHECK(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))) == 43);
+  store.reopen();
+  store->skip_run_ids_through(10);  // never lowers
+  CHECK(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))) == 44);
+  store->skip_run_ids_through(99);
+  CHECK(store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))) == 100);
+  // No run 99 or anything else appeared on the way.
+  CHECK(store->list_runs("kpi", 10).size() == 4);
+  CHECK(store->list_runs("", 10).size() == 0);
+}
+
 TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]", MemoryStore,
                    SqliteStore, MysqlStore) {
   TestType store;

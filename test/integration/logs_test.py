@@ -212,7 +212,7 @@ class LogsTest(DaemonTest):
 class LogFolderTest(ProjectTest):
     project_args = {"extra_config": "shutdown_grace: 2s\n"}
 
-    def test_a_run_id_whose_log_folder_exists_fails_its_steps_and_overwrites_nothing(self):
+    def test_a_store_reset_under_a_kept_log_dir_numbers_runs_past_its_folders(self):
         if STATE != "sqlite":
             self.skipTest("resets the SQLite store's file")
         self.project.job("once", """\
@@ -222,25 +222,49 @@ class LogFolderTest(ProjectTest):
             """)
         daemon = Daemon(self.project).start()
         try:
-            run = daemon.wait_for_run(daemon.post("/jobs/once/rerun").json["run_id"])
-            self.assertEqual(run["status"], "succeeded", run)
+            for expected in (1, 2):
+                run = daemon.wait_for_run(daemon.post("/jobs/once/rerun").json["run_id"])
+                self.assertEqual((run["run_id"], run["status"]), (expected, "succeeded"), run)
         finally:
             daemon.stop()
-        self.assertEqual(run["run_id"], 1)
-        # The store is reset; log_dir is kept: run ids start again at 1.
+        # The store is reset; log_dir is kept. The new store's first run is 3,
+        # not 1 (whose folder holds the old run 1's log, never overwritten).
         for name in os.listdir(self.project.path("var")):
             if name.startswith("nightshift.db"):
                 os.remove(self.project.path("var", name))
         daemon = Daemon(self.project).start()
         try:
             run = daemon.wait_for_run(daemon.post("/jobs/once/rerun").json["run_id"])
-            self.assertEqual(run["run_id"], 1)
-            self.assertEqual(run["status"], "failed", run)
+            self.assertEqual((run["run_id"], run["status"]), (3, "succeeded"), run)
+            self.assertEqual(daemon.get("/runs/3/steps/s/log").text, "run 3\n")
+            self.assertEqual(daemon.get("/runs/1").status, 404)
+        finally:
+            daemon.stop()
+        self.assertEqual(self.project.log("once", 1, "s"), "run 1\n")
+        # `nightshift run` numbers past the folders the same way.
+        self.assertRunOk(self.project.run("run", "once"))
+        self.assertEqual(self.project.log("once", 4, "s"), "run 4\n")
+
+    def test_a_run_id_whose_log_folder_appeared_meanwhile_fails_its_steps_and_overwrites_nothing(self):
+        # Another store's daemon writing to the same log_dir: a folder can
+        # still appear for an id this store has not given yet.
+        self.project.job("once", """\
+            job: once
+            steps:
+              s: { shell: 'echo "run $NIGHTSHIFT_RUN_ID"' }
+            """)
+        daemon = Daemon(self.project).start()
+        try:
+            os.makedirs(self.project.path("var", "logs", "once", "1"))
+            with open(self.project.path("var", "logs", "once", "1", "s.1.log"), "w") as f:
+                f.write("another store's run 1\n")
+            run = daemon.wait_for_run(daemon.post("/jobs/once/rerun").json["run_id"])
+            self.assertEqual((run["run_id"], run["status"]), (1, "failed"), run)
             attempts = run["steps"][0]["attempts"]
             self.assertEqual(len(attempts), 1, attempts)
             self.assertIn("exists already", attempts[0]["message"])
             self.assertIn("a log is never overwritten", attempts[0]["message"])
-            self.assertEqual(self.project.log("once", 1, "s"), "run 1\n")  # the first run's, kept
+            self.assertEqual(self.project.log("once", 1, "s"), "another store's run 1\n")
             self.assertEqual(daemon.get("/healthz").status, 200)
         finally:
             daemon.stop()

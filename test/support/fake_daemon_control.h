@@ -94,6 +94,10 @@ class FailingRunStore final : public RunStore {
     check();
     memory.set_scheduled_through(job, t);
   }
+  void skip_run_ids_through(std::int64_t run_id) override {
+    check();
+    memory.skip_run_ids_through(run_id);
+  }
   void claim_for_daemon() override { check(); }
   std::int64_t register_owner(OwnerKind kind) override {
     check();

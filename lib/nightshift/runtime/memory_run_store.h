@@ -4,6 +4,7 @@
 
 #include "nightshift/runtime/run_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -42,6 +43,9 @@ class MemoryRunStore : public RunStore {
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  void skip_run_ids_through(std::int64_t run_id) override {
+    next_run_id_ = std::max(next_run_id_, run_id + 1);
+  }
   void claim_for_daemon() override {}  // one process, one store
 
  private:

@@ -755,6 +755,23 @@ void MysqlRunStore::set_scheduled_through(const std::string& job, Instant t) {
   });
 }
 
+// InnoDB's auto-increment counter does not go back on a rollback: a row
+// inserted with the id and rolled back moves it past the id, and no reader
+// ever sees that row. (ALTER TABLE ... AUTO_INCREMENT could lower the counter
+// below the ids of runs retention pruned, and would give them out again.)
+void MysqlRunStore::skip_run_ids_through(std::int64_t run_id) {
+  write("skipping run ids through " + std::to_string(run_id), [&](Try t) {
+    if (integer(t.db.query("SELECT COALESCE(MAX(run_id), 0) FROM runs").at(0).at(0)) >= run_id)
+      return 0;  // a later run exists: so does a counter above it
+    Transaction transaction(t.db, false);
+    t.db.execute(
+        "INSERT INTO runs (run_id, job, triggered_by, scheduled_at, scheduled_at_text, date, "
+        "status, created_at) VALUES (" +
+        number(run_id) + ", '', 'manual', 0, '', '', 'failed', 0)");
+    return 0;  // rolled back as the transaction ends
+  });
+}
+
 void MysqlRunStore::claim_for_daemon() {
   std::lock_guard lock(mutex_);
   claimed_ = true;

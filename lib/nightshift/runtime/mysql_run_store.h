@@ -74,6 +74,7 @@ class MysqlRunStore final : public RunStore {
   void set_scheduled_through(const std::string& job, Instant t) override;
   // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
   // again whenever it reconnects (a lost connection loses the lock).
+  void skip_run_ids_through(std::int64_t run_id) override;
   void claim_for_daemon() override;
   void write_batch(const std::function<void()>& writes) override;
 

@@ -216,6 +216,12 @@ class RunStore : public RunReader {
   // The default runs them one after another, each on its own.
   virtual void write_batch(const std::function<void()>& writes) { writes(); }
 
+  // New runs get ids above `run_id`: a store started afresh under a kept
+  // log_dir must not give its runs the ids whose log folders are there (each
+  // such run would be refused: a log is never overwritten). Never lowers the
+  // next id; a no-op when a run with a higher id exists.
+  virtual void skip_run_ids_through(std::int64_t run_id) = 0;
+
   // Makes this process the one daemon (`serve`) on the store until it ends:
   // a second one would take the first's running attempts for lost and run
   // them again. Throws StoreError naming the store when another holds it.

@@ -811,6 +811,22 @@ void SqliteRunStore::write_batch(const std::function<void()>& writes) {
   transaction.commit();
 }
 
+// AUTOINCREMENT keeps the highest id ever given in sqlite_sequence, which
+// SQLite lets us raise (a fresh store has no row for runs yet).
+void SqliteRunStore::skip_run_ids_through(std::int64_t run_id) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "skipping run ids through " + std::to_string(run_id);
+  Transaction transaction(*this, doing);
+  prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'runs', 0 "
+          "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'runs')",
+          doing)
+      .next();
+  prepare("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'runs'", doing)
+      .bind_int(run_id)
+      .next();
+  transaction.commit();
+}
+
 void SqliteRunStore::claim_for_daemon() {
   if (daemon_lock_ >= 0) return;
   const std::string lock_path = path_ + ".daemon.lock";

@@ -64,6 +64,7 @@ class SqliteRunStore final : public RunStore {
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the
   // process ends however it ends.
   void write_batch(const std::function<void()>& writes) override;
+  void skip_run_ids_through(std::int64_t run_id) override;
   void claim_for_daemon() override;
 
   const std::string& path() const { return path_; }
