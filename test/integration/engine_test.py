@@ -176,6 +176,15 @@ class OutcomeTest(ProjectTest):
 
 
 class ProgressTest(ProjectTest):
+    def run_on_terminal(self, job):
+        """`nightshift run JOB` on a pseudo-terminal: (exit status, output)."""
+        terminal = Terminal([NIGHTSHIFT, "run", job, "--config", self.project.path("nightshift.yaml")],
+                            cwd=self.project.dir)
+        try:
+            return terminal.wait(timeout=60), terminal.output.decode()
+        finally:
+            terminal.close()
+
     def test_a_terminal_gets_a_progress_line_and_a_pipe_plain_lines(self):
         self.project.job("three", """\
             job: three
@@ -191,13 +200,8 @@ class ProgressTest(ProjectTest):
 
         # Now there is a history of a and b: not of c, which never ran, so no
         # expected time yet.
-        terminal = Terminal([NIGHTSHIFT, "run", "three", "--config", self.project.path("nightshift.yaml")],
-                            cwd=self.project.dir)
-        try:
-            self.assertEqual(terminal.wait(timeout=60), 1, terminal.output)
-        finally:
-            terminal.close()
-        text = terminal.output.decode()
+        code, text = self.run_on_terminal("three")
+        self.assertEqual(code, 1, text)
         self.assertIn("\r\x1b[K0/3 steps done, 1 running, 0 failed", text)
         self.assertIn("1/3 steps done, 1 running, 0 failed", text)
         # b failed and c is upstream_failed: both done, both counted as failed.
@@ -214,13 +218,9 @@ class ProgressTest(ProjectTest):
               b: { shell: 'true', depends_on: [a] }
             """)
         self.assertRunOk(self.project.run("run", "two"))
-        terminal = Terminal([NIGHTSHIFT, "run", "two", "--config", self.project.path("nightshift.yaml")],
-                            cwd=self.project.dir)
-        try:
-            self.assertEqual(terminal.wait(timeout=60), 0, terminal.output)
-        finally:
-            terminal.close()
-        self.assertRegex(terminal.output.decode(), r"2/2 steps done, 0 running, 0 failed, \S+ of about \S+")
+        code, text = self.run_on_terminal("two")
+        self.assertEqual(code, 0, text)
+        self.assertRegex(text, r"2/2 steps done, 0 running, 0 failed, \S+ of about \S+")
 
 
 class SecretTest(ProjectTest):

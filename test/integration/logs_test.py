@@ -209,17 +209,20 @@ class LogsTest(DaemonTest):
         self.assertLess(grown, limit_mib * 1024, f"RSS {before} KiB -> {after} KiB")
 
 
+ONCE_JOB = """\
+    job: once
+    steps:
+      s: { shell: 'echo "run $NIGHTSHIFT_RUN_ID"' }
+    """
+
+
 class LogFolderTest(ProjectTest):
     project_args = {"extra_config": "shutdown_grace: 2s\n"}
 
     def test_a_store_reset_under_a_kept_log_dir_numbers_runs_past_its_folders(self):
         if STATE != "sqlite":
             self.skipTest("resets the SQLite store's file")
-        self.project.job("once", """\
-            job: once
-            steps:
-              s: { shell: 'echo "run $NIGHTSHIFT_RUN_ID"' }
-            """)
+        self.project.job("once", ONCE_JOB)
         daemon = Daemon(self.project).start()
         try:
             for expected in (1, 2):
@@ -248,11 +251,7 @@ class LogFolderTest(ProjectTest):
     def test_a_run_id_whose_log_folder_appeared_meanwhile_fails_its_steps_and_overwrites_nothing(self):
         # Another store's daemon writing to the same log_dir: a folder can
         # still appear for an id this store has not given yet.
-        self.project.job("once", """\
-            job: once
-            steps:
-              s: { shell: 'echo "run $NIGHTSHIFT_RUN_ID"' }
-            """)
+        self.project.job("once", ONCE_JOB)
         daemon = Daemon(self.project).start()
         try:
             os.makedirs(self.project.path("var", "logs", "once", "1"))
