@@ -2,12 +2,30 @@
 // facts and actions, a Gantt chart of every attempt, the step table, and the
 // log of the selected step (followed while it runs). Live: step events change
 // the table and the bars at once; the details are fetched again shortly after.
+// The Gantt and the table draw only the rows in view; a filter by name or
+// state narrows both (a 2,000-step run's failed step is one choice away).
 import { ApiError, getJson, path } from "../api.js";
-import { append, attr, clear, h } from "../dom.js";
+import { append, attr, clear, h, select } from "../dom.js";
 import { ACTIVE, BAD, ago, badge, duration, elapsed, glyph, label, localIso } from "../format.js";
 import { criticalPath, ganttChart } from "../charts/gantt.js";
 import { cancelRun, confirmButton, rerun } from "./actions.js";
 import { logViewer } from "./log.js";
+import { stepTable } from "./step_table.js";
+
+// What the state filter matches.
+const FILTERS = [["", "any state"], ["attention", "not succeeded"], ["failed", "failed or timed out"],
+  ["running", "running or waiting"], ["succeeded", "succeeded"], ["upstream_failed", "upstream failed"]];
+
+function matches(s, filter) {
+  if (filter.text && !s.step.toLowerCase().includes(filter.text.toLowerCase())) return false;
+  switch (filter.status) {
+    case "": return true;
+    case "attention": return s.status !== "succeeded";
+    case "failed": return s.status === "failed" || s.status === "timed_out";
+    case "running": return ACTIVE.has(s.status) || s.status === "pending";
+    default: return s.status === filter.status;
+  }
+}
 
 export function runView(id, step, attempt, ctx) {
   let run = null;
@@ -18,15 +36,21 @@ export function runView(id, step, attempt, ctx) {
   let log = null;
   let pending = null;
   let ticker = null;
+  const filter = { text: "", status: "" };
   const header = h("div");
-  const ganttBox = h("div", { class: "scroll" });
-  const tableBox = h("div", { class: "scroll" });
+  const gantt = ganttChart();
+  const table = stepTable(ctx);
   const logBox = h("div");
-  const element = h("section", { "aria-labelledby": "run-title" }, header,
+  const count = h("span", { class: "muted small", role: "status" });
+  const filterText = h("input", { type: "search", placeholder: "filter steps by name", "aria-label": "filter steps by name", "data-filter": "text",
+                                  oninput: (e) => { filter.text = e.target.value; renderSteps(); } });
+  const filterStatus = select({ "aria-label": "filter steps by state", "data-filter": "status", onchange: (e) => { filter.status = e.target.value; renderSteps(); } }, FILTERS, "");
+  const filters = h("div", { class: "toolbar" }, filterText, filterStatus, count);
+  const element = h("section", { "aria-labelledby": "run-title" }, header, filters,
     h("h2", {}, "Timeline"),
     h("div", { class: "legend" }, h("span", {}, "one bar per attempt; retries side by side"),
       h("span", { class: "critical-key" }, "critical path"), h("span", { class: "st-lost" }, "hatched: lost (the daemon died)")),
-    ganttBox, logBox, h("h2", {}, "Steps"), tableBox);
+    gantt.element, logBox, h("h2", {}, "Steps"), table.element);
 
   function order() {
     const index = new Map((definition ? definition.topological_order : []).map((s, i) => [s, i]));
@@ -46,7 +70,7 @@ export function runView(id, step, attempt, ctx) {
         h("span", {}, "scheduled ", h("b", { title: localIso(new Date(run.scheduled_at)) }, run.scheduled_at.replace("T", " "))),
         h("span", {}, "started ", h("b", {}, ago(run.started_at))), h("span", {}, "finished ", h("b", {}, ago(run.finished_at))),
         h("span", {}, "duration ", h("b", {}, duration(elapsed(run.started_at, run.finished_at))))),
-      failedSteps.length ? h("p", {}, "Failed: ", failedSteps.map((s, i) => [i ? ", " : "",
+      failedSteps.length ? h("p", { class: "failed-steps" }, "Failed: ", failedSteps.map((s, i) => [i ? ", " : "",
         h("a", { href: `#/runs/${run.run_id}/steps/${encodeURIComponent(s.step)}` }, s.step), ` (${label(s.status)}${s.exit_code !== null ? `, exit ${s.exit_code}` : ""})`])) : null,
       h("div", { class: "toolbar" },
         h("button", { type: "button", class: "primary", "data-action": "rerun", title: `a new run of ${job} for ${run.date}, every step`,
@@ -59,24 +83,19 @@ export function runView(id, step, attempt, ctx) {
         active && ctx.actions.has("cancel") ? confirmButton("Cancel run", "Click again to cancel", () => cancelRun(ctx, run.run_id), { "data-action": "cancel" }) : null)]);
   }
 
+  // The steps in DAG order, those the filter leaves: the Gantt's rows and the table's.
+  let ordered = [];
+  let critical = new Set();
+
   function renderGantt() {
-    const deps = new Map((definition ? definition.steps : []).map((s) => [s.step, s.depends_on]));
-    clear(ganttBox).append(ganttChart(order(), criticalPath(run.steps, deps)));
+    gantt.show(ordered.filter((s) => matches(s, filter)), critical, ordered);
   }
 
-  function renderTable() {
-    const rows = order().map((s) => h("tr", { "data-step": s.step, "data-status": s.status, class: s.step === selectedStep ? "selected" : null },
-      h("td", {}, h("a", { href: `#/runs/${run.run_id}/steps/${encodeURIComponent(s.step)}` }, s.step)),
-      h("td", {}, badge(s.status), s.carried_over ? h("span", { class: "muted small" }, " carried over") : null),
-      h("td", { class: "num", title: s.attempts.map((a) => `#${a.attempt} ${label(a.status)}`).join(", ") }, s.attempts.length),
-      h("td", { class: "num" }, s.exit_code ?? "–"),
-      h("td", { class: "num" }, duration(elapsed(s.started_at, s.finished_at))),
-      h("td", { class: "hide-narrow" }, ago(s.started_at)),
-      h("td", {}, h("button", { type: "button", class: "small", "data-action": "rerun-from", title: `rerun ${s.step} and its downstream for ${run.date}`,
-                                onclick: (e) => rerun(ctx, run.job, { date: run.date, from: s.step }, e.target) }, "rerun from here"))));
-    clear(tableBox).append(h("table", { class: "steps" },
-      h("thead", {}, h("tr", {}, ["step", "status", "attempts", "exit", "duration", "started", ""].map((t, i) => h("th", { class: i === 5 ? "hide-narrow" : null }, t)))),
-      h("tbody", {}, rows)));
+  function renderSteps() {
+    const shown = ordered.filter((s) => matches(s, filter));
+    gantt.show(shown, critical, ordered);
+    table.show(run, shown, selectedStep);
+    count.textContent = shown.length === ordered.length ? `${ordered.length} steps` : `${shown.length} of ${ordered.length} steps`;
   }
 
   function logHead(s, want) {
@@ -125,12 +144,14 @@ export function runView(id, step, attempt, ctx) {
 
   function render() {
     renderHeader();
-    renderGantt();
-    renderTable();
+    const deps = new Map((definition ? definition.steps : []).map((s) => [s.step, s.depends_on]));
+    ordered = order();
+    critical = criticalPath(run.steps, deps);
+    renderSteps();
     renderLog(false);
     clearInterval(ticker);
-    // Running bars grow with the clock (small runs only; big ones on events).
-    if (ACTIVE.has(run.status) && run.steps.length <= 300) ticker = setInterval(renderGantt, 1000);
+    // Running bars grow with the clock (only the rows in view are drawn again).
+    if (ACTIVE.has(run.status)) ticker = setInterval(renderGantt, 1000);
   }
 
   async function refresh() {
@@ -145,9 +166,24 @@ export function runView(id, step, attempt, ctx) {
       getJson(path(["jobs", run.job, "runs"], { limit: 1 }), ctx.signal).catch(() => ({ runs: [] }))]);
     definition = defined;
     latestRunId = latest.runs.length ? latest.runs[0].run_id : null;
+    const first = !ordered.length;
     render();
-    if (selectedStep) logBox.scrollIntoView({ block: "nearest" });
+    if (selectedStep && first) reveal(selectedStep);
     ctx.replay(since, apply);
+  }
+
+  // A selected step: its row in view in the Gantt and the table, and its log.
+  function reveal(step) {
+    // A step the filter hides (a link, a deep link): the filter gives way.
+    const s = ordered.find((x) => x.step === step);
+    if (s && !matches(s, filter)) {
+      filter.text = filterText.value = "";
+      filter.status = filterStatus.value = "";
+      renderSteps();
+    }
+    gantt.reveal(step);
+    table.select(step);
+    logBox.scrollIntoView({ block: "nearest" });
   }
 
   function later() {
@@ -168,12 +204,8 @@ export function runView(id, step, attempt, ctx) {
     } else if (type === "step") {
       const s = run.steps.find((x) => x.step === data.step);
       if (s) s.status = data.status;
-      const tr = tableBox.querySelector(`tr${attr("data-step", data.step)}`);
-      if (tr) {
-        tr.dataset.status = data.status;
-        tr.children[1].replaceChildren(badge(data.status));
-      }
-      const bar = ganttBox.querySelector(`.bar${attr("data-step", data.step)}${attr("data-attempt", data.attempt)}`);
+      table.update(data.step, data.status);
+      const bar = gantt.element.querySelector(`.bar${attr("data-step", data.step)}${attr("data-attempt", data.attempt)}`);
       if (bar) {
         bar.dataset.status = data.status;
         bar.classList.forEach((c) => { if (c.startsWith("st-")) bar.classList.remove(c); });
@@ -194,9 +226,8 @@ export function runView(id, step, attempt, ctx) {
       selectedAttempt = newAttempt;
       if (!run) return;
       renderHeader();
-      for (const tr of tableBox.querySelectorAll("tr[data-step]")) tr.classList.toggle("selected", tr.dataset.step === newStep);
       renderLog(true);
-      if (newStep) logBox.scrollIntoView({ block: "nearest" });
+      if (newStep) reveal(newStep);
     },
     dispose() {
       clearTimeout(pending);
