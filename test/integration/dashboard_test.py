@@ -22,6 +22,7 @@ creates, so no state is caught by timing; time bounds only catch hangs."""
 import datetime
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -294,6 +295,14 @@ class DashboardTest(DaemonTest):
         self.assertEqual(rows["idle"].get_attribute("data-status"), "never")
         self.assertIn("failed", rows["pipe"].text)  # as text, not only as a colour
         self.assertEqual(b.all("tr[data-job]")[0].get_attribute("data-job"), "pipe")
+        # Times: "… ago" with the exact local time and its offset on hover; the
+        # next run in the job's zone, UTC on hover.
+        ago = b.one("tr[data-job='hello'] time[data-ago]")
+        self.assertRegex(ago.text, r"ago|just now")
+        self.assertRegex(ago.get_attribute("title"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
+        next_run = b.one("tr[data-job='idle'] time:not([data-ago])")
+        self.assertRegex(next_run.text, r"^\d{4}-\d\d-\d\d 00:10:00\+09:00$")
+        self.assertRegex(next_run.get_attribute("title"), r"^\d{4}-\d\d-\d\dT15:10:00Z \(UTC\)$")
         b.screenshot("overview")
 
         # --- the job page: grid cells and graph edges as the store has them ---
@@ -309,6 +318,10 @@ class DashboardTest(DaemonTest):
         edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")) for e in b.all("[data-from][data-to]")}
         self.assertEqual(edges, PIPE_EDGES)
         self.assertEqual(len(b.all("[data-from][data-to]")), len(PIPE_EDGES))
+        # The definition shows where a secret goes, never the secret.
+        b.click("details.definition summary")
+        wait_for(lambda: "DB_PASSWORD=***" in b.text("details.definition"), PAGE_TIMEOUT, "the definition's env")
+        self.assertNotIn("hunter2", b.driver.page_source)
         b.screenshot("job")
 
         # --- a rerun clicked in the page: the token is asked once ---
@@ -378,6 +391,20 @@ class DashboardTest(DaemonTest):
         b.one(".log-body[data-follow='ended']", LIVE_TIMEOUT)
         b.screenshot("run-log")
         self.assertEqual(d.wait_for_run(fourth)["status"], "failed")
+
+        # A narrow window (a phone on call): no view is wider than the
+        # window; wide parts (grid, graph, Gantt, tables) scroll in their boxes.
+        b.driver.set_window_size(390, 844)
+        width = "return [document.documentElement.scrollWidth, window.innerWidth]"
+        for fragment, ready, name in (("#/", "tr[data-job='pipe']", "overview"),
+                                      ("#/jobs/pipe", f"td[data-run='{fourth}'][data-step='slow']", "job"),
+                                      (f"#/runs/{second}/steps/broken", "pre.log[data-step='broken']", "run")):
+            b.open(fragment)
+            b.one(ready)
+            wait_for(lambda: (lambda w: w[0] <= w[1])(b.js(width)), PAGE_TIMEOUT,
+                     f"the {name} page to fit a narrow window (scroll width, window: {b.js(width)})")
+            b.screenshot(f"narrow-{name}")
+        self.assertNotIn("hunter2", b.driver.page_source)
 
         self.assert_clean(refused=1)
 
@@ -507,16 +534,21 @@ class DashboardTest(DaemonTest):
         self.daemon.start()
         run_id = self.rerun("big")
         self.assertEqual(self.daemon.wait_for_run(run_id, timeout=150)["status"], "succeeded")
+        order = self.daemon.get_json("/jobs/big")["topological_order"]
         b = self.start_browser()
 
         started = time.monotonic()
         b.open("#/jobs/big")
         count = "return document.querySelectorAll(arguments[0]).length"  # not 2,000 WebDriver handles a poll
         wait_for(lambda: b.js(count, ".node[data-step]") == len(ALL_STEPS), PAGE_TIMEOUT, "2,000 graph nodes")
-        b.one(f"td[data-run='{run_id}'][data-step='s19_099'][data-status='succeeded']")
+        # The grid draws the rows in view only, and says how many it holds.
+        b.one(f"table.grid[data-rows='{len(ALL_STEPS)}'][data-runs='1'] td[data-run='{run_id}'][data-step]")
         shown = time.monotonic() - started
         self.assertEqual(b.js(count, "[data-from][data-to]"), (LAYERS - 1) * (2 * WIDTH - 1))
-        self.assertEqual(b.js(count, "td[data-run][data-step]"), len(ALL_STEPS))
+        self.assertTrue(0 < b.js(count, "td[data-run][data-step]") < 200)
+        b.js("const box = document.querySelector('.grid-box'); box.scrollTop = box.scrollHeight")
+        b.one(f"td[data-run='{run_id}'][data-step='{order[-1]}'][data-status='succeeded']")
+        self.assertTrue(0 < b.js(count, "td[data-run][data-step]") < 200)
         # Usable: zooming answers (the page is not busy for good).
         view_box = "return document.querySelector('svg.dag').getAttribute('viewBox')"  # WebDriver's own getter misses SVG's camel case
         before = b.js(view_box)
@@ -533,7 +565,6 @@ class DashboardTest(DaemonTest):
         b.one(f"table.steps[data-rows='{len(ALL_STEPS)}'] tr[data-step]")
         run_shown = time.monotonic() - started
         b.screenshot("big-run")
-        order = self.daemon.get_json("/jobs/big")["topological_order"]
         drawn = b.js("return [...document.querySelectorAll('.bar[data-attempt]')].map((e) => e.dataset.step)")
         self.assertTrue(0 < len(drawn) < 200, f"{len(drawn)} bars drawn of {len(ALL_STEPS)}")
         self.assertEqual(drawn, order[:len(drawn)])

@@ -1,12 +1,14 @@
 // The job page (#/jobs/{job}): the run grid (steps x runs, newest run first),
 // the DAG coloured by the selected run, recent durations, the definition, and
 // the job's actions. Live: a step event recolours its cell and node at once;
-// a new run adds its column.
+// a new run adds its column. The grid draws only the rows (steps) in view
+// (windowed.js): a 2,000-step job's grid costs a screen's worth of cells.
 import { getJson, path } from "../api.js";
 import { append, attr, clear, h } from "../dom.js";
 import { ACTIVE, badge, duration, elapsed, glyph, label, zoned } from "../format.js";
 import { dagChart } from "../charts/dag.js";
 import { durationBars } from "../charts/bars.js";
+import { windowed } from "../windowed.js";
 import { jobActions, rerun } from "./actions.js";
 
 // Runs in the grid: as many as stay light (each run carries all its steps).
@@ -42,6 +44,23 @@ export function jobView(job, ctx) {
   let pending = null;
   const header = h("div");
   const gridBox = h("div", { class: "grid-box" });
+  const gridTop = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td"));
+  const gridBottom = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td"));
+  const gridHead = h("thead");
+  const gridBody = h("tbody", {}, gridTop, gridBottom);
+  const gridTable = h("table", { class: "grid", "aria-label": "runs by step; newest run first" }, gridHead, gridBody);
+  const noRuns = h("p", { class: "muted" }, "no runs yet");
+  let byRun = [];
+  const grid = windowed({
+    box: gridBox, container: gridBody, tail: gridBottom, rowHeight: 24, offset: () => gridHead.offsetHeight,
+    make: (i) => gridRow(definition.topological_order[i]),
+    sized: (first, last, count) => {
+      gridTop.hidden = first === 0;
+      gridBottom.hidden = last === count;
+      gridTop.style.height = `${first * grid.rowHeight}px`;
+      gridBottom.style.height = `${(count - last) * grid.rowHeight}px`;
+    },
+  });
   const graphNote = h("p", { class: "muted small" });
   const graphBox = h("div");
   const chartBox = h("div", { class: "scroll" });
@@ -81,9 +100,24 @@ export function jobView(job, ctx) {
         date, forDate, jobActions(ctx, job, definition.paused))]);
   }
 
+  function gridRow(step) {
+    const tr = h("tr", {}, h("th", { class: "step", scope: "row", title: step }, step));
+    runs.forEach((run, i) => {
+      const s = byRun[i].get(step);
+      if (!s) {
+        tr.append(h("td", { title: cellTitle(step, run, s) }));
+        return;
+      }
+      tr.append(h("td", { class: [`st-${s.status}`, s.carried_over ? "carried" : null], "data-run": run.run_id,
+                          "data-step": step, "data-status": s.status },
+        h("a", { href: `#/runs/${run.run_id}/steps/${encodeURIComponent(step)}`, title: cellTitle(step, run, s),
+                 "aria-label": `${step}: ${label(s.status)}` }, glyph(s.status))));
+    });
+    return tr;
+  }
+
   function renderGrid() {
     const steps = definition.topological_order;
-    const table = h("table", { class: "grid", "aria-label": "runs by step; newest run first" });
     const head = h("tr", {}, h("th", { class: "step" }, "step \\ run"));
     for (const run of runs) {
       head.append(h("th", { class: ["run", run.run_id === selected ? "selected" : null], "data-run": run.run_id, "data-status": run.status, scope: "col" },
@@ -92,25 +126,16 @@ export function jobView(job, ctx) {
         h("button", { type: "button", class: "link small", title: `colour the graph by run ${run.run_id}`,
                       "aria-pressed": String(run.run_id === selected), onclick: () => { pinned = true; select(run.run_id); } }, "◉")));
     }
-    const body = document.createDocumentFragment();
-    const byRun = runs.map((r) => new Map(r.steps.map((s) => [s.step, s])));
-    for (const step of steps) {
-      const tr = h("tr", {}, h("th", { class: "step", scope: "row", title: step }, step));
-      runs.forEach((run, i) => {
-        const s = byRun[i].get(step);
-        if (!s) {
-          tr.append(h("td", { title: cellTitle(step, run, s) }));
-          return;
-        }
-        tr.append(h("td", { class: [`st-${s.status}`, s.carried_over ? "carried" : null], "data-run": run.run_id,
-                            "data-step": step, "data-status": s.status },
-          h("a", { href: `#/runs/${run.run_id}/steps/${encodeURIComponent(step)}`, title: cellTitle(step, run, s),
-                   "aria-label": `${step}: ${label(s.status)}` }, glyph(s.status))));
-      });
-      body.append(tr);
-    }
-    clear(gridBox).append(runs.length ? table : h("p", { class: "muted" }, "no runs yet"));
-    table.append(h("thead", {}, head), h("tbody", {}, body));
+    gridHead.replaceChildren(head);
+    for (const spacer of [gridTop, gridBottom]) spacer.firstChild.colSpan = runs.length + 1;
+    byRun = runs.map((r) => new Map(r.steps.map((s) => [s.step, s])));
+    gridTable.dataset.rows = steps.length;
+    gridTable.dataset.runs = runs.length;
+    gridTable.setAttribute("aria-rowcount", steps.length + 1);
+    // The table stays in the box (its scroll position and focus with it).
+    const shown = runs.length ? gridTable : noRuns;
+    if (gridBox.firstChild !== shown) clear(gridBox).append(shown);
+    grid.show(runs.length ? steps.length : 0);
   }
 
   function select(runId) {
