@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Dashboard benchmarks (issue #10), timed by Chromium itself:
 
-    bench/dashboard_bench.py [--nightshift build/daemon/nightshift] [--runs 5] [--quick]
+    bench/dashboard_bench.py [--nightshift build/daemon/nightshift] [--nightshift-old PATH]
+                             [--runs 5] [--render-only] [--quick]
 
 One daemon (test/integration/harness.py's Daemon, SQLite store) holds 1,000
 jobs: 998 generated one-step jobs that each ran once (some failed), `big` (a
@@ -15,7 +16,9 @@ test/integration/dashboard_test.py does (its Browser class).
    injected before the page's own (CDP Page.addScriptToEvaluateOnNewDocument)
    watches the DOM with a MutationObserver and stamps performance.now() (ms
    since navigation start, Navigation Timing's origin) when the view holds
-   its data: 1,000 job rows; 2,000 Gantt bars and 2,000 step rows. "painted"
+   its data: 1,000 job rows; the Gantt and the step table of 2,000 steps (all
+   2,000 bars and rows, or, windowed, the rows in view of a chart and a
+   table that say they hold 2,000: data-bars, data-rows). "painted"
    is the first task after the next animation frame (style, layout and paint
    done). The split: Navigation Timing (document, DOMContentLoaded, load) and
    Resource Timing of the API fetches (when the last one's answer was read).
@@ -29,7 +32,10 @@ test/integration/dashboard_test.py does (its Browser class).
    the page stamps the message's arrival, to split transport from rendering.
    The overview is timed the same way on the job's row (informative).
 
-Each figure is the median of --runs tries after one untimed warm-up. Markdown
+Each figure is the median of --runs tries after one untimed warm-up. With
+--nightshift-old (e.g. main's binary: the dashboard is built into it), the
+render times are taken of both, a try of each in turn on the same store (the
+daemon is restarted on the same port with the other binary). Markdown
 report on stdout, progress on stderr. Not a test: ctest does not run it.
 """
 
@@ -43,7 +49,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import REPO, median, progress, snapshot_binary
+from benchlib import REPO, binaries_line, median, progress, snapshot_binary
 
 RENDER_GOAL_MS = 1000
 LIVE_GOAL_MS = 200
@@ -52,14 +58,15 @@ SETUP_TIMEOUT = 900       # seconds for the runs the pages show to end
 PAGE_TIMEOUT = 120
 
 # Stamps, in the page, when the view first holds what `want` lists:
-# [{name, selector, count}]; then the first task after the next frame.
+# [{name, selector, count} or {name, any: [{selector, count}, ...]}]; then the first task after the next frame.
 WATCH_RENDER = """
 (() => {
   const want = %s;
   const marks = window.__marks = {};
+  const holds = (w) => (w.any || [w]).some((c) => document.querySelectorAll(c.selector).length >= c.count);
   const check = () => {
     for (const w of want) {
-      if (w.name in marks || document.querySelectorAll(w.selector).length < w.count) continue;
+      if (w.name in marks || !holds(w)) continue;
       marks[w.name] = performance.now();
       requestAnimationFrame(() => setTimeout(() => { marks[w.name + ":painted"] = performance.now(); }, 0));
     }
@@ -99,6 +106,8 @@ return new Promise((resolve) => { source.onopen = () => resolve(true); });
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nightshift", default=os.path.join(REPO, "build", "daemon", "nightshift"))
+    parser.add_argument("--nightshift-old", default=None, metavar="PATH",
+                        help="a second binary (e.g. main's) whose render times are taken beside")
     parser.add_argument("--runs", type=int, default=5, help="timed tries per figure (after a warm-up)")
     parser.add_argument("--render-only", action="store_true", help="only the render times (1 and 2)")
     parser.add_argument("--quick", action="store_true", help="100 jobs, a 200-step run, 2 tries: checks the script only")
@@ -206,21 +215,37 @@ class Bench:
         return {m["name"]: m["value"] for m in d.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
                 if m["name"] in wanted}
 
+    def use(self, binary):
+        """Restarts the daemon with `binary` (same store, same port) unless it runs it."""
+        if self.harness.NIGHTSHIFT == binary:
+            return
+        port = self.daemon.port
+        self.daemon.stop(timeout=30)
+        self.harness.NIGHTSHIFT = binary
+        self.daemon.start(port=port)
+
     def render(self, fragment, want, key):
-        self.load(fragment, want)  # warm-up
-        tries = []
-        for n in range(self.args.runs):
+        """{binary: tries}: a try of each binary in turn, after a warm-up of each."""
+        binaries = [self.args.nightshift] + ([self.args.nightshift_old] if self.args.nightshift_old else [])
+        for binary in binaries:
+            self.use(binary)
+            self.load(fragment, want)  # warm-up
+        tries = {binary: [] for binary in binaries}
+        for n in range(self.args.runs * len(binaries)):
+            binary = binaries[n % len(binaries)]
+            self.use(binary)
             t = self.load(fragment, want)
             # The API answers the view waited for: those that ended before it rendered.
             before = [a for a in t["api"] if a["end"] <= t["marks"][key]]
             t["api_end"] = max((a["end"] for a in before), default=float("nan"))
             t["api_names"] = [a["name"].split("/", 3)[-1] for a in before]
-            tries.append(t)
+            tries[binary].append(t)
             if t["marks"][key] > 5 * RENDER_GOAL_MS:
                 progress("  slow: " + ", ".join(f"{a['name'].split('/', 3)[-1]} {a['start']:.0f}-{a['end']:.0f}" for a in t["api"]))
-            progress(f"  {fragment} try {n + 1}: data {t['marks'][key]:.0f} ms, painted "
+            progress(f"  {'old ' if binary != binaries[0] else ''}{fragment} try {n // len(binaries) + 1}: data {t['marks'][key]:.0f} ms, painted "
                      f"{t['marks'][key + ':painted']:.0f} ms (last API answer {t['api_end']:.0f} ms; main thread: "
                      + ", ".join(f"{k.replace('Duration', '')} {v:.0f}" for k, v in t["cpu"].items()) + ")")
+        self.use(binaries[0])
         return tries
 
     # --- 3: a stored state change to the page ---
@@ -266,12 +291,14 @@ def row(name, values, goal=None, unit="ms"):
     return f"| {name} | {m:.0f} {unit} | {spread} |{' < ' + str(goal) + ' ' + unit + verdict if goal else ' –'} |"
 
 
-def report(args, bench, overview, runpage, live_run, live_job, live_overview):
+def report(args, bench, overviews, runpages, live_run, live_job, live_overview):
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
+    overview, runpage = overviews[args.nightshift], runpages[args.nightshift]
     out = [f"Dashboard benchmark, {datetime.date.today()}, revision {args.revision} "
            f"(binary {args.binary_sha}), {os.cpu_count()} cores, {platform.machine()}, {chromium}",
-           f"`uptime` at the end: {uptime}", "",
+           f"binaries: {binaries_line(args)}",
+           f"`uptime` at the start: {args.uptime_start}", f"`uptime` at the end: {uptime}", "",
            f"Medians of {args.runs} tries after a warm-up (min–max beside). Render times are ms since "
            "navigation start (performance.now()).", "",
            "| what | median | range | goal |", "| --- | --- | --- | --- |"]
@@ -281,17 +308,26 @@ def report(args, bench, overview, runpage, live_run, live_job, live_overview):
     out.append(row(f"overview, {n} jobs: painted", [t["marks"]["rows:painted"] for t in overview], RENDER_GOAL_MS))
     out.append(row(f"run page, {steps} steps: bars and rows in the DOM", [t["marks"]["run"] for t in runpage]))
     out.append(row(f"run page, {steps} steps: painted", [t["marks"]["run:painted"] for t in runpage], RENDER_GOAL_MS))
-    for name, tries in (("run page (step row)", live_run), ("job page (grid cell)", live_job)):
+    if args.nightshift_old:
+        old_overview, old_runpage = overviews[args.nightshift_old], runpages[args.nightshift_old]
+        out.append(row(f"old: overview, {n} jobs: painted", [t["marks"]["rows:painted"] for t in old_overview], RENDER_GOAL_MS))
+        out.append(row(f"old: run page, {steps} steps: bars and rows in the DOM", [t["marks"]["run"] for t in old_runpage]))
+        out.append(row(f"old: run page, {steps} steps: painted", [t["marks"]["run:painted"] for t in old_runpage], RENDER_GOAL_MS))
+    for name, tries in (("run page (step row)", live_run), ("job page (grid cell)", live_job)) if live_run else ():
         out.append(row(f"stored -> {name}: event `at` to DOM", [t["dom"] - t["at"] for t in tries], LIVE_GOAL_MS))
         out.append(row(f"stored -> {name}: store finished_at to DOM", [t["dom"] - t["finished_at"] for t in tries]))
         out.append(row(f"stored -> {name}: event `at` to painted", [t["painted"] - t["at"] for t in tries]))
-    out.append(row(f"stored -> overview of {n} jobs (job row): event `at` to DOM",
-                   [t["dom"] - t["at"] for t in live_overview]))
+    if live_overview:
+        out.append(row(f"stored -> overview of {n} jobs (job row): event `at` to DOM",
+                       [t["dom"] - t["at"] for t in live_overview]))
     out += ["", "Where the time goes (medians):", "",
             "| view | document read | DOMContentLoaded | load | last API answer | data in DOM | painted "
             "| main thread: layout | style | script | all tasks |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, tries, key in (("overview", overview, "rows"), ("run page", runpage, "run")):
+    views = [("overview", overview, "rows"), ("run page", runpage, "run")]
+    if args.nightshift_old:
+        views += [("old: overview", old_overview, "rows"), ("old: run page", old_runpage, "run")]
+    for name, tries, key in views:
         cpu = " | ".join(f"{median([t['cpu'][k] for t in tries]):.0f}"
                          for k in ("LayoutDuration", "RecalcStyleDuration", "ScriptDuration", "TaskDuration"))
         out.append(f"| {name} | {median([t['document'] for t in tries]):.0f} | {median([t['dcl'] for t in tries]):.0f} | "
@@ -299,8 +335,10 @@ def report(args, bench, overview, runpage, live_run, live_job, live_overview):
                    f"{median([t['marks'][key] for t in tries]):.0f} | {median([t['marks'][key + ':painted'] for t in tries]):.0f} "
                    f"| {cpu} |")
     out += ["", f"API answers the overview waited for: {', '.join(overview[-1]['api_names'])}; "
-            f"the run page: {', '.join(runpage[-1]['api_names'])}", "",
-            "| live change | event `at` -> arrived in the page | arrived -> DOM | DOM -> painted |",
+            f"the run page: {', '.join(runpage[-1]['api_names'])}"]
+    if not live_run:
+        return "\n".join(out)
+    out += ["", "| live change | event `at` -> arrived in the page | arrived -> DOM | DOM -> painted |",
             "| --- | --- | --- | --- |"]
     for name, tries in (("run page", live_run), ("job page", live_job), ("overview", live_overview)):
         out.append(f"| {name} | {median([t['arrived'] - t['at'] for t in tries]):.0f} ms | "
@@ -313,6 +351,7 @@ def main():
     args = parse_args()
     if args.quick:
         args.runs = 2
+    args.uptime_start = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     tmp = tempfile.mkdtemp(prefix="nightshift-dashbench-")
     snapshot_binary(args, tmp)
     os.environ["NIGHTSHIFT_BIN"] = args.nightshift
@@ -338,23 +377,27 @@ def main():
         progress("the overview")
         overview = bench.render("#/", [{"name": "rows", "selector": "tr[data-job]", "count": bench.jobs}], "rows")
         progress("the run page")
+        n = len(steps)
         runpage = bench.render(f"#/runs/{bench.big_run}", [
-            {"name": "run", "selector": ".bar[data-attempt]", "count": len(steps)},
-            {"name": "table", "selector": "table.steps tr[data-step]", "count": len(steps)}], "run")
-        for t in runpage:  # the view holds its data once both are there
-            t["marks"]["run"] = max(t["marks"]["run"], t["marks"]["table"])
-            t["marks"]["run:painted"] = max(t["marks"]["run:painted"], t["marks"]["table:painted"])
-        if args.render_only:
-            return  # a profiling run: the figures are on stderr
-        progress("a state change to the run page")
-        live_run = bench.live("run page", lambda r: f"#/runs/{r}",
-                              lambda r, s: f"table.steps tr[data-step='wait'][data-status='{s}']")
-        progress("a state change to the job page")
-        live_job = bench.live("job page", lambda r: "#/jobs/gate",
-                              lambda r, s: f"td[data-run='{r}'][data-step='wait'][data-status='{s}']")
-        progress("a state change to the overview")
-        live_overview = bench.live("overview", lambda r: "#/",
-                                   lambda r, s: f"tr[data-job='gate'][data-run='{r}'][data-status='{s}']")
+            {"name": "run", "any": [{"selector": ".bar[data-attempt]", "count": n},
+                                    {"selector": f"svg.gantt[data-bars='{n}'] .bar[data-attempt]", "count": 1}]},
+            {"name": "table", "any": [{"selector": "table.steps tr[data-step]", "count": n},
+                                      {"selector": f"table.steps[data-rows='{n}'] tr[data-step]", "count": 1}]}], "run")
+        for tries in runpage.values():  # the view holds its data once both are there
+            for t in tries:
+                t["marks"]["run"] = max(t["marks"]["run"], t["marks"]["table"])
+                t["marks"]["run:painted"] = max(t["marks"]["run:painted"], t["marks"]["table:painted"])
+        live_run = live_job = live_overview = None
+        if not args.render_only:
+            progress("a state change to the run page")
+            live_run = bench.live("run page", lambda r: f"#/runs/{r}",
+                                  lambda r, s: f"table.steps tr[data-step='wait'][data-status='{s}']")
+            progress("a state change to the job page")
+            live_job = bench.live("job page", lambda r: "#/jobs/gate",
+                                  lambda r, s: f"td[data-run='{r}'][data-step='wait'][data-status='{s}']")
+            progress("a state change to the overview")
+            live_overview = bench.live("overview", lambda r: "#/",
+                                       lambda r, s: f"tr[data-job='gate'][data-run='{r}'][data-status='{s}']")
     finally:
         bench.close()
         subprocess.run(["rm", "-rf", tmp])
