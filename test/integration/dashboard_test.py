@@ -598,6 +598,31 @@ class DashboardTest(DaemonTest):
               f"through WebDriver; informative only)", file=sys.stderr)
         self.assert_clean()
 
+    def test_the_overview_of_many_jobs_draws_the_rows_in_view(self):
+        for i in range(300):
+            self.project.job(f"job{i:03d}", f"""\
+                job: job{i:03d}
+                steps:
+                  s: {{ shell: '{'exit 1' if i == 250 else 'true'}' }}
+                """)
+        self.daemon.start()
+        failed = self.rerun("job250")
+        self.assertEqual(self.daemon.wait_for_run(failed)["status"], "failed")
+        b = self.start_browser()
+        b.open()
+        b.one("table.jobs[data-rows='300'][data-jobs='300'] tr[data-job]")
+        count = "return document.querySelectorAll(arguments[0]).length"
+        self.assertTrue(0 < b.js(count, "tr[data-job]") < 150, b.js(count, "tr[data-job]"))
+        self.assertEqual(b.all("tr[data-job]")[0].get_attribute("data-job"), "job250")  # failed first
+        b.js("const box = document.querySelector('.jobs-box'); box.scrollTop = box.scrollHeight")
+        b.one("tr[data-job='job299'][data-status='never']")
+        self.assertTrue(0 < b.js(count, "tr[data-job]") < 150, b.js(count, "tr[data-job]"))
+        b.one("input[type='search']").send_keys("job123")
+        b.one("table.jobs[data-rows='1'] tr[data-job='job123']")
+        self.assertEqual(b.js(count, "tr[data-job]"), 1)
+        b.screenshot("many-jobs")
+        self.assert_clean()
+
     def test_the_live_stream_comes_back_after_the_daemon_restarts(self):
         self.project.job("pipe", pipe_job(self.gates))
         self.daemon.start()

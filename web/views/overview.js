@@ -1,10 +1,12 @@
 // The overview (#/): every job with its last run, next run and deadline state;
 // failed and late jobs first; a filter by name and status; a sparkline of
-// recent durations for the rows on screen.
+// recent durations for the rows on screen. The table draws only the rows in
+// view (windowed.js): a thousand jobs cost a screen's worth of rows.
 import { getJson, path } from "../api.js";
 import { attr, clear, h, select } from "../dom.js";
 import { ACTIVE, BAD, ago, badge, duration, elapsed, glyph, label, zoned } from "../format.js";
 import { durationBars } from "../charts/bars.js";
+import { windowed } from "../windowed.js";
 
 const FILTER_KEY = "nightshift.overview.filter";
 
@@ -38,7 +40,12 @@ export function overviewView(ctx) {
   const saved = JSON.parse(sessionStorage.getItem(FILTER_KEY) || "{}");
   const filter = { text: saved.text || "", status: saved.status || "" };
   let jobs = [];
-  const body = h("tbody");
+  let shown = [];
+  const top = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 7 }));
+  const bottom = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 7 }));
+  const body = h("tbody", {}, top, bottom);
+  const empty = h("p", { class: "muted", hidden: true });
+  const box = h("div", { class: "jobs-box" });
   const summary = h("p", { class: "muted" });
   const sparks = new Map();  // job -> runs, fetched once visible
   const observer = new IntersectionObserver((entries) => {
@@ -59,11 +66,22 @@ export function overviewView(ctx) {
   const element = h("section", { "aria-labelledby": "overview-title" },
     h("h1", { id: "overview-title" }, "Jobs"), summary,
     h("div", { class: "toolbar" }, search, status),
-    h("div", { class: "scroll" }, h("table", { class: "jobs" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "Status"), h("th", {}, "Last run"),
-        h("th", { class: "hide-narrow" }, "Steps"), h("th", {}, "Next run"), h("th", { class: "hide-narrow" }, "Deadline"),
-        h("th", { class: "hide-narrow" }, "Durations"))),
-      body)));
+    box, empty);
+  const head = h("thead", {}, h("tr", { "aria-rowindex": 1 }, h("th", {}, "Job"), h("th", {}, "Status"), h("th", {}, "Last run"),
+    h("th", { class: "hide-narrow" }, "Steps"), h("th", {}, "Next run"), h("th", { class: "hide-narrow" }, "Deadline"),
+    h("th", { class: "hide-narrow" }, "Durations")));
+  const table = h("table", { class: "jobs" }, head, body);
+  box.append(table);
+  const list = windowed({
+    box, container: body, tail: bottom, rowHeight: 60, offset: () => head.offsetHeight,
+    make: (i) => row(shown[i], i),
+    sized: (first, last, count) => {
+      top.hidden = first === 0;
+      bottom.hidden = last === count;
+      top.style.height = `${first * list.rowHeight}px`;
+      bottom.style.height = `${(count - last) * list.rowHeight}px`;
+    },
+  });
 
   async function loadSpark(cell) {
     observer.unobserve(cell);
@@ -76,14 +94,14 @@ export function overviewView(ctx) {
     }
   }
 
-  function row(job) {
+  function row(job, i) {
     const last = job.last_run;
     const status = last ? last.status : "never";
     const attention = rank(job) === 0;
     const sparkCell = h("td", { class: "hide-narrow", "data-spark": job.job });
     if (sparks.has(job.job)) sparkCell.append(durationBars(sparks.get(job.job)));
     else observer.observe(sparkCell);
-    return h("tr", { class: attention ? "attention" : null, "data-job": job.job, "data-status": status,
+    return h("tr", { class: attention ? "attention" : null, "data-job": job.job, "data-status": status, "aria-rowindex": i + 2,
                      "data-run": last ? last.run_id : null },
       h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(job.job)}` }, job.job),
         job.description ? h("div", { class: "description" }, job.description) : null),
@@ -102,10 +120,14 @@ export function overviewView(ctx) {
   }
 
   function render() {
-    const shown = jobs.filter((j) => matches(j, filter))
+    shown = jobs.filter((j) => matches(j, filter))
       .sort((a, b) => rank(a) - rank(b) || a.job.localeCompare(b.job));
-    clear(body).append(...shown.map(row));
-    if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, jobs.length ? "no job matches the filter" : "no jobs loaded")));
+    table.dataset.rows = shown.length;
+    table.dataset.jobs = jobs.length;
+    table.setAttribute("aria-rowcount", shown.length + 1);
+    list.show(shown.length);
+    empty.hidden = shown.length > 0;
+    empty.textContent = jobs.length ? "no job matches the filter" : "no jobs loaded";
     const failed = jobs.filter((j) => rank(j) === 0).length;
     const running = jobs.filter((j) => j.last_run && ACTIVE.has(j.last_run.status)).length;
     clear(summary).append(`${jobs.length} jobs · `, h("span", { class: failed ? "bad" : "" }, `${failed} failed or late`),
