@@ -11,12 +11,14 @@ and `gate`, whose step runs until the script creates its gate file. Debian's
 headless Chromium is driven through chromedriver and python3-selenium as
 test/integration/dashboard_test.py does (its Browser class).
 
-1. The overview (`#/`) with 1,000 jobs, and 2. the run page of the 2,000-step
-   run (`#/runs/{id}`), each loaded afresh (about:blank first). A script
+1. The overview (`#/`) with 1,000 jobs, 2. the run page of the 2,000-step
+   run (`#/runs/{id}`) and its job page (`#/jobs/big`: the graph's 2,000
+   nodes and the grid, informative), each loaded afresh (about:blank first). A script
    injected before the page's own (CDP Page.addScriptToEvaluateOnNewDocument)
    watches the DOM with a MutationObserver and stamps performance.now() (ms
    since navigation start, Navigation Timing's origin) when the view holds
-   its data: 1,000 job rows; the Gantt and the step table of 2,000 steps (all
+   its data: 1,000 job rows (or, windowed, the rows in view of a table that
+   says it holds 1,000: data-rows); the Gantt and the step table of 2,000 steps (all
    2,000 bars and rows, or, windowed, the rows in view of a chart and a
    table that say they hold 2,000: data-bars, data-rows). "painted"
    is the first task after the next animation frame (style, layout and paint
@@ -250,13 +252,15 @@ class Bench:
 
     # --- 3: a stored state change to the page ---
 
-    def live_try(self, fragment, selector):
+    def live_try(self, fragment, selector, prepare=None):
         d, b = self.daemon, self.browser
         run_id = self.rerun("gate")
         self.harness.wait_for(lambda: {s["step"]: s["status"] for s in d.run_json(run_id)["steps"]}.get("wait") == "running",
                               PAGE_TIMEOUT, "the gate step to run")
         b.open_blank()
         b.open(fragment(run_id))
+        if prepare:
+            prepare(b)
         self.harness.wait_for(lambda: b.js("return document.querySelector(arguments[0]) !== null",
                                            selector(run_id, "running")), PAGE_TIMEOUT, "the running step on the page")
         self.harness.wait_for(lambda: b.js("return document.getElementById('live').dataset.state") == "live",
@@ -269,14 +273,15 @@ class Bench:
         run = d.wait_for_run(run_id)
         attempt = run["steps"][0]
         live["finished_at"] = datetime.datetime.fromisoformat(attempt["finished_at"].replace("Z", "+00:00")).timestamp() * 1000
+        b.js("sessionStorage.clear()")  # a filter prepare() set
         b.collect()
         return live
 
-    def live(self, name, fragment, selector):
-        self.live_try(fragment, selector)  # warm-up
+    def live(self, name, fragment, selector, prepare=None):
+        self.live_try(fragment, selector, prepare)  # warm-up
         tries = []
         for n in range(self.args.runs):
-            t = self.live_try(fragment, selector)
+            t = self.live_try(fragment, selector, prepare)
             tries.append(t)
             progress(f"  {name} try {n + 1}: event at -> DOM {t['dom'] - t['at']:.0f} ms "
                      f"(arrived {t['arrived'] - t['at']:.0f} ms, painted {t['painted'] - t['at']:.0f} ms; "
@@ -291,10 +296,10 @@ def row(name, values, goal=None, unit="ms"):
     return f"| {name} | {m:.0f} {unit} | {spread} |{' < ' + str(goal) + ' ' + unit + verdict if goal else ' –'} |"
 
 
-def report(args, bench, overviews, runpages, live_run, live_job, live_overview):
+def report(args, bench, overviews, runpages, jobpages, live_run, live_job, live_overview):
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
-    overview, runpage = overviews[args.nightshift], runpages[args.nightshift]
+    overview, runpage, jobpage = overviews[args.nightshift], runpages[args.nightshift], jobpages[args.nightshift]
     out = [f"Dashboard benchmark, {datetime.date.today()}, revision {args.revision} "
            f"(binary {args.binary_sha}), {os.cpu_count()} cores, {platform.machine()}, {chromium}",
            f"binaries: {binaries_line(args)}",
@@ -308,11 +313,14 @@ def report(args, bench, overviews, runpages, live_run, live_job, live_overview):
     out.append(row(f"overview, {n} jobs: painted", [t["marks"]["rows:painted"] for t in overview], RENDER_GOAL_MS))
     out.append(row(f"run page, {steps} steps: bars and rows in the DOM", [t["marks"]["run"] for t in runpage]))
     out.append(row(f"run page, {steps} steps: painted", [t["marks"]["run:painted"] for t in runpage], RENDER_GOAL_MS))
+    out.append(row(f"job page, {steps} steps (graph and grid): painted", [t["marks"]["job:painted"] for t in jobpage]))
     if args.nightshift_old:
         old_overview, old_runpage = overviews[args.nightshift_old], runpages[args.nightshift_old]
+        old_jobpage = jobpages[args.nightshift_old]
         out.append(row(f"old: overview, {n} jobs: painted", [t["marks"]["rows:painted"] for t in old_overview], RENDER_GOAL_MS))
         out.append(row(f"old: run page, {steps} steps: bars and rows in the DOM", [t["marks"]["run"] for t in old_runpage]))
         out.append(row(f"old: run page, {steps} steps: painted", [t["marks"]["run:painted"] for t in old_runpage], RENDER_GOAL_MS))
+        out.append(row(f"old: job page, {steps} steps (graph and grid): painted", [t["marks"]["job:painted"] for t in old_jobpage]))
     for name, tries in (("run page (step row)", live_run), ("job page (grid cell)", live_job)) if live_run else ():
         out.append(row(f"stored -> {name}: event `at` to DOM", [t["dom"] - t["at"] for t in tries], LIVE_GOAL_MS))
         out.append(row(f"stored -> {name}: store finished_at to DOM", [t["dom"] - t["finished_at"] for t in tries]))
@@ -324,9 +332,10 @@ def report(args, bench, overviews, runpages, live_run, live_job, live_overview):
             "| view | document read | DOMContentLoaded | load | last API answer | data in DOM | painted "
             "| main thread: layout | style | script | all tasks |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    views = [("overview", overview, "rows"), ("run page", runpage, "run")]
+    views = [("overview", overview, "rows"), ("run page", runpage, "run"), ("job page", jobpage, "job")]
     if args.nightshift_old:
-        views += [("old: overview", old_overview, "rows"), ("old: run page", old_runpage, "run")]
+        views += [("old: overview", old_overview, "rows"), ("old: run page", old_runpage, "run"),
+                  ("old: job page", old_jobpage, "job")]
     for name, tries, key in views:
         cpu = " | ".join(f"{median([t['cpu'][k] for t in tries]):.0f}"
                          for k in ("LayoutDuration", "RecalcStyleDuration", "ScriptDuration", "TaskDuration"))
@@ -375,7 +384,9 @@ def main():
     try:
         bench.setup()
         progress("the overview")
-        overview = bench.render("#/", [{"name": "rows", "selector": "tr[data-job]", "count": bench.jobs}], "rows")
+        overview = bench.render("#/", [{"name": "rows", "any": [
+            {"selector": "tr[data-job]", "count": bench.jobs},
+            {"selector": f"table.jobs[data-rows='{bench.jobs}'] tr[data-job]", "count": 1}]}], "rows")
         progress("the run page")
         n = len(steps)
         runpage = bench.render(f"#/runs/{bench.big_run}", [
@@ -387,6 +398,15 @@ def main():
             for t in tries:
                 t["marks"]["run"] = max(t["marks"]["run"], t["marks"]["table"])
                 t["marks"]["run:painted"] = max(t["marks"]["run:painted"], t["marks"]["table:painted"])
+        progress("the job page")
+        jobpage = bench.render("#/jobs/big", [
+            {"name": "job", "selector": ".node[data-step]", "count": n},
+            {"name": "grid", "any": [{"selector": "td[data-run][data-step]", "count": n},
+                                     {"selector": f"table.grid[data-rows='{n}'] td[data-step]", "count": 1}]}], "job")
+        for tries in jobpage.values():
+            for t in tries:
+                t["marks"]["job"] = max(t["marks"]["job"], t["marks"]["grid"])
+                t["marks"]["job:painted"] = max(t["marks"]["job:painted"], t["marks"]["grid:painted"])
         live_run = live_job = live_overview = None
         if not args.render_only:
             progress("a state change to the run page")
@@ -396,12 +416,14 @@ def main():
             live_job = bench.live("job page", lambda r: "#/jobs/gate",
                                   lambda r, s: f"td[data-run='{r}'][data-step='wait'][data-status='{s}']")
             progress("a state change to the overview")
+            # The overview draws the rows in view: the job is found by its name first.
             live_overview = bench.live("overview", lambda r: "#/",
-                                       lambda r, s: f"tr[data-job='gate'][data-run='{r}'][data-status='{s}']")
+                                       lambda r, s: f"tr[data-job='gate'][data-run='{r}'][data-status='{s}']",
+                                       lambda b: b.one("input[type='search']").send_keys("gate"))
     finally:
         bench.close()
         subprocess.run(["rm", "-rf", tmp])
-    print(report(args, bench, overview, runpage, live_run, live_job, live_overview))
+    print(report(args, bench, overview, runpage, jobpage, live_run, live_job, live_overview))
 
 
 if __name__ == "__main__":
