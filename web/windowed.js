@@ -3,17 +3,20 @@
 // 600 ms on a quiet machine) for the 30 a screen shows; windowed, the first
 // render costs a screen's worth, and scrolling draws the rest as it comes.
 //
-// The box scrolls (its own scroll bar, like the job page's grid); the rows
-// live in `container`, before the node `tail`; `make(i)` builds row i (of a
-// height `rowHeight`, exactly when `fixed`, else measured from the drawn rows); `sized(first, last, count)` is called after each change so
-// that the owner can size what stands for the rows not drawn (a spacer
-// row, or an SVG's height). Rows kept in view are never rebuilt by
+// The box scrolls (its own scroll bar); the rows live in `container`, before
+// the node `tail`; `make(i)` builds row i, `rowHeight` high (exactly when
+// `fixed`, else measured from the rows drawn); `offset()` is what stands
+// above the first row in the box (a table's head); `sized(first, last,
+// count)` is called after each change, for the owner to size what stands for
+// the rows not drawn (windowedTable: spacer rows). Rows kept in view are never rebuilt by
 // scrolling, so a focused link stays focused; a focus that reaches the
 // window's first or last row (Tab, the arrow keys) moves the window on, so
 // that every row is reachable from the keyboard.
+import { h } from "./dom.js";
+
 const OVERSCAN = 12;
 
-export function windowed({ box, container, tail, rowHeight, fixed = false, offset = () => 0, make, sized }) {
+export function windowed({ box, container, tail, rowHeight, fixed = false, offset = () => 0, make, sized = () => {} }) {
   let count = 0;
   let height = rowHeight;
   let first = 0;
@@ -125,4 +128,25 @@ export function windowed({ box, container, tail, rowHeight, fixed = false, offse
     get range() { return [first, last]; },
     get rowHeight() { return height; },
   };
+}
+
+// The same for the rows of a table body (empty until then): a spacer row above
+// and one below stand for the rows not drawn; `head` is the table's thead.
+export function windowedTable({ box, body, head, columns, rowHeight, make }) {
+  const spacer = () => h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: columns }));
+  const top = spacer();
+  const bottom = spacer();
+  body.append(top, bottom);
+  const list = windowed({
+    box, container: body, tail: bottom, rowHeight, offset: () => head.offsetHeight, make,
+    sized: (first, last, count) => {
+      top.hidden = first === 0;
+      bottom.hidden = last === count;
+      top.style.height = `${first * list.rowHeight}px`;
+      bottom.style.height = `${(count - last) * list.rowHeight}px`;
+    },
+  });
+  // The number of columns the spacers span.
+  list.columns = (n) => { top.firstChild.colSpan = n; bottom.firstChild.colSpan = n; };
+  return list;
 }

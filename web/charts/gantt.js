@@ -87,7 +87,6 @@ export function ganttChart() {
   const list = windowed({
     box: element, container: layer, tail, rowHeight: ROW, fixed: true, offset: () => AXIS_H,
     make: (i) => rowOf(shown[i], i, x, critical.has(shown[i].step), now),
-    sized: () => {},
   });
 
   return {

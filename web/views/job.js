@@ -8,7 +8,7 @@ import { append, attr, clear, h } from "../dom.js";
 import { ACTIVE, badge, duration, elapsed, glyph, label, zoned } from "../format.js";
 import { dagChart } from "../charts/dag.js";
 import { durationBars } from "../charts/bars.js";
-import { windowed } from "../windowed.js";
+import { windowedTable } from "../windowed.js";
 import { jobActions, rerun } from "./actions.js";
 
 // Runs in the grid: as many as stay light (each run carries all its steps).
@@ -44,23 +44,13 @@ export function jobView(job, ctx) {
   let pending = null;
   const header = h("div");
   const gridBox = h("div", { class: "grid-box" });
-  const gridTop = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td"));
-  const gridBottom = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td"));
   const gridHead = h("thead");
-  const gridBody = h("tbody", {}, gridTop, gridBottom);
+  const gridBody = h("tbody");
   const gridTable = h("table", { class: "grid", "aria-label": "runs by step; newest run first" }, gridHead, gridBody);
   const noRuns = h("p", { class: "muted" }, "no runs yet");
   let byRun = [];
-  const grid = windowed({
-    box: gridBox, container: gridBody, tail: gridBottom, rowHeight: 24, offset: () => gridHead.offsetHeight,
-    make: (i) => gridRow(definition.topological_order[i]),
-    sized: (first, last, count) => {
-      gridTop.hidden = first === 0;
-      gridBottom.hidden = last === count;
-      gridTop.style.height = `${first * grid.rowHeight}px`;
-      gridBottom.style.height = `${(count - last) * grid.rowHeight}px`;
-    },
-  });
+  const grid = windowedTable({ box: gridBox, body: gridBody, head: gridHead, columns: 1, rowHeight: 24,
+                               make: (i) => gridRow(definition.topological_order[i]) });
   const graphNote = h("p", { class: "muted small" });
   const graphBox = h("div");
   const chartBox = h("div", { class: "scroll" });
@@ -127,7 +117,7 @@ export function jobView(job, ctx) {
                       "aria-pressed": String(run.run_id === selected), onclick: () => { pinned = true; select(run.run_id); } }, "◉")));
     }
     gridHead.replaceChildren(head);
-    for (const spacer of [gridTop, gridBottom]) spacer.firstChild.colSpan = runs.length + 1;
+    grid.columns(runs.length + 1);
     byRun = runs.map((r) => new Map(r.steps.map((s) => [s.step, s])));
     gridTable.dataset.rows = steps.length;
     gridTable.dataset.runs = runs.length;

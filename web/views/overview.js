@@ -6,7 +6,7 @@ import { getJson, path } from "../api.js";
 import { attr, clear, h, select } from "../dom.js";
 import { ACTIVE, BAD, ago, badge, duration, elapsed, glyph, label, zoned } from "../format.js";
 import { durationBars } from "../charts/bars.js";
-import { windowed } from "../windowed.js";
+import { windowedTable } from "../windowed.js";
 
 const FILTER_KEY = "nightshift.overview.filter";
 
@@ -41,9 +41,7 @@ export function overviewView(ctx) {
   const filter = { text: saved.text || "", status: saved.status || "" };
   let jobs = [];
   let shown = [];
-  const top = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 7 }));
-  const bottom = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 7 }));
-  const body = h("tbody", {}, top, bottom);
+  const body = h("tbody");
   const empty = h("p", { class: "muted", hidden: true });
   const box = h("div", { class: "jobs-box" });
   const summary = h("p", { class: "muted" });
@@ -72,16 +70,7 @@ export function overviewView(ctx) {
     h("th", { class: "hide-narrow" }, "Durations")));
   const table = h("table", { class: "jobs" }, head, body);
   box.append(table);
-  const list = windowed({
-    box, container: body, tail: bottom, rowHeight: 60, offset: () => head.offsetHeight,
-    make: (i) => row(shown[i], i),
-    sized: (first, last, count) => {
-      top.hidden = first === 0;
-      bottom.hidden = last === count;
-      top.style.height = `${first * list.rowHeight}px`;
-      bottom.style.height = `${(count - last) * list.rowHeight}px`;
-    },
-  });
+  const list = windowedTable({ box, body, head, columns: 7, rowHeight: 60, make: (i) => row(shown[i], i) });
 
   async function loadSpark(cell) {
     observer.unobserve(cell);

@@ -228,6 +228,7 @@ export function runView(id, step, attempt, ctx) {
       renderHeader();
       renderLog(true);
       if (newStep) reveal(newStep);
+      else table.select(null);
     },
     dispose() {
       clearTimeout(pending);

@@ -4,7 +4,7 @@
 // (data-rows, aria-rowcount). The arrow keys move between the rows' links.
 import { attr, h } from "../dom.js";
 import { ago, badge, duration, elapsed, label } from "../format.js";
-import { windowed } from "../windowed.js";
+import { windowedTable } from "../windowed.js";
 import { rerun } from "./actions.js";
 
 const COLUMNS = ["step", "status", "attempts", "exit", "duration", "started", ""];
@@ -14,9 +14,7 @@ export function stepTable(ctx) {
   let run = null;
   let shown = [];
   let selected = null;
-  const top = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: COLUMNS.length }));
-  const bottom = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: COLUMNS.length }));
-  const body = h("tbody", {}, top, bottom);
+  const body = h("tbody");
   const head = h("thead", {}, h("tr", { "aria-rowindex": 1 },
     COLUMNS.map((t, i) => h("th", { class: [`col-${i}`, i === 5 ? "hide-narrow" : null] }, t))));
   const table = h("table", { class: "steps" }, head, body);
@@ -35,16 +33,7 @@ export function stepTable(ctx) {
                                 onclick: (e) => rerun(ctx, run.job, { date: run.date, from: s.step }, e.target) }, "rerun from here")));
   }
 
-  const list = windowed({
-    box: element, container: body, tail: bottom, rowHeight: ROW_GUESS, offset: () => head.offsetHeight,
-    make: row,
-    sized: (first, last, count) => {
-      top.hidden = first === 0;
-      bottom.hidden = last === count;
-      top.style.height = `${first * list.rowHeight}px`;
-      bottom.style.height = `${(count - last) * list.rowHeight}px`;
-    },
-  });
+  const list = windowedTable({ box: element, body, head, columns: COLUMNS.length, rowHeight: ROW_GUESS, make: row });
 
   // Up and down move to the same cell's link or button of the row beside.
   body.addEventListener("keydown", (e) => {
