@@ -318,6 +318,16 @@ class DashboardTest(DaemonTest):
         edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")) for e in b.all("[data-from][data-to]")}
         self.assertEqual(edges, PIPE_EDGES)
         self.assertEqual(len(b.all("[data-from][data-to]")), len(PIPE_EDGES))
+        # The graph's nodes are one Tab stop; the arrow keys follow the edges.
+        self.assertEqual(len(b.all(".node[tabindex='0']")), 1)
+        focused = "return document.activeElement.dataset.step"
+        b.one(".node[data-step='extract']").send_keys(Keys.ARROW_RIGHT)
+        wait_for(lambda: b.js(focused) in ("flaky", "broken"), PAGE_TIMEOUT, "a downstream node focused")
+        b.driver.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+        wait_for(lambda: b.js(focused) in ("slow", "load"), PAGE_TIMEOUT, "the next downstream node focused")
+        b.driver.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
+        wait_for(lambda: b.js(focused) in ("flaky", "broken"), PAGE_TIMEOUT, "back upstream")
+        self.assertEqual(len(b.all(".node[tabindex='0']")), 1)
         # The definition shows where a secret goes, never the secret.
         b.click("details.definition summary")
         wait_for(lambda: "DB_PASSWORD=***" in b.text("details.definition"), PAGE_TIMEOUT, "the definition's env")

@@ -2,7 +2,9 @@
 // column to keep edges short (two barycenter sweeps), edges as arrows. Pan by
 // dragging or with the arrow keys, zoom with the wheel, +/- or the buttons; far
 // out, labels are hidden so that 2,000 steps stay fluid. Every node carries
-// data-step and data-status, every edge data-from and data-to.
+// data-step and data-status, every edge data-from and data-to. The nodes are
+// one stop for Tab (a roving tabindex): on a node, the arrow keys move to the
+// one above or below it, or to its first upstream or downstream step.
 import { attr, h, svg } from "../dom.js";
 import { glyph, label } from "../format.js";
 
@@ -38,7 +40,7 @@ function layout(steps) {
       x: depth * (NODE_W + COL_GAP), y: (i + offset) * (NODE_H + ROW_GAP),
     }));
   });
-  return { pos, width: columns.length * (NODE_W + COL_GAP) - COL_GAP, height: height * (NODE_H + ROW_GAP) - ROW_GAP };
+  return { pos, columns, row, width: columns.length * (NODE_W + COL_GAP) - COL_GAP, height: height * (NODE_H + ROW_GAP) - ROW_GAP };
 }
 
 function short(name) {
@@ -46,7 +48,8 @@ function short(name) {
 }
 
 export function dagChart(steps, { onSelect } = {}) {
-  const { pos, width, height } = layout(steps);
+  const { pos, columns, row, width, height } = layout(steps);
+  const byName = new Map(steps.map((s) => [s.step, s]));
   const nodes = new Map();
   const edgesOf = new Map(steps.map((s) => [s.step, []]));
   const edgeLayer = svg("g", { class: "edges" });
@@ -67,7 +70,7 @@ export function dagChart(steps, { onSelect } = {}) {
     }
     const p = pos.get(s.step);
     const node = svg("g", {
-      class: "node st-pending", "data-step": s.step, "data-status": "pending", tabindex: 0, role: "link",
+      class: "node st-pending", "data-step": s.step, "data-status": "pending", tabindex: nodes.size ? -1 : 0, role: "link",
       transform: `translate(${p.x},${p.y})`, "aria-label": `${s.step}: pending`,
     },
     svg("rect", { width: NODE_W, height: NODE_H, rx: 5, class: "st-pending" }),
@@ -90,9 +93,23 @@ export function dagChart(steps, { onSelect } = {}) {
     const step = stepOf(e);
     if (step && onSelect) onSelect(step);
   });
+  const MOVES = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"]);
   nodeLayer.addEventListener("keydown", (e) => {
     const step = stepOf(e);
-    if (step && e.key === "Enter" && onSelect) onSelect(step);
+    if (!step) return;
+    if (e.key === "Enter" && onSelect) onSelect(step);
+    if (!MOVES.has(e.key)) return;
+    e.preventDefault();
+    const s = byName.get(step);
+    const column = columns[s.depth];
+    const next = {
+      ArrowUp: column[row.get(step) - 1], ArrowDown: column[row.get(step) + 1],
+      ArrowLeft: s.depends_on[0], ArrowRight: s.downstream[0],
+    }[e.key];
+    if (!next) return;
+    nodes.get(step).setAttribute("tabindex", -1);
+    nodes.get(next).setAttribute("tabindex", 0);
+    graph.reveal(next);
   });
 
   const defs = svg("defs", {}, svg("marker", {
@@ -102,7 +119,7 @@ export function dagChart(steps, { onSelect } = {}) {
   const full = { x: -pad, y: -pad, w: width + 2 * pad, h: height + 2 * pad };
   let view = { ...full };
   const chart = svg("svg", {
-    class: "dag", role: "group", tabindex: 0, "aria-label": `graph of ${steps.length} steps; arrows and +/- to pan and zoom, 0 to fit`,
+    class: "dag", role: "group", tabindex: 0, "aria-label": `graph of ${steps.length} steps; arrows and +/- to pan and zoom, 0 to fit; Tab to the nodes, arrows between them`,
     "data-steps": steps.length,
   }, defs, edgeLayer, nodeLayer);
 
@@ -190,7 +207,7 @@ export function dagChart(steps, { onSelect } = {}) {
   requestAnimationFrame(apply);
   new ResizeObserver(apply).observe(element);
 
-  return {
+  const graph = {
     element,
     setStatus(step, status) {
       const node = nodes.get(step);
@@ -215,4 +232,5 @@ export function dagChart(steps, { onSelect } = {}) {
     has: (step) => nodes.has(step),
     node: (step) => element.querySelector(`.node${attr("data-step", step)}`),
   };
+  return graph;
 }
