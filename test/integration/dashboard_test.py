@@ -593,6 +593,11 @@ class DashboardTest(DaemonTest):
         b.one(f"table.steps tr[data-step='{order[0]}'] a").send_keys(Keys.ARROW_DOWN * 80)
         focused = "return document.activeElement.closest('tr') && document.activeElement.closest('tr').dataset.step"
         wait_for(lambda: b.js(focused) == order[80], PAGE_TIMEOUT, f"the focus on {order[80]} (is on {b.js(focused)})")
+        # And Tab: a link and a button a row, the window moving along.
+        for _ in range(60):
+            b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        wait_for(lambda: b.js(focused) == order[110], PAGE_TIMEOUT, f"the focus on {order[110]} (is on {b.js(focused)})")
+        self.assertEqual(b.js("return document.activeElement.tagName"), "A")
         # By the filter: one step of 2,000, in both the chart and the table.
         b.one("input[data-filter='text']").send_keys(order[1234])
         wait_for(lambda: b.js(count, "table.steps tr[data-step]") == 1, PAGE_TIMEOUT, "the filtered table")
