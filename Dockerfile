@@ -11,6 +11,7 @@ COPY scripts/install-deps /src/scripts/install-deps
 RUN sh /src/scripts/install-deps --build && rm -rf /var/lib/apt/lists/*
 # Only what the build reads, so that editing docs or deploy/ does not recompile.
 COPY CMakeLists.txt /src/
+COPY cmake /src/cmake
 COPY lib /src/lib
 COPY daemon /src/daemon
 COPY web /src/web
