@@ -8,7 +8,10 @@
 FROM debian:bookworm AS build
 ARG BUILD_JOBS=2
 COPY scripts/install-deps /src/scripts/install-deps
-RUN sh /src/scripts/install-deps --build && rm -rf /var/lib/apt/lists/*
+# ccache: used only when the builder lends a cache at /ccache (see the build below).
+RUN sh /src/scripts/install-deps --build \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ccache \
+ && rm -rf /var/lib/apt/lists/*
 # Only what the build reads, so that editing docs or deploy/ does not recompile.
 COPY CMakeLists.txt /src/
 COPY cmake /src/cmake
@@ -18,13 +21,25 @@ COPY web /src/web
 COPY test /src/test
 COPY bench /src/bench
 WORKDIR /src
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
- && cmake --build /build --target nightshift -j "$BUILD_JOBS"
+# A builder may lend its ccache (scripts/test-container: podman build
+# --volume $CCACHE_DIR:/ccache, read-only when it is another user's). The
+# build folder /src/build-release, CCACHE_BASEDIR=/src and LANG (ccache hashes
+# the locale) give the compiler the same inputs as the Release build of
+# scripts/test (build-release in the checkout), so this compile finds what that
+# one cached. Without a lent cache ccache is off: nothing of it lands in a
+# layer. The build folder is dropped: the binary is all the next steps need.
+ENV LANG=C.UTF-8
+RUN if [ -d /ccache ]; then export CCACHE_DIR=/ccache CCACHE_BASEDIR=/src CCACHE_NOHASHDIR=1; \
+      [ -w /ccache ] || export CCACHE_READONLY=1 CCACHE_TEMPDIR=/tmp/ccache; \
+    else export CCACHE_DISABLE=1; fi \
+ && cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
+ && cmake --build build-release --target nightshift -j "$BUILD_JOBS" \
+ && install -D -s -m 0755 build-release/daemon/nightshift /out/usr/bin/nightshift \
+ && rm -rf build-release
 COPY scripts /src/scripts
 COPY jobs.d /src/jobs.d
 COPY deploy/docker /src/deploy/docker
-RUN install -D -s -m 0755 /build/daemon/nightshift /out/usr/bin/nightshift \
- && scripts/runtime-packages /out/usr/bin/nightshift > /out/runtime-packages \
+RUN scripts/runtime-packages /out/usr/bin/nightshift > /out/runtime-packages \
  && install -d /out/var/lib/nightshift \
  && sqlite3 /out/var/lib/nightshift/dmp.db < scripts/demo-seed.sql >/dev/null \
  && install -D -m 0644 deploy/docker/nightshift.yaml /out/etc/nightshift/nightshift.yaml \

@@ -125,6 +125,14 @@ class KubernetesTest(unittest.TestCase):
         self.assertIn("persistentVolumeClaim", volumes[mounts["/var/lib/nightshift"]])
         self.assertIn("secret", volumes[mounts["/etc/nightshift/secrets"]])
         self.assertGreater(pod["terminationGracePeriodSeconds"], 45)  # shutdown_grace
+        # The config file is read from a folder mount of its ConfigMap: kubelet
+        # never updates subPath mounts (and podman kube play 4.3 ignores them).
+        self.assertFalse([m for m in container["volumeMounts"] if "subPath" in m])
+        config_path = container["args"][container["args"].index("--config") + 1]
+        config_volume = volumes[mounts[os.path.dirname(config_path)]]
+        self.assertEqual(config_volume["configMap"]["name"], "nightshift-config")
+        self.assertIn(os.path.basename(config_path),
+                      self.objects[("ConfigMap", "nightshift-config")]["data"])
         # Every volume names an object that is defined here.
         for volume in volumes.values():
             for key, kind, field in (("configMap", "ConfigMap", "name"),
