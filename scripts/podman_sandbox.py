@@ -74,6 +74,9 @@ class PodmanSandbox:
         root = tempfile.mkdtemp(prefix="rootfs-", dir=self.folder)
         log = os.path.join(self.folder, "debootstrap.log")
         try:
+            # debootstrap's dpkg runs in the new root and reads its config
+            # there: no fsync per file during debootstrap either.
+            write_unsafe_io(root)
             with open(log, "w") as out:
                 done = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, mirror],
                                       stdout=out, stderr=subprocess.STDOUT)
@@ -114,12 +117,17 @@ def apt_mirror():
     raise SystemExit("no Debian mirror in apt's sources")
 
 
+def write_unsafe_io(root):
+    os.makedirs(os.path.join(root, "etc", "dpkg", "dpkg.cfg.d"), exist_ok=True)
+    with open(os.path.join(root, "etc", "dpkg", "dpkg.cfg.d", "unsafe-io"), "w") as f:
+        f.write("force-unsafe-io\n")
+
+
 def like_the_official_image(root):
     """What the registry's debian image has and a bare debootstrap lacks: apt
     reaching the mirrors (and proxy) this machine's apt reaches, and dpkg
     without an fsync per file (the official image's force-unsafe-io: a
-    throwaway build layer needs no crash safety, and fsync makes apt inside
-    a build several times slower)."""
+    build layer that a crash would throw away needs no crash safety)."""
     apt = os.path.join(root, "etc", "apt")
     if os.path.exists("/etc/apt/sources.list.d/debian.sources"):
         shutil.copy("/etc/apt/sources.list.d/debian.sources", os.path.join(apt, "sources.list.d"))
@@ -131,8 +139,7 @@ def like_the_official_image(root):
               "Acquire::Check-Date ")
     with open(os.path.join(apt, "apt.conf.d", "90like-the-host"), "w") as f:
         f.write("".join(line + "\n" for line in dump.splitlines() if line.startswith(wanted)))
-    with open(os.path.join(root, "etc", "dpkg", "dpkg.cfg.d", "unsafe-io"), "w") as f:
-        f.write("force-unsafe-io\n")
+    write_unsafe_io(root)
     with open(os.path.join(apt, "apt.conf.d", "90no-languages"), "w") as f:
         f.write('Acquire::Languages "none";\n')
 
