@@ -5,6 +5,7 @@
 #include "nightshift/yaml_reader.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace nightshift {
 namespace {
@@ -269,10 +270,13 @@ std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YAML::
 bool JobFileReader::check_dependencies(const JobSpec& job) {
   std::vector<std::string_view> names;
   for (const auto& s : job.steps) names.push_back(s.name);
+  // A set, not a search of `names` for every dependency: that was quadratic in
+  // the steps (a 14,000-step job spent a quarter of its load in memcmp).
+  const std::unordered_set<std::string_view> known(names.begin(), names.end());
   bool ok = true;
   for (const auto& s : job.steps) {
     for (const auto& dep : s.depends_on) {
-      if (std::find(names.begin(), names.end(), dep.value) != names.end()) continue;
+      if (known.contains(dep.value)) continue;
       r_.error(dep.pos, "step '" + s.name + "' depends on unknown step '" + dep.value + "'" +
                             did_you_mean(dep.value, names));
       ok = false;
