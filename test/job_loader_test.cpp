@@ -393,6 +393,24 @@ TEST_CASE("loader: a NUL byte is an error where it is, never the end of the file
   CHECK(job.spec.steps[0].script->source() == "tab\there A \xC3\xA9");
 }
 
+// Aliases share their anchor's node: a NUL written once under an anchor is
+// found, and a file of nested aliases (each level ten times the one below:
+// 10^9 scalars if expanded) is checked in time linear in its text.
+TEST_CASE("loader: values reached through aliases are checked, without expanding them") {
+  CHECK(errors_of("job: a\nenv: { K: &x \"a\\0b\" }\nsteps:\n  s: { shell: *x }\n") ==
+        Lines{"jobs.d/t.yaml:2:11: a NUL character (from an escape such as \"\\0\") or invalid "
+              "UTF-8 in a value"});
+  std::string laughs = "job: a\nsteps:\n  s: { shell: x }\ndescription: &l0 lol\n";
+  for (int level = 1; level <= 9; ++level) {
+    laughs += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i ? ", *l" : "*l") + std::to_string(level - 1);
+    laughs += "]\n";
+  }
+  auto errors = errors_of(laughs);
+  REQUIRE(errors.size() == 9);
+  CHECK(errors[0] == "jobs.d/t.yaml:5:1: unknown key 'l1' in a job file");
+}
+
 TEST_CASE("loader: a second YAML document is an error where it starts") {
   const std::string job = "job: a\nsteps:\n  s: { shell: x }\n";
   const std::pair<std::string, std::string> cases[] = {

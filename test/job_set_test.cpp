@@ -166,3 +166,30 @@ TEST_CASE("job set: files that are not UTF-8 text or hold two documents refuse t
                                    "exactly one",
         });
 }
+
+// Enough files for the load to be split over threads (64 a share): the jobs
+// and the errors come out as one pass in file-name order would give them.
+TEST_CASE("job set: a large directory loads in shares, errors in file order") {
+  JobsDir dir;
+  std::vector<std::string> bad_files;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 300; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "j%03d.yaml", i);
+    const std::string job = "job: j" + std::to_string(i) + "\nsteps:\n  s: { shell: x";
+    if (i % 37 == 5) {
+      dir.write(name, job + ", retrys: 1 }\n");
+      bad_files.push_back(name);
+      expected.push_back(dir.file(name) +
+                         ":3:18: unknown key 'retrys' in step 's' (did you mean 'retries'?)");
+    } else {
+      dir.write(name, job + " }\n");
+    }
+  }
+  CHECK(errors_of(JobSet::load(dir.path())) == expected);
+  for (const auto& name : bad_files) fs::remove(dir.file(name));
+  auto set = JobSet::load(dir.path());
+  REQUIRE(set.has_value());
+  CHECK((*set)->jobs().size() == 300 - bad_files.size());
+  CHECK((*set)->find("j299") != nullptr);
+}

@@ -5,6 +5,7 @@
 #include "nightshift/yaml_reader.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace nightshift {
 namespace {
@@ -99,6 +100,9 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
     r_.error(root, "missing key 'steps' (the job's steps)");
   } else if (r_.check_map(steps, "'steps'", {})) {
     if (steps.size() == 0) r_.error(steps, "a job needs at least one step");
+    // Exact sizes: a loaded job keeps these vectors for as long as the daemon
+    // runs, and a StepSpec is ~0.5 KB (doubling left up to half of it unused).
+    job.steps.reserve(steps.size());
     for (const auto& entry : steps)
       if (auto step = read_step(entry.first, entry.second)) job.steps.push_back(std::move(*step));
   }
@@ -180,6 +184,7 @@ std::optional<StepSpec> JobFileReader::read_step(const YAML::Node& key, const YA
     if (!n.IsSequence()) {
       r_.error(n, "'depends_on' must be a list of step names, as in [extract, load]");
     } else {
+      step.depends_on.reserve(n.size());
       for (const auto& dep : n)
         if (auto name = r_.string(dep, "depends_on"))
           step.depends_on.push_back({*name, r_.pos(dep)});
@@ -218,6 +223,7 @@ void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
                "'command' must be a non-empty list of arguments (use 'shell' for a command line)");
       return;
     }
+    step.command.reserve(command.size());
     for (const auto& arg : command)
       if (auto t = r_.template_text(arg, "command")) step.command.push_back(std::move(*t));
   } else {
@@ -264,10 +270,13 @@ std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YAML::
 bool JobFileReader::check_dependencies(const JobSpec& job) {
   std::vector<std::string_view> names;
   for (const auto& s : job.steps) names.push_back(s.name);
+  // A set, not a search of `names` for every dependency: that was quadratic in
+  // the steps (a 14,000-step job spent a quarter of its load in memcmp).
+  const std::unordered_set<std::string_view> known(names.begin(), names.end());
   bool ok = true;
   for (const auto& s : job.steps) {
     for (const auto& dep : s.depends_on) {
-      if (std::find(names.begin(), names.end(), dep.value) != names.end()) continue;
+      if (known.contains(dep.value)) continue;
       r_.error(dep.pos, "step '" + s.name + "' depends on unknown step '" + dep.value + "'" +
                             did_you_mean(dep.value, names));
       ok = false;

@@ -22,6 +22,7 @@ void ChildRegistry::release(pid_t pid) {
   std::lock_guard lock(mutex_);
   auto it = owned_.find(pid);
   if (it != owned_.end() && --it->second == 0) owned_.erase(it);
+  if (pid == stopped_at_ && !owned_.contains(pid)) reap_locked();
 }
 
 bool ChildRegistry::owns(pid_t pid) const {
@@ -31,6 +32,11 @@ bool ChildRegistry::owns(pid_t pid) const {
 
 std::size_t ChildRegistry::reap_orphans() {
   std::lock_guard lock(mutex_);
+  return reap_locked();
+}
+
+std::size_t ChildRegistry::reap_locked() {
+  stopped_at_ = 0;
   std::size_t reaped = 0;
   for (;;) {
     // WNOWAIT: look first; only a child nobody owns is reaped.
@@ -39,7 +45,11 @@ std::size_t ChildRegistry::reap_orphans() {
       if (errno == EINTR) continue;
       return reaped;  // ECHILD: no child at all
     }
-    if (info.si_pid == 0 || owned_.contains(info.si_pid)) return reaped;
+    if (info.si_pid == 0) return reaped;
+    if (owned_.contains(info.si_pid)) {
+      stopped_at_ = info.si_pid;
+      return reaped;
+    }
     siginfo_t gone{};
     int rc = 0;
     do {

@@ -27,20 +27,25 @@ class ChildRegistry {
   pid_t spawn(const std::function<pid_t()>& spawn);
 
   // The owner has reaped `pid` (or given up on it): it is no longer protected.
+  // When the last reap pass stopped at `pid`, the pass goes on now: the daemon
+  // reaps when SIGCHLD comes, and no signal would come for an orphan that
+  // exited while the pass was stopped.
   void release(pid_t pid);
 
   // Reaps exited children that nobody registered and returns how many. Stops
   // early at an exited child that is registered (its owner is about to reap
-  // it: the kernel would show it first again); the next pass goes on.
+  // it: the kernel would show it first again); its release goes on.
   std::size_t reap_orphans();
 
   bool owns(pid_t pid) const;
 
  private:
   ChildRegistry() = default;
+  std::size_t reap_locked();
 
   mutable std::mutex mutex_;
   std::unordered_map<pid_t, int> owned_;  // pid -> registrations (a pid may be reused)
+  pid_t stopped_at_ = 0;                  // the owned zombie the last pass stopped at
 };
 
 }  // namespace nightshift
