@@ -16,7 +16,7 @@ EVERY_SECOND = """\
     max_active_runs: 5
     steps:
       s: {{ shell: 'true' }}
-    """
+"""
 
 
 class PauseTest(DaemonTest):
