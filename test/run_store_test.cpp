@@ -268,7 +268,7 @@ TEMPLATE_TEST_CASE("run store: run ids can skip past the log folders of an earli
 }
 
 TEMPLATE_TEST_CASE(
-    "run store: a job's pause state survives a restart; if_unseen keeps a stored one",
+    "run store: a job's pause state survives a restart and if_unseen keeps a stored one",
     "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
   TestType store;
   CHECK(store->paused_jobs().empty());

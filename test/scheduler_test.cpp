@@ -295,7 +295,7 @@ std::vector<std::string> dates_of(MemoryRunStore& store, const std::vector<std::
 
 }  // namespace
 
-TEST_CASE("scheduler: a paused job does not fire; its unpause catches up by catchup") {
+TEST_CASE("scheduler: a paused job does not fire and its unpause catches up by catchup") {
   Harness h;
   h.start({job_from(kTick)});
   auto paused = h.scheduler->set_paused("tick", true);
