@@ -1147,7 +1147,8 @@ TEST_CASE(
   CHECK(r.status == 200);
   CHECK(body_object(r) == json::object{{"job", "kpi"}, {"paused", true}});
   bool listed = false;
-  for (const auto& job : body_object(api(get("/jobs"))).at("jobs").as_array())
+  const json::object jobs = body_object(api(get("/jobs")));
+  for (const auto& job : jobs.at("jobs").as_array())
     if (job.at("job") == "kpi") listed = job.at("paused") == true;
   CHECK(listed);
   CHECK(body_object(api(get("/jobs/kpi"))).at("paused") == true);
