@@ -20,5 +20,8 @@ int cancel_command(int argc, char** argv);
 int health_command(int argc, char** argv);
 int plan_command(int argc, char** argv);
 int why_command(int argc, char** argv);
+int pause_command(int argc, char** argv);
+int unpause_command(int argc, char** argv);
+int backfill_command(int argc, char** argv);
 
 }  // namespace nightshift::cli

@@ -170,6 +170,12 @@ SchedulerEvents Daemon::scheduler_events() {
   events.queued_run_cancelled = [this](const std::string& job, std::int64_t run_id) {
     run_ended(job, run_id, RunStatus::cancelled, 0);
   };
+  events.paused = [this](const std::string& job, bool paused, bool changed) {
+    metrics_.set_paused(job, paused);
+    if (changed && event_hub_.has_subscribers())
+      event_hub_.publish("job",
+                         job_event_data(job, paused ? "paused" : "unpaused", now_timestamp()));
+  };
   events.step_stored = [this](const std::string& job, std::int64_t run_id,
                               const std::string& step, StepState state) {
     publish_step(job, run_id, step, state, 0);
@@ -369,6 +375,22 @@ Scheduler::RerunResult Daemon::rerun(const Scheduler::Rerun& request) {
     if (draining_) return {std::nullopt, 503, "the daemon is shutting down"};
   }
   return scheduler_->rerun(request);
+}
+
+bool Daemon::paused(const std::string& job) {
+  return scheduler_->paused(job);
+}
+
+Scheduler::PauseResult Daemon::set_paused(const std::string& job, bool paused) {
+  return scheduler_->set_paused(job, paused);
+}
+
+Scheduler::BackfillResult Daemon::backfill(const Scheduler::Backfill& request) {
+  {
+    std::lock_guard lock(mutex_);
+    if (draining_) return {{}, 503, "the daemon is shutting down"};
+  }
+  return scheduler_->backfill(request);
 }
 
 void Daemon::cancel(std::int64_t run_id) {

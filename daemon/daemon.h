@@ -48,7 +48,10 @@ class Daemon final : public DaemonControl {
   std::string metrics() override;
   std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,
                        int attempt) override;
+  bool paused(const std::string& job) override;
   Scheduler::RerunResult rerun(const Scheduler::Rerun& request) override;
+  Scheduler::PauseResult set_paused(const std::string& job, bool paused) override;
+  Scheduler::BackfillResult backfill(const Scheduler::Backfill& request) override;
   void cancel(std::int64_t run_id) override;
   Diagnostics reload() override;
   std::shared_ptr<BodyStream> follow_log(const std::string& path, std::int64_t run_id,

@@ -23,6 +23,9 @@ constexpr Subcommand kSubcommands[] = {
     {"logs", nightshift::cli::logs_command, "print or follow the log of a step"},
     {"cancel", nightshift::cli::cancel_command, "cancel a run on the daemon"},
     {"health", nightshift::cli::health_command, "probe the daemon's /healthz or /readyz"},
+    {"pause", nightshift::cli::pause_command, "stop a job's schedule on the daemon"},
+    {"unpause", nightshift::cli::unpause_command, "resume a paused job's schedule"},
+    {"backfill", nightshift::cli::backfill_command, "queue runs of a job for a range of dates"},
     {"why", nightshift::cli::why_command, "say what a job or its active runs wait for"},
     {"plan", nightshift::cli::plan_command, "forecast a job's waves, critical path and makespan"},
 };

@@ -1139,3 +1139,55 @@ TEST_CASE("api: unknown or contradictory query parameters are a 400 (DESIGN.md)"
     CHECK(api(get("/", {{"utm_source", "x"}})).status == 200);
   }
 }
+
+TEST_CASE(
+    "api: POST /jobs/{job}/pause and unpause answer the job's state, shown in /jobs and why") {
+  Fixture api;
+  auto r = api(post("/jobs/kpi/pause"));
+  CHECK(r.status == 200);
+  CHECK(body_object(r) == json::object{{"job", "kpi"}, {"paused", true}});
+  bool listed = false;
+  const json::object jobs = body_object(api(get("/jobs")));
+  for (const auto& job : jobs.at("jobs").as_array())
+    if (job.at("job") == "kpi") listed = job.at("paused") == true;
+  CHECK(listed);
+  CHECK(body_object(api(get("/jobs/kpi"))).at("paused") == true);
+  CHECK(why_state(api, "kpi") == "paused");
+  auto reasons = why_reasons(api, "kpi");
+  CHECK(reasons.count("paused") == 1);
+  CHECK(reasons.count("next_fire") == 0);  // it does not wait for a fire time
+
+  r = api(post("/jobs/kpi/unpause"));
+  CHECK(r.status == 200);
+  CHECK(body_object(r) == json::object{{"job", "kpi"}, {"paused", false}});
+  CHECK(why_state(api, "kpi") == "idle");
+  check_error(api(post("/jobs/nope/pause")), 404);
+  check_error(api(post("/jobs/kpi/pause", {{"now", "true"}})), 400);
+  CHECK(api(get("/jobs/kpi/pause")).status == 405);
+}
+
+TEST_CASE("api: POST /jobs/{job}/backfill asks the daemon for the runs and answers 202 with ids") {
+  Fixture api;
+  auto& backfills = api.daemon.backfills;
+  auto r = api(post("/jobs/kpi/backfill",
+                    {{"from", "2024-05-01"}, {"to", "2024-05-05"}, {"missing_only", "true"}}));
+  CHECK(r.status == 202);
+  CHECK(body_object(r) == json::object{{"run_ids", json::array{8, 9}}});
+  REQUIRE(backfills.size() == 1);
+  CHECK(backfills[0].job == "kpi");
+  CHECK(backfills[0].from == date::year_month_day{date::year{2024}, date::May, date::day{1}});
+  CHECK(backfills[0].to == date::year_month_day{date::year{2024}, date::May, date::day{5}});
+  CHECK(backfills[0].missing_only);
+
+  check_error(api(post("/jobs/kpi/backfill", {{"from", "2024-05-01"}})), 400);  // no to
+  check_error(api(post("/jobs/kpi/backfill", {{"from", "2024-05-01"}, {"to", "May 5"}})), 400);
+  check_error(api(post("/jobs/kpi/backfill",
+                       {{"from", "2024-05-01"}, {"to", "2024-05-05"}, {"missing_only", "1"}})),
+              400);
+  CHECK(backfills.size() == 1);  // none of those reached the daemon
+
+  api.daemon.backfill_answer = {{}, 422, "from 2024-05-05 is after to 2024-05-01"};
+  r = api(post("/jobs/kpi/backfill", {{"from", "2024-05-05"}, {"to", "2024-05-01"}}));
+  check_error(r, 422);
+  CHECK(body_object(r).at("error") == "from 2024-05-05 is after to 2024-05-01");
+}

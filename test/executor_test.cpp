@@ -238,6 +238,14 @@ class RecordingStore final : public RunStore {
     store_.set_scheduled_through(job, t);
   }
   void skip_run_ids_through(std::int64_t run_id) override { store_.skip_run_ids_through(run_id); }
+  std::map<std::string, bool> paused_jobs() override { return store_.paused_jobs(); }
+  bool set_job_paused(const std::string& job, bool paused, Timestamp at, bool if_unseen) override {
+    return store_.set_job_paused(job, paused, at, if_unseen);
+  }
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override {
+    return store_.runs_scheduled_between(job, from, to);
+  }
   void claim_for_daemon() override {}
   std::int64_t register_owner(OwnerKind kind) override { return store_.register_owner(kind); }
   std::optional<std::int64_t> owner() const override { return store_.owner(); }

@@ -103,6 +103,14 @@ TEST_CASE("loader: a job without schedule is manual-only and defaults to UTC") {
   CHECK_FALSE(job.spec.timeout(job.spec.steps[0]));
 }
 
+TEST_CASE("loader: paused is the job's initial pause state, true or false") {
+  CHECK_FALSE(parse_ok("job: a\nsteps:\n  s: { shell: x }\n").spec.paused);
+  CHECK(parse_ok("job: a\npaused: true\nsteps:\n  s: { shell: x }\n").spec.paused);
+  CHECK_FALSE(parse_ok("job: a\npaused: false\nsteps:\n  s: { shell: x }\n").spec.paused);
+  CHECK(errors_of("job: a\npaused: maybe\nsteps:\n  s: { shell: x }\n") ==
+        Lines{"jobs.d/t.yaml:2:9: bad paused 'maybe': expected true or false"});
+}
+
 TEST_CASE("loader: YAML syntax errors name the line and column") {
   CHECK(errors_of("job: a\nsteps:\n  x: [unclosed\n") ==
         Lines{"jobs.d/t.yaml:4:1: YAML syntax: end of sequence flow not found"});

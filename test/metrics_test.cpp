@@ -119,6 +119,8 @@ void exercise(Metrics& metrics) {
   metrics.attempt_finished("kpi", "extract", StepState::succeeded, 2);
   metrics.set_next_run("kpi", 1'700'086'400.0);
   metrics.set_deadline_missed("kpi", true);
+  metrics.set_paused("kpi", true);
+  metrics.set_paused("sales", false);
   metrics.set_schedule_interval("kpi", 86400);
   metrics.set_load(2, 5, {{"source_db", 3}});
   metrics.observe_schedule_delay(0.02);
@@ -144,6 +146,7 @@ TEST_CASE("metrics: every DESIGN.md metric appears with its type, labels and val
       {"nightshift_job_last_run_success", "gauge"},
       {"nightshift_job_next_run_timestamp_seconds", "gauge"},
       {"nightshift_job_deadline_missed", "gauge"},
+      {"nightshift_job_paused", "gauge"},
       {"nightshift_job_schedule_interval_seconds", "gauge"},
       {"nightshift_step_attempts_total", "counter"},
       {"nightshift_step_duration_seconds", "histogram"},
@@ -179,6 +182,8 @@ TEST_CASE("metrics: every DESIGN.md metric appears with its type, labels and val
       has_series(samples, "nightshift_job_last_success_timestamp_seconds", {{"job", "kpi"}}));
   CHECK(has_line(text, R"(nightshift_job_next_run_timestamp_seconds{job="kpi"} 1700086400)"));
   CHECK(has_line(text, R"(nightshift_job_deadline_missed{job="kpi"} 1)"));
+  CHECK(has_line(text, R"(nightshift_job_paused{job="kpi"} 1)"));
+  CHECK(has_line(text, R"(nightshift_job_paused{job="sales"} 0)"));
   CHECK(has_line(text, R"(nightshift_job_schedule_interval_seconds{job="kpi"} 86400)"));
   CHECK(value_of(samples, "nightshift_step_attempts_total",
                  {{"job", "kpi"}, {"step", "extract"}, {"outcome", "timed_out"}}) == 1);
@@ -309,6 +314,7 @@ TEST_CASE("metrics: forget_job removes the job's gauges and keeps its counters")
     metrics.attempt_finished(job, "load", StepState::succeeded, 5);
     metrics.set_next_run(job, 1'700'086'400.0);
     metrics.set_deadline_missed(job, false);
+    metrics.set_paused(job, false);
     metrics.set_schedule_interval(job, 3600);
   }
   metrics.forget_job("kpi");
@@ -318,7 +324,7 @@ TEST_CASE("metrics: forget_job removes the job's gauges and keeps its counters")
   for (const char* gauge :
        {"nightshift_job_last_run_success", "nightshift_job_last_success_timestamp_seconds",
         "nightshift_job_next_run_timestamp_seconds", "nightshift_job_deadline_missed",
-        "nightshift_job_schedule_interval_seconds"}) {
+        "nightshift_job_paused", "nightshift_job_schedule_interval_seconds"}) {
     CAPTURE(gauge);
     CHECK_FALSE(has_series(samples, gauge, {{"job", "kpi"}}));
     CHECK(has_series(samples, gauge, {{"job", "sales"}}));

@@ -70,6 +70,33 @@ TEST_CASE("run store: mysql: a fresh database gets the latest schema, applied on
   CHECK(database.query("SHOW TABLES LIKE 'job_watermarks'").size() == 1);
 }
 
+TEST_CASE("run store: mysql: a store at schema 4 migrates to 5 and keeps its runs") {
+  test::TestDatabase database("store");
+  std::int64_t run_id = 0;
+  {
+    auto store = MysqlRunStore::open(options_for(database));
+    NewRun run;
+    run.job = "kpi";
+    run.trigger = Trigger::schedule;
+    run.scheduled_at = Instant(std::chrono::seconds(1'764'000'600));
+    run.scheduled_at_text = "2025-11-25T01:10:00+09:00";
+    run.date = "2025-11-25";
+    run.steps.push_back({"extract", false});
+    run_id = store->create_run(run).value();
+  }
+  // Back to what a version-4 binary left: no pause table, no fire-time index.
+  database.query("DROP TABLE job_pauses");
+  database.query("DROP INDEX runs_by_fire_time ON runs");
+  database.query("DELETE FROM schema_version WHERE version >= 5");
+  auto store = MysqlRunStore::open(options_for(database));
+  CHECK(database.query("SELECT MAX(version) FROM schema_version").at(0).at(0) == "5");
+  CHECK(store->get_run(run_id));
+  CHECK(store->paused_jobs().empty());
+  store->set_job_paused("kpi", true, now_timestamp());
+  CHECK(store->paused_jobs().at("kpi"));
+  CHECK(database.query("SHOW INDEX FROM runs WHERE Key_name = 'runs_by_fire_time'").size() == 2);
+}
+
 TEST_CASE("run store: mysql: a schema newer than this binary is refused") {
   test::TestDatabase database("store");
   MysqlRunStore::open(options_for(database));

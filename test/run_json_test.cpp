@@ -45,7 +45,7 @@ TEST_CASE("run json: a job's summary has paused and a summary last_run") {
   JobSpec job;
   job.name = "kpi";
   job.description = "Daily KPIs";
-  const json::object never = job_summary_json(job, std::nullopt, false, std::nullopt);
+  const json::object never = job_summary_json(job, std::nullopt, false, false, std::nullopt);
   CHECK(never.at("paused") == json::value(false));
   CHECK(never.at("last_run").is_null());
   for (const char* key : {"job", "description", "schedule", "timezone", "next_run", "deadline",
@@ -53,10 +53,11 @@ TEST_CASE("run json: a job's summary has paused and a summary last_run") {
     CHECK(never.contains(key));
 
   const json::object ran = job_summary_json(
-      job, std::nullopt, true, RunSummary{finished_run(), {{StepState::succeeded, 4}}});
+      job, std::nullopt, true, true, RunSummary{finished_run(), {{StepState::succeeded, 4}}});
   const json::object& last = ran.at("last_run").as_object();
   CHECK(last.at("run_id") == json::value(42));
   CHECK(last.at("step_counts") == json::value(json::object{{"succeeded", 4}}));
   CHECK_FALSE(last.contains("steps"));
   CHECK(ran.at("deadline_missed") == json::value(true));
+  CHECK(ran.at("paused") == json::value(true));
 }

@@ -46,6 +46,10 @@ class CountingReader final : public RunReader {
   std::vector<RunSummary> latest_runs() override { return {}; }
   std::vector<RunRecord> unfinished_runs() override { return {}; }
   std::optional<Instant> scheduled_through(const std::string&) override { return std::nullopt; }
+  std::map<std::string, bool> paused_jobs() override { return {}; }
+  std::vector<RunRecord> runs_scheduled_between(const std::string&, Instant, Instant) override {
+    return {};
+  }
 
  private:
   Counters& c_;

@@ -267,6 +267,37 @@ TEMPLATE_TEST_CASE("run store: run ids can skip past the log folders of an earli
   CHECK(store->list_runs("", 10).size() == 0);
 }
 
+TEMPLATE_TEST_CASE(
+    "run store: a job's pause state survives a restart and if_unseen keeps a stored one",
+    "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  CHECK(store->paused_jobs().empty());
+  CHECK(store->set_job_paused("kpi", true, at_ms(1)));
+  CHECK_FALSE(store->set_job_paused("sales", false, at_ms(1), true));  // first sight: stored
+  CHECK(store->set_job_paused("kpi", false, at_ms(2), true));  // seen: the stored state stays
+  store.reopen();
+  if (!std::is_same_v<TestType, MemoryStore>)
+    CHECK(store->paused_jobs() == std::map<std::string, bool>{{"kpi", true}, {"sales", false}});
+  CHECK_FALSE(store->set_job_paused("kpi", false, at_ms(3)));
+  CHECK(store->paused_jobs().at("kpi") == false);
+}
+
+TEMPLATE_TEST_CASE("run store: the runs of a job by fire time, any trigger, oldest first",
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  const auto late = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire + 86400))).value();
+  const auto early = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  const auto filled = store->create_run(new_run("kpi", Trigger::backfill, at_s(kFire))).value();
+  store->create_run(new_run("kpi", Trigger::backfill, at_s(kFire + 2 * 86400)));
+  store->create_run(new_run("sales", Trigger::schedule, at_s(kFire)));
+  const auto runs = store->runs_scheduled_between("kpi", at_s(kFire), at_s(kFire + 86400));
+  CHECK(ids_of(runs) == std::vector<std::int64_t>{early, filled, late});
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[1].trigger == Trigger::backfill);
+  CHECK(runs[0].steps.empty());  // without their steps
+  CHECK(store->runs_scheduled_between("kpi", at_s(kFire + 1), at_s(kFire + 86399)).empty());
+}
+
 TEMPLATE_TEST_CASE("run store: manual runs are never deduplicated", "[run_store]", MemoryStore,
                    SqliteStore, MysqlStore) {
   TestType store;
@@ -790,6 +821,27 @@ TEST_CASE("run store: sqlite: a fresh file gets the latest schema, applied once"
     CHECK(store->get_run(run_id));
   }
   CHECK(query(path, "SELECT COUNT(*) FROM schema_version") == latest);
+}
+
+TEST_CASE("run store: sqlite: a store at schema 4 migrates to 5 and keeps its runs") {
+  TempDir dir;
+  const std::string path = (dir.path() / "runs.db").string();
+  std::int64_t run_id = 0;
+  {
+    auto store = SqliteRunStore::open(path);
+    run_id = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+  }
+  // Back to what a version-4 binary left: no pause table, no fire-time index.
+  query(path, "DROP TABLE job_pauses");
+  query(path, "DROP INDEX runs_by_fire_time");
+  query(path, "DELETE FROM schema_version WHERE version >= 5");
+  auto store = SqliteRunStore::open(path);
+  CHECK(query(path, "SELECT MAX(version) FROM schema_version") == "5");
+  CHECK(store->get_run(run_id));
+  CHECK(store->paused_jobs().empty());  // no job was seen before: their files decide
+  store->set_job_paused("kpi", true, at_ms(1));
+  CHECK(store->paused_jobs().at("kpi"));
+  CHECK(query(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs_by_fire_time'") == "1");
 }
 
 TEST_CASE("run store: sqlite: a schema newer than this binary is refused") {

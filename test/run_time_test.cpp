@@ -72,3 +72,36 @@ TEST_CASE("run time: local dates and date parsing") {
   CHECK_FALSE(parse_date("2023-2-1"));
   CHECK_FALSE(parse_date("yesterday"));
 }
+
+TEST_CASE("run time: a backfill's fire times are those whose local date is in the range") {
+  auto isos = [](const JobSpec& j, const std::vector<Instant>& fires) {
+    std::vector<std::string> out;
+    for (Instant t : fires) out.push_back(iso(j, t));
+    return out;
+  };
+  JobSpec six_hourly = job("schedule: '0 */6 * * *'\ntimezone: Asia/Tokyo\n");
+  CHECK(isos(six_hourly,
+             fire_times_between(six_hourly, 2026_y / 11 / 24, 2026_y / 11 / 25).value()) ==
+        std::vector<std::string>{"2026-11-24T00:00:00+09:00", "2026-11-24T06:00:00+09:00",
+                                 "2026-11-24T12:00:00+09:00", "2026-11-24T18:00:00+09:00",
+                                 "2026-11-25T00:00:00+09:00", "2026-11-25T06:00:00+09:00",
+                                 "2026-11-25T12:00:00+09:00", "2026-11-25T18:00:00+09:00"});
+  JobSpec weekdays = job("schedule: '0 6 * * MON-FRI'\n");
+  CHECK(fire_times_between(weekdays, 2026_y / 11 / 28, 2026_y / 11 / 29).value().empty());
+  JobSpec manual = job("timezone: America/New_York\n");
+  CHECK(isos(manual, fire_times_between(manual, 2026_y / 3 / 7, 2026_y / 3 / 9).value()) ==
+        std::vector<std::string>{"2026-03-07T00:00:00-05:00", "2026-03-08T00:00:00-05:00",
+                                 "2026-03-09T00:00:00-04:00"});
+  auto reversed = fire_times_between(manual, 2026_y / 3 / 9, 2026_y / 3 / 7);
+  REQUIRE_FALSE(reversed.has_value());
+  CHECK(reversed.error().message == "from 2026-03-09 is after to 2026-03-07");
+  // 1,000 runs are fine, the next one is not.
+  JobSpec minutely = job("schedule: '* * * * *'\n");
+  CHECK(fire_times_between(manual, 2026_y / 1 / 1, 2028_y / 9 / 26).value().size() == 1000);
+  auto too_many = fire_times_between(manual, 2026_y / 1 / 1, 2028_y / 9 / 27);
+  REQUIRE_FALSE(too_many.has_value());
+  CHECK(too_many.error().message ==
+        "a backfill of job 'j' from 2026-01-01 to 2028-09-27 would "
+        "make more than 1000 runs: split the range");
+  CHECK_FALSE(fire_times_between(minutely, 2026_y / 1 / 1, 2026_y / 1 / 1).has_value());
+}

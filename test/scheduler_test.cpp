@@ -4,6 +4,7 @@
 #include "nightshift/server/scheduler.h"
 
 #include "nightshift/job_loader.h"
+#include "nightshift/run_time.h"
 #include "nightshift/runtime/memory_run_store.h"
 #include "support/fake_step_runner.h"
 #include "support/test_job.h"
@@ -13,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -58,6 +60,10 @@ struct Harness {
   std::vector<std::string> stored;  // run_stored and step_stored, in order
   std::vector<std::int64_t> cancelled;
   std::vector<std::int64_t> finished;
+  std::vector<std::string> pauses;                // "job paused|unpaused", as reported
+  std::vector<std::optional<Instant>> next_runs;  // as reported, in order
+  // The scheduler's clock: kNow until a test moves it.
+  std::atomic<std::int64_t> now_seconds{kNow.time_since_epoch().count()};
 
   Harness() {
     ExecutorOptions options;
@@ -87,7 +93,17 @@ struct Harness {
       std::lock_guard lock(mutex);
       cancelled.push_back(id);
     };
-    scheduler = std::make_unique<Scheduler>(io, store, *executor, std::move(se), [] { return kNow; });
+    se.paused = [this](const std::string& job, bool paused, bool) {
+      std::lock_guard lock(mutex);
+      pauses.push_back(job + (paused ? " paused" : " unpaused"));
+    };
+    se.next_run = [this](const std::string&, std::optional<Instant> next) {
+      std::lock_guard lock(mutex);
+      next_runs.push_back(next);
+    };
+    scheduler = std::make_unique<Scheduler>(io, store, *executor, std::move(se), [this] {
+      return Instant(std::chrono::seconds(now_seconds.load()));
+    });
   }
 
   void start(std::vector<Job> jobs) {
@@ -240,4 +256,181 @@ steps:
   REQUIRE(runs.size() == 3);
   for (const auto& run : runs) CHECK(run.trigger == Trigger::catchup);
   CHECK(h.store.scheduled_through("tick") == kNow);
+}
+
+namespace {
+
+const char* kTick = R"(
+job: tick
+schedule: "* * * * *"
+catchup: all
+max_active_runs: 10
+steps:
+  s: { command: ["true"] }
+)";
+
+const char* kDaily = R"(
+job: kpi
+schedule: "10 0 * * *"
+timezone: Asia/Tokyo
+max_active_runs: 2
+steps:
+  extract: { command: ["true"] }
+)";
+
+date::year_month_day day(int d) {
+  return date::year{2026} / date::November / date::day{static_cast<unsigned>(d)};
+}
+
+Scheduler::Backfill backfill_of(const std::string& job, int from, int to,
+                                bool missing_only = false) {
+  return {job, day(from), day(to), missing_only};
+}
+
+std::vector<std::string> dates_of(MemoryRunStore& store, const std::vector<std::int64_t>& ids) {
+  std::vector<std::string> dates;
+  for (std::int64_t id : ids) dates.push_back(store.get_run(id).value().date);
+  return dates;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a paused job does not fire and its unpause catches up by catchup") {
+  Harness h;
+  h.start({job_from(kTick)});
+  auto paused = h.scheduler->set_paused("tick", true);
+  REQUIRE(paused.status == 200);
+  CHECK(h.store.paused_jobs() == std::map<std::string, bool>{{"tick", true}});
+  CHECK(h.scheduler->paused("tick"));
+
+  // Three fire times pass while paused: the timer wakes and fires nothing.
+  h.now_seconds += 3 * 60;
+  const Instant after = kNow + 3min + 30s;
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(h.mutex);
+    return !h.next_runs.empty() && h.next_runs.back() == after;
+  }));
+  h.scheduler->set_paused("tick", true);  // a commit after whatever the timer wrote
+  CHECK(h.store.list_runs("tick", 10).empty());
+  CHECK(h.store.scheduled_through("tick") == kNow);  // where the pause found it
+
+  REQUIRE(h.scheduler->set_paused("tick", false).status == 200);
+  CHECK_FALSE(h.scheduler->paused("tick"));
+  REQUIRE(eventually([&] { return h.store.list_runs("tick", 10).size() == 3; }));
+  for (const auto& run : h.store.list_runs("tick", 10)) CHECK(run.trigger == Trigger::catchup);
+  std::lock_guard lock(h.mutex);
+  CHECK(h.pauses ==
+        std::vector<std::string>{"tick unpaused", "tick paused", "tick paused", "tick unpaused"});
+}
+
+TEST_CASE("scheduler: a paused job found at start stays paused and catches up nothing") {
+  Harness h;
+  h.store.set_job_paused("tick", true, now_timestamp());
+  h.store.set_scheduled_through("tick", kNow - 3min - 15s);  // down for three fire times
+  h.start({job_from(kTick)});
+  CHECK(h.scheduler->paused("tick"));
+  CHECK(h.store.list_runs("tick", 10).empty());
+  CHECK(h.store.scheduled_through("tick") == kNow - 3min - 15s);
+}
+
+TEST_CASE(
+    "scheduler: paused: true in a job file is only the state of a job the store has not seen") {
+  const std::string paused_file = std::string(kTick) + "paused: true\n";
+  SECTION("a new job starts paused, and the store keeps it") {
+    Harness h;
+    h.start({job_from(paused_file)});
+    CHECK(h.scheduler->paused("tick"));
+    REQUIRE(eventually([&] { return h.store.paused_jobs().contains("tick"); }));
+    CHECK(h.store.paused_jobs().at("tick"));
+  }
+  SECTION("a job the store knows as unpaused stays unpaused") {
+    Harness h;
+    h.store.set_job_paused("tick", false, now_timestamp());
+    h.start({job_from(paused_file)});
+    CHECK_FALSE(h.scheduler->paused("tick"));
+  }
+  SECTION("a job without paused: gets its state stored on first sight") {
+    Harness h;
+    h.start({job_from(kTick)});
+    REQUIRE(eventually([&] { return h.store.paused_jobs().contains("tick"); }));
+    CHECK_FALSE(h.store.paused_jobs().at("tick"));
+  }
+}
+
+TEST_CASE("scheduler: pausing an unknown job is a 404") {
+  Harness h;
+  h.start({job_from(kTwoSteps)});
+  auto result = h.scheduler->set_paused("nope", true);
+  CHECK(result.status == 404);
+  CHECK(result.error == "unknown job 'nope'");
+}
+
+TEST_CASE("scheduler: a backfill makes a run per fire time, oldest first, under max_active_runs") {
+  Harness h;
+  h.runner.hang("extract");
+  h.start({job_from(kDaily)});
+  auto result = h.scheduler->backfill(backfill_of("kpi", 1, 5));
+  REQUIRE(result.status == 202);
+  REQUIRE(result.run_ids.size() == 5);
+  CHECK(dates_of(h.store, result.run_ids) == std::vector<std::string>{"2026-11-01", "2026-11-02",
+                                                                      "2026-11-03", "2026-11-04",
+                                                                      "2026-11-05"});
+  for (std::size_t i = 0; i < 5; ++i) {
+    const RunRecord run = h.store.get_run(result.run_ids[i]).value();
+    CHECK(run.trigger == Trigger::backfill);
+    CHECK(run.scheduled_at_text == "2026-11-0" + std::to_string(i + 1) + "T00:10:00+09:00");
+    if (i > 0) CHECK(result.run_ids[i] > result.run_ids[i - 1]);
+  }
+  // The two oldest run; the rest wait their turn, and start oldest first.
+  REQUIRE(eventually([&] { return h.runner.started().size() == 2; }));
+  auto statuses = [&] {
+    std::vector<RunStatus> out;
+    for (std::int64_t id : result.run_ids) out.push_back(h.status(id));
+    return out;
+  };
+  CHECK(statuses() == std::vector<RunStatus>{RunStatus::running, RunStatus::running,
+                                             RunStatus::queued, RunStatus::queued,
+                                             RunStatus::queued});
+  h.scheduler->cancel(result.run_ids[0], "test");
+  REQUIRE(eventually([&] { return h.status(result.run_ids[2]) == RunStatus::running; }));
+  CHECK(statuses() == std::vector<RunStatus>{RunStatus::cancelled, RunStatus::running,
+                                             RunStatus::running, RunStatus::queued,
+                                             RunStatus::queued});
+}
+
+TEST_CASE("scheduler: a backfill with missing_only fills only the holes") {
+  Harness h;
+  Job job = job_from(kDaily);
+  auto run_for = [&](int d, RunStatus status) {
+    NewRun run = make_new_run(job.spec, Trigger::schedule, fire_time_on(job.spec, day(d)).value());
+    const auto id = h.store.create_run(run).value();
+    h.store.set_run_status(id, status, now_timestamp());
+  };
+  run_for(2, RunStatus::succeeded);
+  run_for(3, RunStatus::failed);
+  run_for(4, RunStatus::succeeded);
+  h.start({job});
+  auto result = h.scheduler->backfill(backfill_of("kpi", 1, 5, true));
+  REQUIRE(result.status == 202);
+  CHECK(dates_of(h.store, result.run_ids) ==
+        std::vector<std::string>{"2026-11-01", "2026-11-03", "2026-11-05"});
+  // Without missing_only, every date.
+  auto all = h.scheduler->backfill(backfill_of("kpi", 1, 5));
+  CHECK(all.run_ids.size() == 5);
+}
+
+TEST_CASE("scheduler: a backfill refuses a reversed range, over 1,000 runs and an unknown job") {
+  Harness h;
+  h.start({job_from(kDaily), job_from(kTick)});
+  auto reversed = h.scheduler->backfill(backfill_of("kpi", 5, 1));
+  CHECK(reversed.status == 422);
+  CHECK(reversed.error == "from 2026-11-05 is after to 2026-11-01");
+  auto too_many = h.scheduler->backfill(backfill_of("tick", 1, 1));  // 1,440 fire times
+  CHECK(too_many.status == 422);
+  CHECK(too_many.error ==
+        "a backfill of job 'tick' from 2026-11-01 to 2026-11-01 would make "
+        "more than 1000 runs: split the range");
+  CHECK(h.scheduler->backfill(backfill_of("nope", 1, 2)).status == 404);
+  CHECK(h.store.list_runs("kpi", 10).empty());
+  CHECK(h.store.list_runs("tick", 10).empty());
 }

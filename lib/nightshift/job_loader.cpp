@@ -12,7 +12,7 @@ namespace {
 
 const std::vector<std::string_view> kJobKeys = {
     "job",      "description", "schedule", "timezone", "catchup", "max_active_runs",
-    "deadline", "defaults",    "env",      "steps"};
+    "deadline", "defaults",    "env",      "steps",    "paused"};
 const std::vector<std::string_view> kDefaultsKeys = {"retries", "retry_delay", "timeout",
                                                      "kill_grace"};
 const std::vector<std::string_view> kStepKeys = {
@@ -92,6 +92,8 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
   if (const YAML::Node n = root["max_active_runs"])
     job.max_active_runs = r_.integer(n, "max_active_runs", 1, kMaxActiveRuns).value_or(1);
   if (const YAML::Node n = root["deadline"]) job.deadline = read_time_of_day(n);
+  if (const YAML::Node n = root["paused"])
+    job.paused = r_.choice(n, "paused", {"true", "false"}) == "true";
   if (const YAML::Node n = root["defaults"]) read_defaults(n, job.defaults);
   if (const YAML::Node n = root["env"]) job.env = read_env(n);
 

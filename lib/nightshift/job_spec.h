@@ -77,6 +77,9 @@ struct JobSpec {
   Catchup catchup = Catchup::latest;
   int max_active_runs = 1;
   std::optional<std::chrono::minutes> deadline;  // local time of day
+  // The job's pause state the first time the store sees it; from then on the
+  // store's state (pause, unpause) is the one in force.
+  bool paused = false;
   StepDefaults defaults;
   std::vector<EnvVar> env;
   std::vector<StepSpec> steps;  // in file order; indices match the job's Dag

@@ -51,6 +51,39 @@ TextResult<Instant> fire_time_on(const JobSpec& job, date::year_month_day day) {
   return TextError{text.str(), 0};
 }
 
+TextResult<std::vector<Instant>> fire_times_between(const JobSpec& job, date::year_month_day from,
+                                                    date::year_month_day to, std::size_t limit) {
+  if (date::sys_days(from) > date::sys_days(to)) {
+    std::ostringstream text;
+    text << "from " << from << " is after to " << to;
+    return TextError{text.str(), 0};
+  }
+  auto too_many = [&] {
+    std::ostringstream text;
+    text << "a backfill of job '" << job.name << "' from " << from << " to " << to
+         << " would make more than " << limit << " runs: split the range";
+    return TextError{text.str(), 0};
+  };
+  std::vector<Instant> fires;
+  if (!job.schedule) {
+    for (date::sys_days day = from; day <= date::sys_days(to); day += date::days(1)) {
+      if (fires.size() == limit) return too_many();
+      fires.push_back(start_of_day(job.zone, date::year_month_day(day)));
+    }
+    return fires;
+  }
+  // Up to the first instant of the day after `to` (a gap at midnight included).
+  const Instant end = start_of_day(job.zone, date::sys_days(to) + date::days(1));
+  Instant cursor = start_of_day(job.zone, from) - 1s;
+  while (auto next = job.schedule->next_fire_after(cursor)) {
+    if (*next >= end) break;
+    if (fires.size() == limit) return too_many();
+    fires.push_back(*next);
+    cursor = *next;
+  }
+  return fires;
+}
+
 std::string local_date(const JobSpec& job, Instant t) {
   auto local = job.zone->to_local(t);
   return date::format("%F", date::floor<date::days>(local));

@@ -98,6 +98,19 @@ class FailingRunStore final : public RunStore {
     check();
     memory.skip_run_ids_through(run_id);
   }
+  std::map<std::string, bool> paused_jobs() override {
+    check();
+    return memory.paused_jobs();
+  }
+  bool set_job_paused(const std::string& job, bool paused, Timestamp at, bool if_unseen) override {
+    check();
+    return memory.set_job_paused(job, paused, at, if_unseen);
+  }
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override {
+    check();
+    return memory.runs_scheduled_between(job, from, to);
+  }
   void claim_for_daemon() override { check(); }
   std::int64_t register_owner(OwnerKind kind) override {
     check();
@@ -158,12 +171,15 @@ class FakeDaemonControl final : public DaemonControl {
   std::optional<std::int64_t> owner_id;  // the daemon's, in the store
   std::string metrics_text = "# TYPE nightshift_jobs_loaded gauge\nnightshift_jobs_loaded 0\n";
   Scheduler::RerunResult rerun_answer{7, 202, ""};
+  Scheduler::BackfillResult backfill_answer{{8, 9}, 202, ""};
+  std::set<std::string> paused_jobs;
   Diagnostics reload_answer;                     // empty: the reload is accepted
   std::shared_ptr<const JobSet> jobs_on_reload;  // when set, an accepted reload installs it
   TempDir logs{"nightshift-api-test-logs"};
 
   // --- what the Api asked for ---
   std::vector<Scheduler::Rerun> reruns;
+  std::vector<Scheduler::Backfill> backfills;
   std::vector<std::int64_t> cancels;
   int reloads = 0;
   struct Follow {
@@ -234,6 +250,19 @@ class FakeDaemonControl final : public DaemonControl {
     return (logs.path() / job_name / std::to_string(run_id) /
             (step + "." + std::to_string(attempt) + ".log"))
         .string();
+  }
+  bool paused(const std::string& job_name) override { return paused_jobs.count(job_name) > 0; }
+  Scheduler::PauseResult set_paused(const std::string& job_name, bool paused) override {
+    if (!job_set || !job_set->find(job_name)) return {false, 404, "unknown job '" + job_name + "'"};
+    if (paused)
+      paused_jobs.insert(job_name);
+    else
+      paused_jobs.erase(job_name);
+    return {paused, 200, {}};
+  }
+  Scheduler::BackfillResult backfill(const Scheduler::Backfill& request) override {
+    backfills.push_back(request);
+    return backfill_answer;
   }
   Scheduler::RerunResult rerun(const Scheduler::Rerun& request) override {
     reruns.push_back(request);

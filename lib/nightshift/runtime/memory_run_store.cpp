@@ -18,7 +18,7 @@ bool is_run_end(RunStatus status) {
 
 std::optional<std::int64_t> MemoryRunStore::create_run(const NewRun& run) {
   std::lock_guard lock(mutex_);
-  const bool deduplicated = run.trigger != Trigger::manual;
+  const bool deduplicated = made_by_schedule(run.trigger);
   if (deduplicated && fire_keys_.contains({run.job, run.scheduled_at})) return std::nullopt;
   for (std::size_t i = 0; i < run.steps.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
@@ -265,6 +265,35 @@ std::optional<Instant> MemoryRunStore::scheduled_through(const std::string& job)
 void MemoryRunStore::set_scheduled_through(const std::string& job, Instant t) {
   std::lock_guard lock(mutex_);
   scheduled_through_[job] = t;
+}
+
+std::map<std::string, bool> MemoryRunStore::paused_jobs() {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
+bool MemoryRunStore::set_job_paused(const std::string& job, bool paused, Timestamp,
+                                    bool if_unseen) {
+  std::lock_guard lock(mutex_);
+  auto [it, added] = paused_.emplace(job, paused);
+  if (!added && !if_unseen) it->second = paused;
+  return it->second;
+}
+
+std::vector<RunRecord> MemoryRunStore::runs_scheduled_between(const std::string& job, Instant from,
+                                                              Instant to) {
+  std::lock_guard lock(mutex_);
+  std::vector<RunRecord> result;
+  for (const auto& [run_id, stored] : runs_) {
+    const RunRecord& run = stored.run;
+    if (run.job != job || run.scheduled_at < from || run.scheduled_at > to) continue;
+    result.push_back(run);
+    result.back().steps.clear();
+  }
+  std::stable_sort(result.begin(), result.end(), [](const RunRecord& a, const RunRecord& b) {
+    return a.scheduled_at < b.scheduled_at;
+  });
+  return result;
 }
 
 }  // namespace nightshift

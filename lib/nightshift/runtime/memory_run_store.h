@@ -46,6 +46,11 @@ class MemoryRunStore : public RunStore {
   void skip_run_ids_through(std::int64_t run_id) override {
     next_run_id_ = std::max(next_run_id_, run_id + 1);
   }
+  std::map<std::string, bool> paused_jobs() override;
+  bool set_job_paused(const std::string& job, bool paused, Timestamp at,
+                      bool if_unseen = false) override;
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override;
   void claim_for_daemon() override {}  // one process, one store
 
  private:
@@ -66,6 +71,7 @@ class MemoryRunStore : public RunStore {
   std::map<std::int64_t, StoredRun> runs_;
   std::set<std::pair<std::string, Instant>> fire_keys_;  // (job, scheduled_at), schedule/catchup
   std::map<std::string, Instant> scheduled_through_;
+  std::map<std::string, bool> paused_;
 };
 
 }  // namespace nightshift

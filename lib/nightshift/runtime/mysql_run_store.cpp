@@ -94,6 +94,18 @@ const std::vector<std::vector<const char*>> kMigrations{
         "ALTER TABLE runs ADD COLUMN owner_id BIGINT NULL",
         "ALTER TABLE attempts ADD COLUMN owner_id BIGINT NULL",
     },
+    // 5: pause (kept in the store, so it survives restarts and reloads; a job
+    // without a row has never been seen), and the runs of a job by fire time,
+    // for a backfill's missing_only. migrate() takes "duplicate key name" for
+    // a run of the CREATE INDEX before a crash.
+    {
+        R"sql(CREATE TABLE IF NOT EXISTS job_pauses (
+  job        VARCHAR(255) NOT NULL PRIMARY KEY,
+  paused     TINYINT      NOT NULL,
+  changed_at BIGINT       NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)sql",
+        "CREATE INDEX runs_by_fire_time ON runs (job, scheduled_at)",
+    },
 };
 
 using run_store_sql::kAttemptColumns;
@@ -102,6 +114,7 @@ using run_store_sql::kRunColumns;
 
 constexpr unsigned kDuplicateKey = 1062;  // ER_DUP_ENTRY
 constexpr unsigned kDuplicateColumn = 1060;  // ER_DUP_FIELDNAME
+constexpr unsigned kDuplicateKeyName = 1061;  // ER_DUP_KEYNAME
 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(20);
 constexpr auto kLongestBackoff = std::chrono::seconds(1);
@@ -321,7 +334,7 @@ void MysqlRunStore::migrate() {
         try {
           t.db.execute(statement);
         } catch (const MysqlError& e) {
-          if (e.code() != kDuplicateColumn) throw;
+          if (e.code() != kDuplicateColumn && e.code() != kDuplicateKeyName) throw;
         }
       }
       t.db.execute("INSERT INTO schema_version (version, applied_at) VALUES (" +
@@ -335,7 +348,7 @@ std::optional<std::int64_t> MysqlRunStore::create_run(const NewRun& run) {
   const std::string doing = "creating a run of " + run.job;
   const std::int64_t scheduled_at = run.scheduled_at.time_since_epoch().count();
   const std::optional<std::int64_t> fire_key =
-      run.trigger == Trigger::manual ? std::nullopt : std::optional(scheduled_at);
+      made_by_schedule(run.trigger) ? std::optional(scheduled_at) : std::nullopt;
   const std::string request_key = random_key();
 
   return write(doing, [&](Try t) -> std::optional<std::int64_t> {
@@ -769,6 +782,48 @@ void MysqlRunStore::skip_run_ids_through(std::int64_t run_id) {
         "status, created_at) VALUES (" +
         number(run_id) + ", '', 'manual', 0, '', '', 'failed', 0)");
     return 0;  // rolled back as the transaction ends
+  });
+}
+
+std::map<std::string, bool> MysqlRunStore::paused_jobs() {
+  return read("reading paused jobs", [&](Try t) {
+    std::map<std::string, bool> paused;
+    for (const MysqlRow& row : t.db.query("SELECT job, paused FROM job_pauses"))
+      paused[text(row[0])] = integer(row[1]) != 0;
+    return paused;
+  });
+}
+
+bool MysqlRunStore::set_job_paused(const std::string& job, bool paused, Timestamp at,
+                                   bool if_unseen) {
+  const std::string doing = std::string(paused ? "pausing" : "unpausing") + " job " + job;
+  return write(doing, [&](Try t) {
+    const std::string values =
+        "(" + t.db.quote(job) + ", " + (paused ? "1" : "0") + ", " + number(to_millis(at)) + ")";
+    if (!if_unseen) {
+      t.db.execute("INSERT INTO job_pauses (job, paused, changed_at) VALUES " + values +
+                   " ON DUPLICATE KEY UPDATE paused = VALUES(paused), "
+                   "changed_at = VALUES(changed_at)");
+      return paused;
+    }
+    t.db.execute("INSERT IGNORE INTO job_pauses (job, paused, changed_at) VALUES " + values);
+    auto rows = t.db.query("SELECT paused FROM job_pauses WHERE job = " + t.db.quote(job));
+    if (rows.empty()) fail(doing, "its pause state is not there after it was written");
+    return integer(rows[0][0]) != 0;
+  });
+}
+
+std::vector<RunRecord> MysqlRunStore::runs_scheduled_between(const std::string& job, Instant from,
+                                                             Instant to) {
+  const std::string doing = "listing the runs of " + job + " by fire time";
+  return read(doing, [&](Try t) {
+    std::vector<RunRecord> runs;
+    for (const MysqlRow& row : t.db.query(
+             std::string(kRunColumns) + "WHERE job = " + t.db.quote(job) +
+             " AND scheduled_at BETWEEN " + number(from.time_since_epoch().count()) + " AND " +
+             number(to.time_since_epoch().count()) + " ORDER BY scheduled_at, run_id"))
+      runs.push_back(read_run_columns(row, doing));
+    return runs;
   });
 }
 

@@ -72,6 +72,11 @@ class MysqlRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  std::map<std::string, bool> paused_jobs() override;
+  bool set_job_paused(const std::string& job, bool paused, Timestamp at,
+                      bool if_unseen = false) override;
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override;
   // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
   // again whenever it reconnects (a lost connection loses the lock).
   void skip_run_ids_through(std::int64_t run_id) override;

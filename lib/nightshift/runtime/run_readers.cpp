@@ -76,4 +76,13 @@ std::optional<Instant> RunReaders::scheduled_through(const std::string& job) {
   return with([&](RunReader& r) { return r.scheduled_through(job); });
 }
 
+std::map<std::string, bool> RunReaders::paused_jobs() {
+  return with([&](RunReader& r) { return r.paused_jobs(); });
+}
+
+std::vector<RunRecord> RunReaders::runs_scheduled_between(const std::string& job, Instant from,
+                                                          Instant to) {
+  return with([&](RunReader& r) { return r.runs_scheduled_between(job, from, to); });
+}
+
 }  // namespace nightshift

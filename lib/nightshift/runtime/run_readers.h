@@ -32,6 +32,9 @@ class RunReaders final : public RunReader {
   std::vector<RunRecord> unfinished_runs() override;
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
+  std::map<std::string, bool> paused_jobs() override;
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override;
 
  private:
   template <class F>

@@ -17,12 +17,14 @@ std::string_view to_string(Trigger trigger) {
       return "catchup";
     case Trigger::manual:
       return "manual";
+    case Trigger::backfill:
+      return "backfill";
   }
   return "unknown";
 }
 
 std::optional<Trigger> parse_trigger(std::string_view text) {
-  for (Trigger trigger : {Trigger::schedule, Trigger::catchup, Trigger::manual})
+  for (Trigger trigger : {Trigger::schedule, Trigger::catchup, Trigger::manual, Trigger::backfill})
     if (to_string(trigger) == text) return trigger;
   return std::nullopt;
 }

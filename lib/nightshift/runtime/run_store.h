@@ -21,9 +21,14 @@ namespace nightshift {
 
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 
-enum class Trigger { schedule, catchup, manual };
+enum class Trigger { schedule, catchup, manual, backfill };
 std::string_view to_string(Trigger trigger);
 std::optional<Trigger> parse_trigger(std::string_view text);
+// Schedule and catchup runs: the schedule's own, at most one per fire time
+// (manual and backfill runs are asked for, and never deduplicated).
+inline bool made_by_schedule(Trigger trigger) {
+  return trigger == Trigger::schedule || trigger == Trigger::catchup;
+}
 
 // Who starts runs and attempts on a store: the daemon (`nightshift serve`) or
 // a `nightshift run` process. Stored as "daemon" or "run".
@@ -162,6 +167,17 @@ class RunReader {
   // with (a run created, or skipped by `catchup`). A restarted daemon catches up
   // from here; nullopt for a job it has never scheduled.
   virtual std::optional<Instant> scheduled_through(const std::string& job) = 0;
+
+  // Every job the store has a pause state for (DESIGN.md: pause is kept in
+  // the store), true when paused. A job missing has never been seen: its job
+  // file's `paused:` is its initial state.
+  virtual std::map<std::string, bool> paused_jobs() = 0;
+
+  // The runs of `job` (any trigger) whose fire time lies in [from, to], oldest
+  // fire time first, without their steps: what a backfill with missing_only
+  // looks at.
+  virtual std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                        Instant to) = 0;
 };
 
 // A store read and written on one connection: the writer's, and `nightshift run`'s.
@@ -210,6 +226,12 @@ class RunStore : public RunReader {
 
   // The scheduler's watermark of a job (see RunReader::scheduled_through).
   virtual void set_scheduled_through(const std::string& job, Instant t) = 0;
+
+  // Records whether `job` is paused. With `if_unseen`, only when the store has
+  // no pause state for it yet (a job file's `paused:` is only the initial
+  // state). Returns the state the store holds afterwards.
+  virtual bool set_job_paused(const std::string& job, bool paused, Timestamp at,
+                              bool if_unseen = false) = 0;
 
   // Runs `writes` (calls of this store's write methods) as one transaction:
   // all of them are stored, or none and it throws. The writer's group commit.

@@ -25,7 +25,7 @@ namespace {
 
 // Migration N brings the schema from version N-1 to N, in one transaction.
 // Append only: a migration that has shipped is never edited.
-constexpr std::array<const char*, 4> kMigrations{{
+constexpr std::array<const char*, 5> kMigrations{{
     R"sql(
 CREATE TABLE runs (
   run_id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
@@ -93,6 +93,17 @@ CREATE TABLE owners (
 );
 ALTER TABLE runs ADD COLUMN owner_id INTEGER;
 ALTER TABLE attempts ADD COLUMN owner_id INTEGER;
+)sql",
+    // 5: pause (kept in the store, so it survives restarts and reloads; a job
+    // without a row has never been seen), and the runs of a job by fire time,
+    // for a backfill's missing_only.
+    R"sql(
+CREATE TABLE job_pauses (
+  job        TEXT    PRIMARY KEY,
+  paused     INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL  -- unix milliseconds
+);
+CREATE INDEX runs_by_fire_time ON runs (job, scheduled_at);
 )sql",
 }};
 
@@ -378,7 +389,7 @@ std::optional<std::int64_t> SqliteRunStore::create_run(const NewRun& run) {
   const std::string doing = "creating a run of " + run.job;
   const std::int64_t scheduled_at = run.scheduled_at.time_since_epoch().count();
   const std::optional<std::int64_t> fire_key =
-      run.trigger == Trigger::manual ? std::nullopt : std::optional(scheduled_at);
+      made_by_schedule(run.trigger) ? std::optional(scheduled_at) : std::nullopt;
 
   Transaction transaction(*this, doing);
   std::int64_t run_id = 0;
@@ -796,6 +807,50 @@ void SqliteRunStore::set_scheduled_through(const std::string& job, Instant t) {
       .bind_text(job)
       .bind_int(t.time_since_epoch().count())
       .next();
+}
+
+std::map<std::string, bool> SqliteRunStore::paused_jobs() {
+  std::lock_guard lock(mutex_);
+  Statement rows = prepare("SELECT job, paused FROM job_pauses", "reading paused jobs");
+  std::map<std::string, bool> paused;
+  while (rows.next()) paused[rows.text(0)] = rows.integer(1) != 0;
+  return paused;
+}
+
+bool SqliteRunStore::set_job_paused(const std::string& job, bool paused, Timestamp at,
+                                    bool if_unseen) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = std::string(paused ? "pausing" : "unpausing") + " job " + job;
+  prepare(if_unseen ? "INSERT INTO job_pauses (job, paused, changed_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (job) DO NOTHING"
+                    : "INSERT INTO job_pauses (job, paused, changed_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (job) DO UPDATE SET paused = excluded.paused, "
+                      "changed_at = excluded.changed_at",
+          doing)
+      .bind_text(job)
+      .bind_int(paused ? 1 : 0)
+      .bind_int(to_millis(at))
+      .next();
+  if (!if_unseen) return paused;
+  Statement row = prepare("SELECT paused FROM job_pauses WHERE job = ?", doing);
+  row.bind_text(job);
+  if (!row.next()) fail(doing, "its pause state is not there after it was written");
+  return row.integer(0) != 0;
+}
+
+std::vector<RunRecord> SqliteRunStore::runs_scheduled_between(const std::string& job, Instant from,
+                                                              Instant to) {
+  std::lock_guard lock(mutex_);
+  Statement rows = prepare(std::string(kRunColumns) +
+                               "WHERE job = ? AND scheduled_at BETWEEN ? AND ? "
+                               "ORDER BY scheduled_at, run_id",
+                           "listing the runs of a job by fire time");
+  rows.bind_text(job)
+      .bind_int(from.time_since_epoch().count())
+      .bind_int(to.time_since_epoch().count());
+  std::vector<RunRecord> runs;
+  while (rows.next()) runs.push_back(read_run_columns(rows));
+  return runs;
 }
 
 void SqliteRunStore::write_batch(const std::function<void()>& writes) {

@@ -61,6 +61,11 @@ class SqliteRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  std::map<std::string, bool> paused_jobs() override;
+  bool set_job_paused(const std::string& job, bool paused, Timestamp at,
+                      bool if_unseen = false) override;
+  std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
+                                                Instant to) override;
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the
   // process ends however it ends.
   void write_batch(const std::function<void()>& writes) override;

@@ -102,9 +102,9 @@ std::string query(const HttpRequest& r, const std::string& key) {
 }
 
 // The actions of the API (its POST routes but reload), named in GET /status so
-// that the dashboard shows a button only for those that exist. Pause, unpause
-// and backfill join the list with their routes.
-constexpr std::array<std::string_view, 2> kActions = {"rerun", "cancel"};
+// that the dashboard shows a button only for those that exist.
+constexpr std::array<std::string_view, 5> kActions = {"rerun", "cancel", "pause", "unpause",
+                                                      "backfill"};
 
 }  // namespace
 
@@ -213,6 +213,10 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
     return only(false, {}, [&] { return plan(p[1]); });
   if (n == 3 && p[0] == "jobs" && p[2] == "rerun")
     return only(true, {"date", "from", "failed"}, [&] { return rerun(p[1], request); });
+  if (n == 3 && p[0] == "jobs" && (p[2] == "pause" || p[2] == "unpause"))
+    return only(true, {}, [&] { return pause(p[1], p[2] == "pause"); });
+  if (n == 3 && p[0] == "jobs" && p[2] == "backfill")
+    return only(true, {"from", "to", "missing_only"}, [&] { return backfill(p[1], request); });
   if (n == 2 && p[0] == "runs") return only(false, {}, [&] { return run(p[1]); });
   if (n == 3 && p[0] == "runs" && p[2] == "cancel")
     return only(true, {}, [&] { return cancel(p[1]); });
@@ -235,8 +239,8 @@ HttpResponse Api::jobs() {
     const std::string& name = job->spec.name;
     std::optional<RunSummary> last;
     if (auto it = last_runs.find(name); it != last_runs.end()) last = std::move(it->second);
-    out.push_back(
-        job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name), last));
+    out.push_back(job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name),
+                                   daemon_.paused(name), last));
   }
   return json_response(200, json::object{{"jobs", std::move(out)}});
 }
@@ -249,7 +253,8 @@ HttpResponse Api::job(const std::string& name) {
   json::object out = job_definition_json(*job);
   // The summary's fields too, so that the job's page needs no second request.
   json::object summary =
-      job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name), std::nullopt);
+      job_summary_json(job->spec, daemon_.next_run(name), daemon_.deadline_missed(name),
+                       daemon_.paused(name), std::nullopt);
   for (const char* key : {"next_run", "deadline", "deadline_missed", "paused"})
     out[key] = summary[key];
   json::array runs;
@@ -272,6 +277,7 @@ HttpResponse Api::why(const std::string& name) {
     if (run.job == name && run.status == RunStatus::running)
       facts.attempts[run.run_id] = daemon_.store().attempts(run.run_id);
   facts.next_run = daemon_.next_run(name);
+  facts.paused = daemon_.paused(name);
   return json_response(200, why_json(facts));
 }
 
@@ -331,6 +337,32 @@ HttpResponse Api::rerun(const std::string& name, const HttpRequest& request) {
   auto result = daemon_.rerun(rerun);
   if (!result.run_id) return error(result.status, result.error);
   return json_response(202, json::object{{"run_id", *result.run_id}});
+}
+
+HttpResponse Api::pause(const std::string& name, bool paused) {
+  auto result = daemon_.set_paused(name, paused);
+  if (result.status != 200) return error(result.status, result.error);
+  return json_response(200, json::object{{"job", name}, {"paused", result.paused}});
+}
+
+HttpResponse Api::backfill(const std::string& name, const HttpRequest& request) {
+  Scheduler::Backfill backfill;
+  backfill.job = name;
+  for (const char* key : {"from", "to"}) {
+    std::string text = query(request, key);
+    if (text.empty()) return error(400, std::string(key) + " is required (YYYY-MM-DD)");
+    auto day = parse_date(text);
+    if (!day) return error(400, "bad " + std::string(key) + " '" + text + "': expected YYYY-MM-DD");
+    (std::string_view(key) == "from" ? backfill.from : backfill.to) = *day;
+  }
+  std::string missing_only = query(request, "missing_only");
+  if (request.query.contains("missing_only") && missing_only != "true" && missing_only != "false")
+    return error(400, "missing_only must be true or false");
+  backfill.missing_only = missing_only == "true";
+  auto result = daemon_.backfill(backfill);
+  if (result.status != 202) return error(result.status, result.error);
+  return json_response(
+      202, json::object{{"run_ids", json::array(result.run_ids.begin(), result.run_ids.end())}});
 }
 
 HttpResponse Api::run(const std::string& id_text) {

@@ -35,6 +35,8 @@ class Api {
   HttpResponse plan(const std::string& name);
   HttpResponse why(const std::string& name);
   HttpResponse rerun(const std::string& name, const HttpRequest& request);
+  HttpResponse pause(const std::string& name, bool paused);
+  HttpResponse backfill(const std::string& name, const HttpRequest& request);
   HttpResponse run(const std::string& id);
   HttpResponse cancel(const std::string& id);
   HttpResponse log(const std::string& id, const std::string& step, const HttpRequest& request);

@@ -46,7 +46,10 @@ class DaemonControl {
   virtual std::string log_path(const std::string& job, std::int64_t run_id, const std::string& step,
                                int attempt) = 0;
 
+  virtual bool paused(const std::string& job) = 0;
   virtual Scheduler::RerunResult rerun(const Scheduler::Rerun& request) = 0;
+  virtual Scheduler::PauseResult set_paused(const std::string& job, bool paused) = 0;
+  virtual Scheduler::BackfillResult backfill(const Scheduler::Backfill& request) = 0;
   virtual void cancel(std::int64_t run_id) = 0;
   // Reloads jobs_dir; the errors when the new set was refused (the old one stays).
   virtual Diagnostics reload() = 0;

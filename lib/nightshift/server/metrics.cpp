@@ -169,6 +169,10 @@ struct Metrics::Impl {
           .Name("nightshift_job_deadline_missed")
           .Help("1 if the job's run has not succeeded by its deadline, else 0.")
           .Register(registry);
+  Family<Gauge>& job_paused = prometheus::BuildGauge()
+                                  .Name("nightshift_job_paused")
+                                  .Help("1 if the job is paused (it does not fire), else 0.")
+                                  .Register(registry);
   Family<Gauge>& job_schedule_interval =
       prometheus::BuildGauge()
           .Name("nightshift_job_schedule_interval_seconds")
@@ -289,6 +293,11 @@ void Metrics::set_deadline_missed(const std::string& job, bool missed) {
   impl_->job_deadline_missed.Add({{"job", job}}).Set(missed ? 1 : 0);
 }
 
+void Metrics::set_paused(const std::string& job, bool paused) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->job_paused.Add({{"job", job}}).Set(paused ? 1 : 0);
+}
+
 void Metrics::set_schedule_interval(const std::string& job, std::optional<double> seconds) {
   std::lock_guard lock(impl_->mutex);
   if (seconds)
@@ -343,6 +352,7 @@ void Metrics::forget_job(const std::string& job) {
   remove_if_present(impl_->job_last_success_time, labels);
   remove_if_present(impl_->job_next_run, labels);
   remove_if_present(impl_->job_deadline_missed, labels);
+  remove_if_present(impl_->job_paused, labels);
   remove_if_present(impl_->job_schedule_interval, labels);
 }
 

@@ -38,6 +38,7 @@ class Metrics {
   // nullopt removes the series: a manual-only job has no next run.
   void set_next_run(const std::string& job, std::optional<double> unix_seconds);
   void set_deadline_missed(const std::string& job, bool missed);
+  void set_paused(const std::string& job, bool paused);
   // The job's usual gap between fire times; nullopt removes the series (a
   // manual-only job has none, and "no success lately" does not apply to it).
   void set_schedule_interval(const std::string& job, std::optional<double> seconds);

@@ -88,7 +88,8 @@ json::object attempt_json(const AttemptRecord& a) {
 }
 
 json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_run,
-                              bool deadline_missed, const std::optional<RunSummary>& last_run) {
+                              bool deadline_missed, bool paused,
+                              const std::optional<RunSummary>& last_run) {
   std::string deadline;
   if (job.deadline) deadline = date::format("%H:%M", *job.deadline);
   return json::object{
@@ -100,7 +101,7 @@ json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_ru
        next_run ? json::value(format_iso8601(*next_run, job.zone)) : json::value(nullptr)},
       {"deadline", job.deadline ? json::value(deadline) : json::value(nullptr)},
       {"deadline_missed", deadline_missed},
-      {"paused", false},  // pause is not built yet; DESIGN.md fixes the name
+      {"paused", paused},
       {"last_run", last_run ? json::value(run_summary_json(*last_run)) : json::value(nullptr)},
   };
 }

@@ -29,7 +29,7 @@ boost::json::object attempt_json(const AttemptRecord& attempt);
 // {"job", "description", "schedule", "timezone", "next_run", "deadline",
 //  "deadline_missed", "paused", "last_run": a run summary or null}
 boost::json::object job_summary_json(const JobSpec& job, std::optional<Instant> next_run,
-                                     bool deadline_missed,
+                                     bool deadline_missed, bool paused,
                                      const std::optional<RunSummary>& last_run);
 
 // The definition: every setting and step, env values with ${secret:...} shown

@@ -63,6 +63,16 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       std::lock_guard lock(mutex_);
       jobs_ = std::move(jobs);
       recover();
+      const auto stored = store_.paused_jobs();
+      for (const auto& job : jobs_->jobs()) {
+        auto known = stored.find(job->spec.name);
+        if (known != stored.end()) {
+          paused_[job->spec.name] = known->second;
+          if (events_.paused) events_.paused(job->spec.name, known->second, false);
+        } else {
+          see_job(*job);
+        }
+      }
       for (const auto& job : jobs_->jobs()) {
         if (auto through = store_.scheduled_through(job->spec.name))
           watermark_[job->spec.name] = *through;
@@ -97,7 +107,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ++it;
       }
     }
-    for (const auto& job : jobs_->jobs()) schedule_job(*job, false);
+    for (const auto& job : jobs_->jobs()) {
+      if (!paused_.contains(job->spec.name)) see_job(*job);
+      schedule_job(*job, false);
+    }
   }
 
   void stop() {
@@ -125,6 +138,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   RerunResult rerun(const Rerun& request);
   void cancel(std::int64_t run_id, std::string why);
+  PauseResult set_paused(const std::string& job, bool paused);
+  BackfillResult backfill(const Backfill& request);
+  bool paused(const std::string& job) const {
+    std::lock_guard lock(mutex_);
+    return is_paused(job);
+  }
 
   std::shared_ptr<const JobSet> jobs() const {
     std::lock_guard lock(mutex_);
@@ -156,6 +175,19 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void runs_started(const std::string& job, std::vector<RunRecord>& runs);
   void watch_deadline(const Job& job, Instant fire);
   void rewatch_deadline(const Job& job);
+  // A job the store has no pause state for: its file's `paused:` is stored as
+  // its initial state (unless another process stored one meanwhile).
+  void see_job(const Job& job);
+  bool is_paused(const std::string& job) const {
+    auto it = paused_.find(job);
+    if (it != paused_.end()) return it->second;
+    auto spec = jobs_ ? jobs_->find(job) : nullptr;
+    return spec && spec->spec.paused;  // its initial state, until the store has it
+  }
+  // Waits (on an API thread, holding no lock) for a write's commit; false when
+  // it has not come within kRerunCommitWait or the write was dropped.
+  static bool wait_for_commit(std::future<void>& committed);
+  std::string not_committed(const std::string& what, const std::string& job) const;
   void log(const std::string& message) {
     if (events_.log) events_.log(message);
   }
@@ -193,6 +225,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // once a run of its fire time, or a later one, has succeeded.
   std::map<std::string, Instant> succeeded_through_;
   std::map<std::int64_t, Instant> started_;  // runs handed to the executor: their fire time
+  // Each job's pause state as stored. A paused job's timer still runs, but
+  // fires nothing and leaves the watermark where the pause found it, so an
+  // unpause (or a restart) catches up from there by `catchup`.
+  std::map<std::string, bool> paused_;
   std::unique_ptr<asio::steady_timer> sweep_timer_;  // the next look for dead owners
   bool stopped_ = false;
 };
@@ -289,8 +325,11 @@ void Scheduler::Impl::schedule_job(const Job& job, bool at_startup) {
     auto since = watermark_.find(name);
     if (since == watermark_.end()) {
       create_runs(job, {}, now);  // a new job starts from now, nothing to catch up
-    } else if (at_startup) {
+    } else if (at_startup && !is_paused(name)) {
       create_runs(job, due_fires(job.spec, since->second, now, true), now);
+    } else if (at_startup) {
+      log("job " + name + " is paused: fire times since " +
+          format_iso8601(since->second, job.spec.zone) + " wait for its unpause");
     } else {
       // A reload that lands just after a fire time whose timer has not run
       // yet must not skip it: arm from the watermark (at most a minute back,
@@ -330,7 +369,7 @@ void Scheduler::Impl::on_timer(const std::string& job_name) {
   }
   auto since = watermark_.find(job_name);
   Instant from = since != watermark_.end() ? since->second : now - std::chrono::seconds(1);
-  create_runs(*job, due_fires(job->spec, from, now, false), now);
+  if (!is_paused(job_name)) create_runs(*job, due_fires(job->spec, from, now, false), now);
   next = job->spec.schedule->next_fire_after(now);
   next_[job_name] = next;
   if (events_.next_run) events_.next_run(job_name, next);
@@ -369,7 +408,7 @@ void Scheduler::Impl::runs_created(const std::string& job_name, const std::vecto
     run_stored(job_name, *ids[i], RunStatus::queued);
     log("run " + std::to_string(*ids[i]) + " of " + job_name + " for " + runs[i].date +
         " created (" + std::string(to_string(runs[i].trigger)) + ")");
-    if (job && runs[i].trigger != Trigger::manual) watch_deadline(*job, runs[i].scheduled_at);
+    if (job && made_by_schedule(runs[i].trigger)) watch_deadline(*job, runs[i].scheduled_at);
   }
   if (job) start_queued(*job);
 }
@@ -421,7 +460,7 @@ void Scheduler::Impl::runs_started(const std::string& job_name, std::vector<RunR
               [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
       continue;
     }
-    if (run.trigger != Trigger::manual && events_.schedule_delay) {
+    if (made_by_schedule(run.trigger) && events_.schedule_delay) {
       auto delay = std::chrono::system_clock::now() - run.scheduled_at;
       events_.schedule_delay(std::chrono::duration<double>(delay).count());
     }
@@ -463,7 +502,7 @@ void Scheduler::Impl::rewatch_deadline(const Job& job) {
     through = std::max(through, run.scheduled_at);
   }
   for (const RunRecord& run : runs) {
-    if (run.trigger != Trigger::manual) {
+    if (made_by_schedule(run.trigger)) {
       watch_deadline(job, run.scheduled_at);
       return;
     }
@@ -546,23 +585,125 @@ Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
         done->set_value();
       });
   lock.unlock();
-  // The caller is an API thread: waiting here holds no io thread. A store that
-  // fails keeps the write queued; the run is created once the store takes it.
-  bool stored = committed.wait_for(kRerunCommitWait) == std::future_status::ready;
-  try {
-    if (stored) committed.get();
-  } catch (const std::future_error&) {
-    stored = false;  // dropped unwritten: the writer stopped (the daemon is going away)
-  }
-  if (!stored) {
-    auto health = writer_.health();
-    return {std::nullopt, 503,
-            "the store has not committed the new run of '" + spec.name + "' within " +
-                std::to_string(kRerunCommitWait.count()) + " s" +
-                (health.up ? std::string() : " (" + health.error + ")") +
-                "; it is created once the store takes it: see GET /jobs/" + spec.name + "/runs"};
-  }
+  if (!wait_for_commit(committed))
+    return {std::nullopt, 503, not_committed("the new run of '" + spec.name + "'", spec.name)};
   return outcome->result;
+}
+
+// The caller is an API thread: waiting here holds no io thread. A store that
+// fails keeps the write queued; it is written once the store takes it.
+bool Scheduler::Impl::wait_for_commit(std::future<void>& committed) {
+  if (committed.wait_for(kRerunCommitWait) != std::future_status::ready) return false;
+  try {
+    committed.get();
+    return true;
+  } catch (const std::future_error&) {
+    return false;  // dropped unwritten: the writer stopped (the daemon is going away)
+  }
+}
+
+std::string Scheduler::Impl::not_committed(const std::string& what, const std::string& job) const {
+  auto health = writer_.health();
+  return "the store has not committed " + what + " within " +
+         std::to_string(kRerunCommitWait.count()) + " s" +
+         (health.up ? std::string() : " (" + health.error + ")") +
+         "; it is written once the store takes it: see GET /jobs/" + job;
+}
+
+void Scheduler::Impl::see_job(const Job& job) {
+  const std::string name = job.spec.name;
+  const bool initial = job.spec.paused;
+  auto stored = std::make_shared<bool>(initial);
+  persist(
+      "recording the pause state of new job " + name,
+      [name, initial, stored](RunStore& store) {
+        *stored = store.set_job_paused(name, initial, now_timestamp(), true);
+      },
+      [name, stored](Impl& self) {
+        self.paused_[name] = *stored;
+        if (*stored) self.log("job " + name + " starts paused (paused: true in its file)");
+        if (self.events_.paused) self.events_.paused(name, *stored, false);
+      });
+}
+
+Scheduler::PauseResult Scheduler::Impl::set_paused(const std::string& name, bool paused) {
+  std::unique_lock lock(mutex_);
+  auto job = jobs_ ? jobs_->find(name) : nullptr;
+  if (!job) return {false, 404, "unknown job '" + name + "'"};
+  auto done = std::make_shared<std::promise<void>>();
+  auto committed = done->get_future();
+  persist(
+      std::string(paused ? "pausing" : "unpausing") + " job " + name,
+      [name, paused](RunStore& store) { store.set_job_paused(name, paused, now_timestamp()); },
+      [job, paused, done = std::move(done)](Impl& self) {
+        const std::string& name = job->spec.name;
+        const bool was = self.is_paused(name);
+        self.paused_[name] = paused;
+        self.log("job " + name + (paused ? " paused" : " unpaused"));
+        if (self.events_.paused) self.events_.paused(name, paused, true);
+        // The fire times missed while paused follow `catchup`, as after downtime.
+        auto since = self.watermark_.find(name);
+        if (was && !paused && job->spec.schedule && since != self.watermark_.end() &&
+            !self.stopped_) {
+          const Instant now = self.clock_();
+          self.create_runs(*job, due_fires(job->spec, since->second, now, true), now);
+        }
+        done->set_value();
+      });
+  lock.unlock();
+  if (!wait_for_commit(committed))
+    return {paused, 503,
+            not_committed(std::string(paused ? "the pause" : "the unpause") + " of '" + name + "'",
+                          name)};
+  return {paused, 200, {}};
+}
+
+Scheduler::BackfillResult Scheduler::Impl::backfill(const Backfill& request) {
+  std::unique_lock lock(mutex_);
+  auto job = jobs_ ? jobs_->find(request.job) : nullptr;
+  if (!job) return {{}, 404, "unknown job '" + request.job + "'"};
+  auto fires = fire_times_between(job->spec, request.from, request.to);
+  if (!fires) return {{}, 422, fires.error().message};
+  auto runs = std::make_shared<std::vector<NewRun>>();
+  for (Instant at : *fires) runs->push_back(make_new_run(job->spec, Trigger::backfill, at));
+  if (runs->empty()) return {};
+
+  auto ids = std::make_shared<std::vector<std::int64_t>>();
+  auto done = std::make_shared<std::promise<void>>();
+  auto committed = done->get_future();
+  const bool missing_only = request.missing_only;
+  persist(
+      "creating backfill runs of " + job->spec.name,
+      [runs, ids, missing_only](RunStore& store) {
+        ids->clear();  // a retried batch runs this again
+        // A fire time is filled when it has a run that succeeded or may still succeed.
+        std::set<Instant> filled;
+        if (missing_only)
+          for (const RunRecord& run : store.runs_scheduled_between(
+                   runs->front().job, runs->front().scheduled_at, runs->back().scheduled_at))
+            if (run.status == RunStatus::succeeded || run.status == RunStatus::queued ||
+                run.status == RunStatus::running)
+              filled.insert(run.scheduled_at);
+        for (const NewRun& run : *runs) {
+          if (filled.contains(run.scheduled_at)) continue;
+          if (auto id = store.create_run(run)) ids->push_back(*id);  // never deduplicated
+        }
+      },
+      [job, runs, ids, done = std::move(done)](Impl& self) {
+        for (std::int64_t id : *ids) self.run_stored(job->spec.name, id, RunStatus::queued);
+        self.log(std::to_string(ids->size()) + " backfill runs of " + job->spec.name + " for " +
+                 runs->front().date + " to " + runs->back().date + " created" +
+                 (ids->empty() ? ""
+                               : " (runs " + std::to_string(ids->front()) + " to " +
+                                     std::to_string(ids->back()) + ")"));
+        if (!ids->empty()) self.start_queued(*job);
+        done->set_value();
+      });
+  lock.unlock();
+  if (!wait_for_commit(committed))
+    return {
+        {}, 503, not_committed("the backfill runs of '" + job->spec.name + "'", job->spec.name)};
+  return {*ids, 202, {}};
 }
 
 void Scheduler::Impl::cancel(std::int64_t run_id, std::string why) {
@@ -623,6 +764,15 @@ void Scheduler::run_finished(const std::string& job, std::int64_t run_id, RunSta
 }
 Scheduler::RerunResult Scheduler::rerun(const Rerun& request) {
   return impl_->rerun(request);
+}
+Scheduler::PauseResult Scheduler::set_paused(const std::string& job, bool paused) {
+  return impl_->set_paused(job, paused);
+}
+bool Scheduler::paused(const std::string& job) const {
+  return impl_->paused(job);
+}
+Scheduler::BackfillResult Scheduler::backfill(const Backfill& request) {
+  return impl_->backfill(request);
 }
 void Scheduler::cancel(std::int64_t run_id, std::string why) {
   impl_->cancel(run_id, std::move(why));

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -48,6 +49,9 @@ struct SchedulerEvents {
       step_stored;
   // A queued run ended as cancelled (a running one ends through the executor).
   std::function<void(const std::string& job, std::int64_t run_id)> queued_run_cancelled;
+  // A job's pause state as the store holds it: at start and on reload for
+  // each job, and each time pause or unpause is stored (`changed`).
+  std::function<void(const std::string& job, bool paused, bool changed)> paused;
 };
 
 class Scheduler {
@@ -97,6 +101,35 @@ class Scheduler {
   // cancelled with its steps; one that has started is the executor's to stop
   // (`why` goes on its stopped attempts). Returns at once.
   void cancel(std::int64_t run_id, std::string why);
+
+  struct PauseResult {
+    bool paused = false;
+    int status = 200;  // 404 unknown job, 503 the store has not committed it in time
+    std::string error;
+  };
+  // Pauses or unpauses a job: stored, then in force (a paused job does not
+  // fire; its queued and running runs go on). On unpause, the fire times
+  // missed while paused follow the job's `catchup`. Waits for the store's
+  // commit: call it off the io threads.
+  PauseResult set_paused(const std::string& job, bool paused);
+  bool paused(const std::string& job) const;
+
+  struct Backfill {
+    std::string job;
+    date::year_month_day from;
+    date::year_month_day to;
+    bool missing_only = false;
+  };
+  struct BackfillResult {
+    std::vector<std::int64_t> run_ids;  // oldest fire time first
+    int status = 202;  // 404 unknown job, 422 from > to or over 1,000 runs, 503 as rerun
+    std::string error;
+  };
+  // One queued run (trigger backfill) for each fire time whose local date is
+  // in [from, to], oldest first, started under max_active_runs. missing_only
+  // skips fire times with a succeeded run, or one still queued or running.
+  // Waits for the store's commit: call it off the io threads.
+  BackfillResult backfill(const Backfill& request);
 
   std::shared_ptr<const JobSet> jobs() const;
   std::optional<Instant> next_run(const std::string& job) const;

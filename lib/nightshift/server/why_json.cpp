@@ -200,6 +200,13 @@ json::object why_json(const WhyFacts& facts) {
                              "the store cannot be written (" + facts.status.store_error +
                                  "): no run or step starts until it can"));
   }
+  if (facts.paused)
+    reasons.push_back(reason("paused",
+                             "the job is paused: it does not fire until it is unpaused "
+                             "(nightshift unpause " +
+                                 name +
+                                 "); runs asked for "
+                                 "(rerun, backfill) still run"));
   for (const RunRecord* run : running) explain_running(facts, *run, reasons);
   for (const RunRecord* run : queued) {
     std::vector<std::string> holders;
@@ -220,7 +227,7 @@ json::object why_json(const WhyFacts& facts) {
     r["held_by"] = std::move(held_by);
     reasons.push_back(std::move(r));
   }
-  if (running.empty() && queued.empty()) {
+  if (running.empty() && queued.empty() && !facts.paused) {
     if (!job.spec.schedule) {
       reasons.push_back(reason("no_schedule", "it has no schedule: it runs when asked (rerun)"));
     } else if (facts.next_run) {
@@ -232,7 +239,10 @@ json::object why_json(const WhyFacts& facts) {
       reasons.push_back(reason("next_fire", "its schedule fires no more"));
     }
   }
-  const char* state = !running.empty() ? "running" : !queued.empty() ? "queued" : "idle";
+  const char* state = !running.empty()  ? "running"
+                      : !queued.empty() ? "queued"
+                      : facts.paused    ? "paused"
+                                        : "idle";
   return json::object{{"job", name}, {"state", state}, {"reasons", std::move(reasons)}};
 }
 

@@ -4,8 +4,8 @@
 // time) and says what they mean; the executor is never asked, so a busy or
 // stuck executor cannot hold the answer up.
 //
-// {"job", "state": "idle|queued|running", "reasons": [{"reason", "text", ...}]}
-// reason codes: draining, store_unavailable, no_schedule, next_fire,
+// {"job", "state": "idle|paused|queued|running", "reasons": [{"reason", "text", ...}]}
+// reason codes: draining, store_unavailable, paused, no_schedule, next_fire,
 // max_active_runs, running, retry, upstream, pool_full, workers_full, starting.
 #pragma once
 
@@ -32,6 +32,7 @@ struct WhyFacts {
   std::map<std::int64_t, std::vector<AttemptRecord>> attempts;
   DaemonStatus status;
   std::optional<Instant> next_run;
+  bool paused = false;
 };
 
 boost::json::object why_json(const WhyFacts& facts);
