@@ -14,6 +14,7 @@
 #include "nightshift/server/http_server.h"
 #include "nightshift/server/metrics.h"
 #include "nightshift/server/scheduler.h"
+#include "nightshift/server/webhook_notifier.h"
 
 #include "nightshift/runtime/run_readers.h"
 
@@ -72,6 +73,7 @@ class Daemon final : public DaemonControl {
   // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
   // `old` (the set before a reload, or null at start) did not have.
   void publish_job_gauges(const JobSet& jobs, const JobSet* old);
+  void start_webhooks();
   void ignore_stop_signals();
   void wait_for_signals();
   void drain();
@@ -86,6 +88,8 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<RunReaders> readers_;  // the API's, apart from the writer's connection
+  // Made in run() once the port is known; stopped there after the drain.
+  std::unique_ptr<WebhookNotifier> webhooks_;
   std::unique_ptr<Api> api_;
   // The API's handlers run here, off the io threads: they read the store and
   // may wait for a commit. Joined before api_ and what it uses go.
