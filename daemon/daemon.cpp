@@ -198,6 +198,7 @@ int Daemon::run() {
   metrics_.set_config_reload_success(true);
   publish_job_gauges(*initial_jobs_, nullptr);
   start_webhooks();
+  start_retention();
   // Before the first step starts, so none of its orphans escapes to init.
   reaper_->start();
   scheduler_->start(initial_jobs_);
@@ -213,6 +214,7 @@ int Daemon::run() {
   // the io_context needs no more threads than the work it does.
   engine_->run(std::max(2, engine_->workers()));
   api_pool_->join();
+  retention_->stop();
   webhooks_->stop(kWebhookDrainWait);
   ignore_stop_signals();
   log_("info", "stopped");
@@ -234,6 +236,20 @@ void Daemon::start_webhooks() {
   };
   for (const auto& [name, hook] : config_.notify) metrics_.add_webhook(name);
   webhooks_ = std::make_unique<WebhookNotifier>(std::move(options), *readers_);
+}
+
+void Daemon::start_retention() {
+  RetentionOptions options;
+  options.retention = config_.retention;
+  options.log_dir = config_.log_dir;
+  options.log = [this](const std::string& level, const std::string& message) {
+    log_(level, message);
+  };
+  options.pruned = [this](const std::string& kind, std::size_t count) {
+    metrics_.retention_pruned(kind, count);
+  };
+  retention_ = std::make_unique<RetentionPruner>(std::move(options),
+                                                 engine_->executor().store_writer(), *readers_);
 }
 
 // The signal set lives on a strand of its own: its handler re-arms it while

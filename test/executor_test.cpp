@@ -238,6 +238,9 @@ class RecordingStore final : public RunStore {
     store_.set_scheduled_through(job, t);
   }
   void skip_run_ids_through(std::int64_t run_id) override { store_.skip_run_ids_through(run_id); }
+  std::vector<std::int64_t> prune_finished_runs(Timestamp before, int limit) override {
+    return store_.prune_finished_runs(before, limit);
+  }
   void claim_for_daemon() override {}
   std::int64_t register_owner(OwnerKind kind) override { return store_.register_owner(kind); }
   std::optional<std::int64_t> owner() const override { return store_.owner(); }

@@ -46,6 +46,7 @@ class MemoryRunStore : public RunStore {
   void skip_run_ids_through(std::int64_t run_id) override {
     next_run_id_ = std::max(next_run_id_, run_id + 1);
   }
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   void claim_for_daemon() override {}  // one process, one store
 
  private:

@@ -72,6 +72,7 @@ class MysqlRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
   // again whenever it reconnects (a lost connection loses the lock).
   void skip_run_ids_through(std::int64_t run_id) override;

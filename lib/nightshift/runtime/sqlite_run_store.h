@@ -61,6 +61,7 @@ class SqliteRunStore final : public RunStore {
   std::vector<RunRecord> unfinished_runs_of(const std::string& job) override;
   std::optional<Instant> scheduled_through(const std::string& job) override;
   void set_scheduled_through(const std::string& job, Instant t) override;
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the
   // process ends however it ends.
   void write_batch(const std::function<void()>& writes) override;
