@@ -34,6 +34,11 @@ std::vector<std::string> read_tokens(const std::string& path) {
 // a crowd of idle sessions.
 constexpr std::size_t kApiThreads = 4;
 
+// How long a stopping daemon waits for webhooks still queued or retrying
+// once its runs are over: a receiver that is down must not hold a shutdown
+// (or a systemd stop) for its 3 tries of 10 s.
+constexpr std::chrono::seconds kWebhookDrainWait{5};
+
 // SSE clients and the proxies between them take a long silence for a dead line.
 constexpr auto kEventHeartbeat = std::chrono::seconds(15);
 
@@ -111,6 +116,9 @@ ExecutorEvents Daemon::executor_events() {
   events.run_finished = [this](const Job& job, std::int64_t run_id, RunStatus status,
                                Duration elapsed) {
     publish_run(job.spec.name, run_id, status);  // before the next queued run starts
+    // Before run_ended: the scheduler clears a missed deadline there.
+    if (webhooks_)
+      webhooks_->run_finished(job.spec, run_id, status, scheduler_->deadline_missed(job.spec.name));
     run_ended(job.spec.name, run_id, status, std::chrono::duration<double>(elapsed).count());
   };
   events.warning = [this](const std::string& message) { log_("warn", message); };
@@ -158,6 +166,9 @@ SchedulerEvents Daemon::scheduler_events() {
   events.deadline_missed = [this](const std::string& job, bool missed) {
     metrics_.set_deadline_missed(job, missed);
   };
+  events.deadline_passed = [this](const Job& job, std::int64_t run_id, Instant deadline) {
+    if (webhooks_) webhooks_->deadline_missed(job.spec, run_id, deadline);
+  };
   events.schedule_delay = [this](double seconds) { metrics_.observe_schedule_delay(seconds); };
   // How long a lost attempt ran is unknown (its daemon died): it counts, with no duration.
   events.attempt_lost = [this](const std::string& job, const std::string& step) {
@@ -192,6 +203,8 @@ int Daemon::run() {
   metrics_.set_jobs_loaded(initial_jobs_->jobs().size());
   metrics_.set_config_reload_success(true);
   publish_job_gauges(*initial_jobs_, nullptr);
+  start_webhooks();
+  start_retention();
   // Before the first step starts, so none of its orphans escapes to init.
   reaper_->start();
   scheduler_->start(initial_jobs_);
@@ -207,9 +220,42 @@ int Daemon::run() {
   // the io_context needs no more threads than the work it does.
   engine_->run(std::max(2, engine_->workers()));
   api_pool_->join();
+  retention_->stop();
+  webhooks_->stop(kWebhookDrainWait);
   ignore_stop_signals();
   log_("info", "stopped");
   return exit_code_;
+}
+
+void Daemon::start_webhooks() {
+  WebhookNotifierOptions options;
+  options.webhooks = config_.notify;
+  options.secrets_dir = config_.secrets_dir;
+  const bool v6 = config_.listen_host.find(':') != std::string::npos;
+  options.dashboard_url = "http://" + (v6 ? "[" + config_.listen_host + "]" : config_.listen_host) +
+                          ":" + std::to_string(http_->port()) + "/";
+  options.log = [this](const std::string& level, const std::string& message) {
+    log_(level, message);
+  };
+  options.counted = [this](const std::string& webhook, const std::string& outcome) {
+    metrics_.notification(webhook, outcome);
+  };
+  for (const auto& [name, hook] : config_.notify) metrics_.add_webhook(name);
+  webhooks_ = std::make_unique<WebhookNotifier>(std::move(options), *readers_);
+}
+
+void Daemon::start_retention() {
+  RetentionOptions options;
+  options.retention = config_.retention;
+  options.log_dir = config_.log_dir;
+  options.log = [this](const std::string& level, const std::string& message) {
+    log_(level, message);
+  };
+  options.pruned = [this](const std::string& kind, std::size_t count) {
+    metrics_.retention_pruned(kind, count);
+  };
+  retention_ = std::make_unique<RetentionPruner>(std::move(options),
+                                                 engine_->executor().store_writer(), *readers_);
 }
 
 // The signal set lives on a strand of its own: its handler re-arms it while

@@ -13,7 +13,9 @@
 #include "nightshift/server/event_hub.h"
 #include "nightshift/server/http_server.h"
 #include "nightshift/server/metrics.h"
+#include "nightshift/server/retention_pruner.h"
 #include "nightshift/server/scheduler.h"
+#include "nightshift/server/webhook_notifier.h"
 
 #include "nightshift/runtime/run_readers.h"
 
@@ -75,6 +77,8 @@ class Daemon final : public DaemonControl {
   // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
   // `old` (the set before a reload, or null at start) did not have.
   void publish_job_gauges(const JobSet& jobs, const JobSet* old);
+  void start_webhooks();
+  void start_retention();
   void ignore_stop_signals();
   void wait_for_signals();
   void drain();
@@ -89,6 +93,9 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<RunReaders> readers_;  // the API's, apart from the writer's connection
+  // Made in run() once the port is known; stopped there after the drain.
+  std::unique_ptr<WebhookNotifier> webhooks_;
+  std::unique_ptr<RetentionPruner> retention_;  // made in run(), stopped there
   std::unique_ptr<Api> api_;
   // The API's handlers run here, off the io threads: they read the store and
   // may wait for a commit. Joined before api_ and what it uses go.

@@ -192,3 +192,61 @@ jobs_dir: "jobs-${env:NIGHTSHIFT_TEST_EMPTY_NOT_A_REF"
         Lines{"etc/nightshift.yaml:1:14: a path cannot come from a secret; ${env:NAME} reads the "
               "environment"});
 }
+
+TEST_CASE("config: notify and retention as DESIGN.md writes them") {
+  auto config = parse_config(R"(retention: { runs: 180d, logs: 30d }
+notify:
+  ops_slack: { url: "${secret:SLACK_WEBHOOK_URL}", format: slack,
+               events: [run_failed, deadline_missed, run_recovered] }
+  pager:     { url: https://pager.example/hook, format: json, events: [run_failed],
+               headers: { Authorization: "Bearer ${secret:PAGER_TOKEN}" } }
+  plain:     { url: "http://127.0.0.1:9/hook" }
+)",
+                             "etc/nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(config->retention.runs == std::chrono::hours(24 * 180));
+  CHECK(config->retention.logs == std::chrono::hours(24 * 30));
+  const WebhookSpec& slack = config->notify.at("ops_slack");
+  CHECK(slack.url == "${secret:SLACK_WEBHOOK_URL}");  // resolved only when sent
+  CHECK(slack.format == "slack");
+  CHECK(slack.events == Lines{"run_failed", "deadline_missed", "run_recovered"});
+  const WebhookSpec& pager = config->notify.at("pager");
+  CHECK(pager.format == "json");
+  CHECK(pager.headers.at("Authorization") == "Bearer ${secret:PAGER_TOKEN}");
+  // No events: every event; no format: json.
+  const WebhookSpec& plain = config->notify.at("plain");
+  CHECK(plain.format == "json");
+  CHECK(plain.events == Lines{"run_failed", "run_succeeded", "deadline_missed", "run_recovered"});
+}
+
+TEST_CASE("config: no retention keeps everything") {
+  auto config = parse_config("listen: 127.0.0.1:8080\n", "nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK_FALSE(config->retention.runs);
+  CHECK_FALSE(config->retention.logs);
+  CHECK(config->notify.empty());
+}
+
+TEST_CASE("config: faults in notify and retention, each at its place") {
+  CHECK(errors_of("retention: { runs: 1d, log: 3d }\n") ==
+        Lines{"etc/nightshift.yaml:1:24: unknown key 'log' in 'retention' (did you mean 'logs'?)"});
+  CHECK(errors_of("retention: { runs: 0s }\n") ==
+        Lines{"etc/nightshift.yaml:1:20: retention runs must be more than 0 (leave it out to "
+              "keep everything)"});
+  CHECK(errors_of("notify:\n  a: { url: ftp://x/ }\n") ==
+        Lines{"etc/nightshift.yaml:2:13: webhook 'a': the url must start with http:// or "
+              "https://"});
+  CHECK(errors_of("notify:\n  a: { format: json }\n") ==
+        Lines{"etc/nightshift.yaml:2:6: webhook 'a' needs a 'url'"});
+  CHECK(errors_of("notify:\n  a: { url: \"http://x/${secret:bad name}\" }\n") ==
+        Lines{"etc/nightshift.yaml:2:23: bad reference in url: expected ${secret:NAME} or "
+              "${env:NAME}"});
+  CHECK(errors_of("notify:\n  a: { url: \"http://x/\", events: [run_lost] }\n") ==
+        Lines{"etc/nightshift.yaml:2:35: bad event 'run_lost': expected run_failed, "
+              "run_succeeded, deadline_missed or run_recovered"});
+  CHECK(errors_of("notify:\n  a: { url: \"http://x/\", format: teams }\n") ==
+        Lines{"etc/nightshift.yaml:2:34: bad format 'teams': expected json or slack"});
+  CHECK(errors_of("notify:\n  all: { url: \"http://x/\" }\n") ==
+        Lines{"etc/nightshift.yaml:2:3: a webhook cannot be named 'all': a job's `notify: all` "
+              "means every webhook"});
+}

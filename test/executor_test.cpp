@@ -246,6 +246,9 @@ class RecordingStore final : public RunStore {
                                                 Instant to) override {
     return store_.runs_scheduled_between(job, from, to);
   }
+  std::vector<std::int64_t> prune_finished_runs(Timestamp before, int limit) override {
+    return store_.prune_finished_runs(before, limit);
+  }
   void claim_for_daemon() override {}
   std::int64_t register_owner(OwnerKind kind) override { return store_.register_owner(kind); }
   std::optional<std::int64_t> owner() const override { return store_.owner(); }

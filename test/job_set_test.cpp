@@ -193,3 +193,38 @@ TEST_CASE("job set: a large directory loads in shares, errors in file order") {
   CHECK((*set)->jobs().size() == 300 - bad_files.size());
   CHECK((*set)->find("j299") != nullptr);
 }
+
+TEST_CASE("job set: with a config, the webhooks a job notifies must exist") {
+  JobsDir dir;
+  dir.write("a.yaml", R"(job: a
+notify: [ops_slak, pager]
+steps:
+  s: { shell: "true" }
+)");
+  dir.write("b.yaml", "job: b\nnotify: all\nsteps:\n  s: { shell: \"true\" }\n");
+  auto config = parse_config(R"(notify:
+  ops_slack: { url: "${secret:SLACK_URL}", format: slack }
+  pager: { url: "https://pager.example/hook", events: [run_failed] }
+)",
+                             "nightshift.yaml");
+  REQUIRE(config.has_value());
+  CHECK(JobSet::load(dir.path()).has_value());  // without a config they are not checked
+  CHECK(errors_of(JobSet::load(dir.path(), &*config)) ==
+        std::vector<std::string>{dir.file("a.yaml") +
+                                 ":2:10: unknown webhook 'ops_slak' (did you mean 'ops_slack'?)"});
+  dir.write("a.yaml", "job: a\nnotify: [pager]\nsteps:\n  s: { shell: \"true\" }\n");
+  auto set = JobSet::load(dir.path(), &*config);
+  REQUIRE(set.has_value());
+  CHECK((*set)->find("b")->spec.notify_all);
+  REQUIRE((*set)->find("a")->spec.notify.size() == 1);
+  CHECK((*set)->find("a")->spec.notify[0].value == "pager");
+}
+
+TEST_CASE("job set: notify is a list of names or all") {
+  JobsDir dir;
+  dir.write("a.yaml", "job: a\nnotify: ops\nsteps:\n  s: { shell: \"true\" }\n");
+  CHECK(errors_of(JobSet::load(dir.path())) ==
+        std::vector<std::string>{dir.file("a.yaml") +
+                                 ":2:9: 'notify' must be a list of webhook names, as in "
+                                 "[ops_slack], or all"});
+}

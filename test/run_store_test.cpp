@@ -1147,3 +1147,41 @@ TEMPLATE_TEST_CASE("run store: a nightshift run process killed with -9 is found 
   CHECK(dead.runs == std::vector<std::int64_t>{run_id});
   CHECK(store->get_run(run_id)->owner == store->owner());
 }
+
+TEMPLATE_TEST_CASE("run store: prune_finished_runs takes old finished runs, in batches, and "
+                   "leaves the rest",
+                   "[run_store]", MemoryStore, SqliteStore, MysqlStore) {
+  TestType store;
+  // 5 runs finished at 1,000..5,000 ms, one running since 0 and one queued.
+  std::vector<std::int64_t> finished;
+  for (int i = 1; i <= 5; ++i) {
+    const auto id = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+    store->set_run_status(id, RunStatus::running, at_ms(0));
+    store->start_attempt(attempt_of(id, "extract", 1, at_ms(0)));
+    store->finish_attempt(id, "extract", 1, StepState::failed, 1, at_ms(i * 1000),
+                          StepState::failed);
+    store->set_run_status(id, i % 2 ? RunStatus::failed : RunStatus::succeeded, at_ms(i * 1000));
+    finished.push_back(id);
+  }
+  const auto running = store->create_run(new_run("kpi", Trigger::manual, at_s(kFire))).value();
+  store->set_run_status(running, RunStatus::running, at_ms(0));
+  store->start_attempt(attempt_of(running, "extract", 1, at_ms(0)));
+  const auto queued = store->create_run(new_run("kpi", Trigger::schedule, at_s(kFire))).value();
+
+  // Finished before 4,000 ms: the first three, two at a time.
+  CHECK(store->prune_finished_runs(at_ms(4000), 2) ==
+        std::vector<std::int64_t>{finished[0], finished[1]});
+  CHECK(store->prune_finished_runs(at_ms(4000), 2) == std::vector<std::int64_t>{finished[2]});
+  CHECK(store->prune_finished_runs(at_ms(4000), 2).empty());
+  CHECK_FALSE(store->get_run(finished[0]));
+  CHECK(store->attempts(finished[0]).empty());
+  CHECK(store->get_run(finished[3]));
+  CHECK(store->attempts(finished[3]).size() == 1);
+  // However old, a run that has not finished stays.
+  CHECK(store->prune_finished_runs(at_ms(1'000'000), 100) ==
+        std::vector<std::int64_t>{finished[3], finished[4]});
+  CHECK(ids_of(store->list_runs("kpi", 10)) == std::vector<std::int64_t>{queued, running});
+  CHECK(store->attempts(running).size() == 1);
+  store.reopen();
+  CHECK(ids_of(store->list_runs("kpi", 10)) == std::vector<std::int64_t>{queued, running});
+}

@@ -6,6 +6,7 @@
 #include "nightshift/source_file.h"
 #include "nightshift/yaml_reader.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -15,7 +16,10 @@ namespace {
 
 const std::vector<std::string_view> kConfigKeys = {
     "listen", "jobs_dir",    "state",       "state_password", "log_dir",       "workers",
-    "pools",  "connections", "secrets_dir", "auth",           "shutdown_grace"};
+    "pools",  "connections", "secrets_dir", "auth",           "shutdown_grace",
+    "retention", "notify"};
+const std::vector<std::string_view> kRetentionKeys = {"runs", "logs"};
+const std::vector<std::string_view> kWebhookKeys = {"url", "format", "events", "headers"};
 const std::vector<std::string_view> kAuthKeys = {"tokens_file"};
 const std::vector<std::string_view> kConnectionKeys = {
     "driver",      "path",     "host",     "port",   "user",
@@ -38,6 +42,10 @@ class ConfigReader {
   void read_state(const YAML::Node& node, ConfigSpec& config);
   std::string secret(const YAML::Node& node, std::string_view key);
   void read_connection(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config);
+  void read_retention(const YAML::Node& node, RetentionSpec& retention);
+  std::optional<Duration> positive_duration(const YAML::Node& node, std::string_view key);
+  void read_webhook(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config);
+  std::optional<std::string> webhook_text(const YAML::Node& node, std::string_view key);
 
   YamlReader& r_;
   std::filesystem::path base_;
@@ -117,6 +125,101 @@ void ConfigReader::read(const YAML::Node& root, ConfigSpec& config) {
   if (const YAML::Node n = root["connections"]; n && r_.check_map(n, "'connections'", {})) {
     for (const auto& entry : n) read_connection(entry.first, entry.second, config);
   }
+  if (const YAML::Node n = root["retention"]) read_retention(n, config.retention);
+  if (const YAML::Node n = root["notify"]; n && r_.check_map(n, "'notify'", {})) {
+    for (const auto& entry : n) read_webhook(entry.first, entry.second, config);
+  }
+}
+
+void ConfigReader::read_retention(const YAML::Node& node, RetentionSpec& retention) {
+  if (!r_.check_map(node, "'retention'", kRetentionKeys)) return;
+  if (const YAML::Node n = node["runs"]) retention.runs = positive_duration(n, "retention runs");
+  if (const YAML::Node n = node["logs"]) retention.logs = positive_duration(n, "retention logs");
+}
+
+std::optional<Duration> ConfigReader::positive_duration(const YAML::Node& node,
+                                                        std::string_view key) {
+  auto d = r_.duration(node, key);
+  if (d && d->count() <= 0) {
+    r_.error(node, std::string(key) + " must be more than 0 (leave it out to keep everything)");
+    return std::nullopt;
+  }
+  return d;
+}
+
+// A URL or header value: written out, or holding ${secret:NAME} / ${env:NAME}
+// references resolved when a notification is sent. Only references are
+// checked here; what they resolve to is never read at load (nor echoed).
+std::optional<std::string> ConfigReader::webhook_text(const YAML::Node& node,
+                                                      std::string_view key) {
+  auto text = r_.string(node, key);
+  if (!text) return std::nullopt;
+  if (text->find_first_of("\r\n") != std::string::npos) {
+    r_.error(node, "bad " + std::string(key) + ": it holds a line break");
+    return std::nullopt;
+  }
+  static const std::regex reference(R"(\$\{(secret|env):[A-Za-z_][A-Za-z0-9_.-]*\})");
+  static const std::regex any_reference(R"(\$\{(secret|env):[^}]*\})");
+  for (std::sregex_iterator it(text->begin(), text->end(), any_reference), end; it != end; ++it) {
+    if (!std::regex_match(it->str(), reference)) {
+      r_.error(r_.pos_in_scalar(node, static_cast<std::size_t>(it->position())),
+               "bad reference in " + std::string(key) + ": expected ${secret:NAME} or ${env:NAME}");
+      return std::nullopt;
+    }
+  }
+  return text;
+}
+
+void ConfigReader::read_webhook(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config) {
+  WebhookSpec w;
+  w.name = key.Scalar();
+  w.pos = r_.pos(key);
+  if (w.name == "all") {
+    r_.error(key, "a webhook cannot be named 'all': a job's `notify: all` means every webhook");
+    return;
+  }
+  if (!r_.check_map(node, "webhook '" + w.name + "'", kWebhookKeys)) return;
+  if (const YAML::Node n = node["url"]) {
+    if (auto url = webhook_text(n, "url")) {
+      w.url = *url;
+      // A written-out URL is checked now; one from a secret when it is sent.
+      bool from_reference = url->find("${") != std::string::npos;
+      if (!from_reference && !url->starts_with("http://") && !url->starts_with("https://"))
+        r_.error(n, "webhook '" + w.name + "': the url must start with http:// or https://");
+    }
+  } else {
+    r_.error(node, "webhook '" + w.name + "' needs a 'url'");
+  }
+  if (const YAML::Node n = node["format"])
+    w.format = r_.choice(n, "format", {"json", "slack"}).value_or("json");
+  if (const YAML::Node n = node["events"]) {
+    if (!n.IsSequence() || n.size() == 0) {
+      r_.error(n, "'events' must be a list of events, as in [run_failed, deadline_missed]");
+    } else {
+      for (const auto& e : n) {
+        auto event = r_.choice(
+            e, "event", {"run_failed", "run_succeeded", "deadline_missed", "run_recovered"});
+        if (event && !w.wants(*event)) w.events.push_back(*event);
+      }
+    }
+  } else {
+    w.events = {"run_failed", "run_succeeded", "deadline_missed", "run_recovered"};
+  }
+  if (const YAML::Node n = node["headers"]; n && r_.check_map(n, "'headers'", {})) {
+    for (const auto& h : n) {
+      const std::string name = h.first.Scalar();
+      bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_';
+      });
+      if (!token) {
+        r_.error(h.first, "bad header name '" + name + "': use letters, digits, '-' and '_'");
+        continue;
+      }
+      if (auto value = webhook_text(h.second, "header " + name)) w.headers[name] = *value;
+    }
+  }
+  config.notify[w.name] = std::move(w);
 }
 
 void ConfigReader::read_listen(const YAML::Node& node, ConfigSpec& config) {

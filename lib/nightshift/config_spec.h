@@ -6,9 +6,12 @@
 #include "nightshift/diagnostic.h"
 #include "nightshift/duration.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace nightshift {
 
@@ -28,6 +31,28 @@ struct ConnectionSpec {
   std::optional<Duration> read_timeout;
 };
 
+// One entry of `notify:`: a webhook a job can name. `url` and header values
+// stay as written (${secret:NAME} unresolved) until a notification is sent.
+struct WebhookSpec {
+  std::string name;
+  SourcePos pos;  // where the webhook's name is written
+  std::string url;
+  std::string format = "json";  // "json" or "slack"
+  // run_failed, run_succeeded, deadline_missed, run_recovered; default: all four
+  std::vector<std::string> events;
+  std::map<std::string, std::string> headers;
+
+  bool wants(std::string_view event) const {
+    return std::find(events.begin(), events.end(), event) != events.end();
+  }
+};
+
+// `retention:`: finished runs and log folders older than these are pruned.
+struct RetentionSpec {
+  std::optional<Duration> runs;  // none: keep every run
+  std::optional<Duration> logs;  // none: keep every log folder
+};
+
 struct ConfigSpec {
   std::string file;  // the config file, as given
   std::string listen_host = "127.0.0.1";
@@ -43,6 +68,8 @@ struct ConfigSpec {
   std::string secrets_dir;
   std::string tokens_file;  // empty: no authentication
   Duration shutdown_grace = std::chrono::seconds(60);
+  RetentionSpec retention;
+  std::map<std::string, WebhookSpec> notify;
 };
 
 }  // namespace nightshift

@@ -12,7 +12,7 @@ namespace {
 
 const std::vector<std::string_view> kJobKeys = {
     "job",      "description", "schedule", "timezone", "catchup", "max_active_runs",
-    "deadline", "defaults",    "env",      "steps",    "paused"};
+    "deadline", "defaults",    "env",      "steps",    "paused",  "notify"};
 const std::vector<std::string_view> kDefaultsKeys = {"retries", "retry_delay", "timeout",
                                                      "kill_grace"};
 const std::vector<std::string_view> kStepKeys = {
@@ -47,6 +47,7 @@ class JobFileReader {
  private:
   void read_schedule(const YAML::Node& root, JobSpec& job);
   void read_defaults(const YAML::Node& node, StepDefaults& defaults);
+  void read_notify(const YAML::Node& node, JobSpec& job);
   std::vector<EnvVar> read_env(const YAML::Node& node);
   std::optional<StepSpec> read_step(const YAML::Node& key, const YAML::Node& node);
   void read_action(const YAML::Node& node, StepSpec& step);
@@ -96,6 +97,7 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
     job.paused = r_.choice(n, "paused", {"true", "false"}) == "true";
   if (const YAML::Node n = root["defaults"]) read_defaults(n, job.defaults);
   if (const YAML::Node n = root["env"]) job.env = read_env(n);
+  if (const YAML::Node n = root["notify"]) read_notify(n, job);
 
   const YAML::Node steps = root["steps"];
   if (!steps) {
@@ -112,6 +114,19 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
   auto dag = build_dag(job);
   if (!dag) return std::nullopt;
   return Job{std::move(job), std::move(*dag)};
+}
+
+void JobFileReader::read_notify(const YAML::Node& node, JobSpec& job) {
+  if (node.IsScalar() && node.Scalar() == "all") {
+    job.notify_all = true;
+    return;
+  }
+  if (!node.IsSequence()) {
+    r_.error(node, "'notify' must be a list of webhook names, as in [ops_slack], or all");
+    return;
+  }
+  for (const auto& entry : node)
+    if (auto name = r_.string(entry, "notify")) job.notify.push_back({*name, r_.pos(entry)});
 }
 
 void JobFileReader::read_schedule(const YAML::Node& root, JobSpec& job) {

@@ -32,6 +32,11 @@ void check_against_config(const Job& job, const ConfigSpec& config, Diagnostics&
                                             did_you_mean(step.pool->value, keys_of(config.pools))});
     }
   }
+  for (const auto& hook : job.spec.notify) {
+    if (!config.notify.contains(hook.value))
+      errors.push_back({hook.pos, "unknown webhook '" + hook.value + "'" +
+                                      did_you_mean(hook.value, keys_of(config.notify))});
+  }
 }
 
 // Below this many files a share, a thread costs more than it saves.

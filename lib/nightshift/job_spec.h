@@ -83,6 +83,10 @@ struct JobSpec {
   StepDefaults defaults;
   std::vector<EnvVar> env;
   std::vector<StepSpec> steps;  // in file order; indices match the job's Dag
+  // The config's webhooks this job's runs notify (`notify: [a, b]`), or every
+  // one of them (`notify: all`).
+  std::vector<Located<std::string>> notify;
+  bool notify_all = false;
 
   const StepSpec* find_step(std::string_view step) const;
 

@@ -81,7 +81,9 @@ class Project:
         # A daemon may be writing: wait for its lock rather than fail.
         db = sqlite3.connect(self.path("var", "nightshift.db"), timeout=30)
         try:
-            return db.execute(sql, params).fetchall()
+            rows = db.execute(sql, params).fetchall()
+            db.commit()  # an UPDATE counts, as it does on MySQL (autocommit)
+            return rows
         finally:
             db.close()
 

@@ -111,6 +111,10 @@ class FailingRunStore final : public RunStore {
     check();
     return memory.runs_scheduled_between(job, from, to);
   }
+  std::vector<std::int64_t> prune_finished_runs(Timestamp before, int limit) override {
+    check();
+    return memory.prune_finished_runs(before, limit);
+  }
   void claim_for_daemon() override { check(); }
   std::int64_t register_owner(OwnerKind kind) override {
     check();

@@ -262,6 +262,24 @@ std::optional<Instant> MemoryRunStore::scheduled_through(const std::string& job)
   return it->second;
 }
 
+std::vector<std::int64_t> MemoryRunStore::prune_finished_runs(Timestamp finished_before,
+                                                             int limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::int64_t> ids;
+  for (auto it = runs_.begin(); it != runs_.end() && std::ssize(ids) < limit;) {
+    const RunRecord& run = it->second.run;
+    const bool finished = run.status == RunStatus::succeeded || run.status == RunStatus::failed ||
+                          run.status == RunStatus::cancelled;
+    if (finished && run.finished_at && *run.finished_at < finished_before) {
+      ids.push_back(it->first);
+      it = runs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ids;
+}
+
 void MemoryRunStore::set_scheduled_through(const std::string& job, Instant t) {
   std::lock_guard lock(mutex_);
   scheduled_through_[job] = t;

@@ -51,6 +51,7 @@ class MemoryRunStore : public RunStore {
                       bool if_unseen = false) override;
   std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
                                                 Instant to) override;
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   void claim_for_daemon() override {}  // one process, one store
 
  private:

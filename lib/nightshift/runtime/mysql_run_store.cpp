@@ -827,6 +827,27 @@ std::vector<RunRecord> MysqlRunStore::runs_scheduled_between(const std::string& 
   });
 }
 
+std::vector<std::int64_t> MysqlRunStore::prune_finished_runs(Timestamp finished_before,
+                                                            int limit) {
+  return write("pruning finished runs", [&](Try t) {
+    Transaction transaction(t.db, in_batch_);
+    std::vector<std::int64_t> ids;
+    for (const auto& row :
+         t.db.query("SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') "
+                    "AND finished_at < " + number(finished_before.time_since_epoch().count()) +
+                    " ORDER BY run_id LIMIT " + number(limit) + " FOR UPDATE"))
+      ids.push_back(integer(row[0]));
+    if (!ids.empty()) {
+      std::string list;
+      for (std::int64_t id : ids) list += (list.empty() ? "" : ", ") + number(id);
+      // run_steps and attempts go with their runs (ON DELETE CASCADE).
+      t.db.execute("DELETE FROM runs WHERE run_id IN (" + list + ")");
+    }
+    transaction.commit();
+    return ids;
+  });
+}
+
 void MysqlRunStore::claim_for_daemon() {
   std::lock_guard lock(mutex_);
   claimed_ = true;

@@ -77,6 +77,7 @@ class MysqlRunStore final : public RunStore {
                       bool if_unseen = false) override;
   std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
                                                 Instant to) override;
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   // GET_LOCK('nightshift_serve:DATABASE') on the store's connection, taken
   // again whenever it reconnects (a lost connection loses the lock).
   void skip_run_ids_through(std::int64_t run_id) override;

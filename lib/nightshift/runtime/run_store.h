@@ -233,6 +233,13 @@ class RunStore : public RunReader {
   virtual bool set_job_paused(const std::string& job, bool paused, Timestamp at,
                               bool if_unseen = false) = 0;
 
+  // Retention: deletes at most `limit` finished runs (succeeded, failed,
+  // cancelled) that finished before `finished_before`, oldest run ids first,
+  // with their steps and attempts, in one transaction; returns their ids.
+  // Queued and running runs are never touched. Watermarks stay, so a pruned
+  // fire time is never caught up again.
+  virtual std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) = 0;
+
   // Runs `writes` (calls of this store's write methods) as one transaction:
   // all of them are stored, or none and it throws. The writer's group commit.
   // The default runs them one after another, each on its own.

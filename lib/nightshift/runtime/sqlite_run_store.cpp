@@ -853,6 +853,25 @@ std::vector<RunRecord> SqliteRunStore::runs_scheduled_between(const std::string&
   return runs;
 }
 
+std::vector<std::int64_t> SqliteRunStore::prune_finished_runs(Timestamp finished_before,
+                                                             int limit) {
+  std::lock_guard lock(mutex_);
+  const std::string doing = "pruning finished runs";
+  Transaction transaction(*this, doing);
+  std::vector<std::int64_t> ids;
+  Statement rows = prepare(
+      "SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') "
+      "AND finished_at < ? ORDER BY run_id LIMIT ?",
+      doing);
+  rows.bind_int(finished_before.time_since_epoch().count()).bind_int(limit);
+  while (rows.next()) ids.push_back(rows.integer(0));
+  // run_steps and attempts go with their run (ON DELETE CASCADE).
+  for (std::int64_t id : ids)
+    prepare("DELETE FROM runs WHERE run_id = ?", doing).bind_int(id).next();
+  transaction.commit();
+  return ids;
+}
+
 void SqliteRunStore::write_batch(const std::function<void()>& writes) {
   std::lock_guard lock(mutex_);
   check_same_file();

@@ -66,6 +66,7 @@ class SqliteRunStore final : public RunStore {
                       bool if_unseen = false) override;
   std::vector<RunRecord> runs_scheduled_between(const std::string& job, Instant from,
                                                 Instant to) override;
+  std::vector<std::int64_t> prune_finished_runs(Timestamp finished_before, int limit) override;
   // An exclusive flock on PATH.daemon.lock, released by the kernel when the
   // process ends however it ends.
   void write_batch(const std::function<void()>& writes) override;

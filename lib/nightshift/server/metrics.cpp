@@ -218,6 +218,18 @@ struct Metrics::Impl {
           .Name("nightshift_log_write_errors_total")
           .Help("Step attempts whose log could not be written whole (disk full, I/O error).")
           .Register(registry);
+  Family<Counter>& notifications =
+      prometheus::BuildCounter()
+          .Name("nightshift_notifications_total")
+          .Help("Webhook notifications by webhook name and outcome (sent, failed after every "
+                "try, dropped unsent).")
+          .Register(registry);
+  Family<Counter>& retention_pruned =
+      prometheus::BuildCounter()
+          .Name("nightshift_retention_pruned_total")
+          .Help("What retention removed: finished runs (with their steps and attempts) and "
+                "run log folders.")
+          .Register(registry);
   Family<Gauge>& store_up =
       prometheus::BuildGauge()
           .Name("nightshift_store_up")
@@ -239,6 +251,8 @@ Metrics::Metrics(std::string version) : impl_(std::make_unique<Impl>()) {
   impl_->config_reload_success.Add({}).Set(1);
   impl_->store_errors.Add({});
   impl_->log_write_errors.Add({});
+  impl_->retention_pruned.Add({{"kind", "runs"}});
+  impl_->retention_pruned.Add({{"kind", "log_folders"}});
   impl_->store_up.Add({}).Set(1);
   impl_->schedule_delay.Add({}, kDelayBuckets);
 }
@@ -338,6 +352,22 @@ void Metrics::store_error() {
 void Metrics::log_write_error() {
   std::lock_guard lock(impl_->mutex);
   impl_->log_write_errors.Add({}).Increment();
+}
+
+void Metrics::add_webhook(const std::string& webhook) {
+  std::lock_guard lock(impl_->mutex);
+  for (const char* outcome : {"sent", "failed", "dropped"})
+    impl_->notifications.Add({{"webhook", webhook}, {"outcome", outcome}});
+}
+
+void Metrics::notification(const std::string& webhook, const std::string& outcome) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->notifications.Add({{"webhook", webhook}, {"outcome", outcome}}).Increment();
+}
+
+void Metrics::retention_pruned(const std::string& kind, std::size_t count) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->retention_pruned.Add({{"kind", kind}}).Increment(static_cast<double>(count));
 }
 
 void Metrics::set_store_up(bool up) {

@@ -58,6 +58,14 @@ class Metrics {
   // An attempt whose log could not be written whole (disk full, I/O error).
   void log_write_error();
 
+  // A webhook of the config: its notifications_total series start at 0 (by
+  // its name, never its URL), so increase() sees the first failure.
+  void add_webhook(const std::string& webhook);
+  // One notification's end: outcome sent, failed or dropped.
+  void notification(const std::string& webhook, const std::string& outcome);
+  // Retention removed `count` of `kind` ("runs" or "log_folders").
+  void retention_pruned(const std::string& kind, std::size_t count);
+
   // A job removed by a reload loses its gauges (last run success, last success
   // time, next run, deadline missed, schedule interval). Its counters and histograms stay, as
   // Prometheus convention has it, so rates over a window that spans the reload

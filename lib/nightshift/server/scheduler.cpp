@@ -173,7 +173,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
                     const std::vector<std::optional<std::int64_t>>& ids);
   void start_queued(const Job& job);
   void runs_started(const std::string& job, std::vector<RunRecord>& runs);
-  void watch_deadline(const Job& job, Instant fire);
+  void watch_deadline(const Job& job, Instant fire, std::int64_t run_id);
   void rewatch_deadline(const Job& job);
   // A job the store has no pause state for: its file's `paused:` is stored as
   // its initial state (unless another process stored one meanwhile).
@@ -408,7 +408,8 @@ void Scheduler::Impl::runs_created(const std::string& job_name, const std::vecto
     run_stored(job_name, *ids[i], RunStatus::queued);
     log("run " + std::to_string(*ids[i]) + " of " + job_name + " for " + runs[i].date +
         " created (" + std::string(to_string(runs[i].trigger)) + ")");
-    if (job && made_by_schedule(runs[i].trigger)) watch_deadline(*job, runs[i].scheduled_at);
+    if (job && made_by_schedule(runs[i].trigger))
+      watch_deadline(*job, runs[i].scheduled_at, *ids[i]);
   }
   if (job) start_queued(*job);
 }
@@ -469,14 +470,18 @@ void Scheduler::Impl::runs_started(const std::string& job_name, std::vector<RunR
   }
 }
 
-void Scheduler::Impl::watch_deadline(const Job& job, Instant fire) {
+void Scheduler::Impl::watch_deadline(const Job& job, Instant fire, std::int64_t run_id) {
   auto deadline = deadline_for(job.spec, fire);
   if (!deadline || stopped_) return;  // as in arm()
   auto& timer = deadline_timers_[job.spec.name];
   if (!timer) timer = std::make_unique<asio::system_timer>(io_);
   timer->expires_at(*deadline);
+  // Only a deadline that passes while watched is news to send; one already
+  // past was the previous daemon's to announce (the gauge still shows it).
+  const bool passes_while_watched = *deadline > clock_();
   timer->async_wait(
-      [weak = weak_from_this(), name = job.spec.name, fire](const boost::system::error_code& ec) {
+      [weak = weak_from_this(), name = job.spec.name, fire, run_id, at = *deadline,
+       passes_while_watched](const boost::system::error_code& ec) {
         auto self = weak.lock();
         if (ec || !self) return;
         std::lock_guard lock(self->mutex_);
@@ -484,6 +489,9 @@ void Scheduler::Impl::watch_deadline(const Job& job, Instant fire) {
         if (met != self->succeeded_through_.end() && met->second >= fire) return;
         self->deadline_missed_[name] = true;
         if (self->events_.deadline_missed) self->events_.deadline_missed(name, true);
+        auto job = self->jobs_ ? self->jobs_->find(name) : nullptr;
+        if (passes_while_watched && job && self->events_.deadline_passed)
+          self->events_.deadline_passed(*job, run_id, at);
         self->log("job " + name + " missed its deadline for the run scheduled at " +
                   format_iso8601(fire, find_time_zone("UTC")));
       });
@@ -503,7 +511,7 @@ void Scheduler::Impl::rewatch_deadline(const Job& job) {
   }
   for (const RunRecord& run : runs) {
     if (made_by_schedule(run.trigger)) {
-      watch_deadline(job, run.scheduled_at);
+      watch_deadline(job, run.scheduled_at, run.run_id);
       return;
     }
   }

@@ -35,6 +35,12 @@ namespace nightshift {
 struct SchedulerEvents {
   std::function<void(const std::string& job, std::optional<Instant> next)> next_run;
   std::function<void(const std::string& job, bool missed)> deadline_missed;
+  // The deadline of run `run_id` passed, while this scheduler ran, before a
+  // run of its fire time (or a later one) succeeded; whether a run is active
+  // or not. Not called for a deadline found already past when it is watched
+  // (at start, or a catch-up run's): deadline_missed(job, true) still is.
+  // Called under the scheduler's lock: it must not call the scheduler.
+  std::function<void(const Job& job, std::int64_t run_id, Instant deadline)> deadline_passed;
   std::function<void(double seconds)> schedule_delay;  // fire time → run start
   // An attempt found running whose owner died (the daemon before this one, a
   // killed `nightshift run`): it starts again.
