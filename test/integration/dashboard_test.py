@@ -467,6 +467,51 @@ class DashboardTest(DaemonTest):
         b.screenshot("run-cancelled")
         self.assert_clean()
 
+    def test_pause_unpause_and_backfill_clicked_in_the_job_page(self):
+        # A daily job that never fires during the test: what appears is what the clicks made.
+        self.project.job("daily", """\
+            job: daily
+            schedule: "0 3 * * *"
+            catchup: none
+            steps:
+              s: { shell: 'true' }
+            """)
+        self.daemon.start()
+        d = self.daemon
+        b = self.start_browser()
+        b.open("#/jobs/daily")
+        b.wait_attribute("#live", "data-state", "live")
+        b.js("window.notReloaded = 'yes'")
+
+        b.click("button[data-action='pause']")
+        self.enter_token()
+        wait_for(lambda: d.get_json("/jobs/daily")["paused"], LIVE_TIMEOUT, "the job paused in the store")
+        b.one("button[data-action='unpause']", LIVE_TIMEOUT)  # the page follows the job event
+        self.assertTrue(b.all("#job-title .badge.st-paused"), "no paused badge on the job page")
+        b.screenshot("job-paused")
+        b.click("button[data-action='unpause']")  # the token is kept for the session: no prompt
+        wait_for(lambda: not d.get_json("/jobs/daily")["paused"], LIVE_TIMEOUT, "the job unpaused")
+        b.one("button[data-action='pause']", LIVE_TIMEOUT)
+
+        # Three days back: three runs, trigger backfill, oldest first; the grid shows them.
+        # The dates and the click in one script: a live refresh of the page
+        # between them would draw new, empty inputs.
+        b.js("""document.querySelector("input[aria-label='backfill from']").value = arguments[0];
+                document.querySelector("input[aria-label='backfill to']").value = arguments[1];
+                document.querySelector("button[data-action='backfill']").click();""",
+             "2026-11-01", "2026-11-03")
+        wait_for(lambda: "3 backfill runs created" in b.text("#messages"), LIVE_TIMEOUT,
+                 f"the page to say what the backfill made (says {b.text('#messages')!r})")
+        runs = d.get_json("/jobs/daily/runs")["runs"]
+        self.assertEqual(sorted((r["date"], r["trigger"]) for r in runs),
+                         [("2026-11-01", "backfill"), ("2026-11-02", "backfill"), ("2026-11-03", "backfill")])
+        for run in runs:
+            d.wait_for_run(run["run_id"])
+            b.wait_attribute(f"table.grid [data-run='{run['run_id']}'][data-step='s']", "data-status", "succeeded")
+        self.assertEqual(b.js("return window.notReloaded"), "yes", "the page was reloaded")
+        b.screenshot("job-backfilled")
+        self.assert_clean()
+
     def test_a_newcomer_finds_the_failed_step_reads_its_log_reruns_it_and_sees_it_succeed(self):
         """Issue #10's "done when", by clicks only: the overview shows last
         night's failed job first; its page, the failed run; the run page, the

@@ -58,7 +58,7 @@ export async function cancelRun(ctx, runId) {
 export function jobActions(ctx, job, paused) {
   const out = [];
   if (ctx.actions.has(paused ? "unpause" : "pause")) {
-    out.push(h("button", { type: "button", onclick: async (e) => {
+    out.push(h("button", { type: "button", "data-action": paused ? "unpause" : "pause", onclick: async (e) => {
       e.target.disabled = true;
       try {
         await post(path(["jobs", job, paused ? "unpause" : "pause"]));
@@ -73,7 +73,7 @@ export function jobActions(ctx, job, paused) {
   if (ctx.actions.has("backfill")) {
     const from = h("input", { type: "date", "aria-label": "backfill from" });
     const to = h("input", { type: "date", "aria-label": "backfill to" });
-    out.push(h("span", { class: "toolbar" }, "Backfill ", from, " to ", to, h("button", { type: "button", onclick: async () => {
+    out.push(h("span", { class: "toolbar" }, "Backfill ", from, " to ", to, h("button", { type: "button", "data-action": "backfill", onclick: async () => {
       try {
         const answer = await post(path(["jobs", job, "backfill"], { from: from.value, to: to.value }));
         ctx.notify(`${answer.run_ids.length} backfill runs created`);
