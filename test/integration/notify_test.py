@@ -6,11 +6,13 @@ URL or header in its log or /metrics."""
 
 import http.server
 import json
+import ssl
+import subprocess
 import threading
 import time
 
 from daemon_test import metric_value
-from harness import DaemonTest, failing_job_with_deadline, main, wait_for
+from harness import Daemon, DaemonTest, failing_job_with_deadline, main, wait_for
 
 SECRET_PATH = "hook-7f3e9c2ad1b04e55"   # the secret part of a webhook URL
 SECRET_TOKEN = "tok-55b1e0c3f9a24d87"   # a secret header value
@@ -20,7 +22,9 @@ class Receiver:
     """An HTTP server on a free port of 127.0.0.1 that records every POST and
     answers each path with the status given for it (default 200)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """`tls`: (certificate file, key file) to answer HTTPS instead."""
+        self.scheme = "https" if tls else "http"
         self.requests = []  # (path, headers, parsed JSON body), in arrival order
         self.statuses = {}
         self.lock = threading.Lock()
@@ -42,12 +46,16 @@ class Receiver:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def posts(self, path):
         with self.lock:
@@ -187,6 +195,40 @@ class NotifyTest(DaemonTest):
         self.assert_no_secret_shown()
         self.assertEqual(self.daemon.stop(), 0)
         self.assertNotIn(SECRET_PATH, self.daemon.log())
+
+    def test_an_https_webhook_is_sent_only_to_a_server_the_machine_trusts(self):
+        # A certificate for 127.0.0.1 that no system store holds; the daemon
+        # trusts it only where OpenSSL is told to (SSL_CERT_FILE), as an
+        # operator adds a private CA.
+        cert, key = self.project.path("cert.pem"), self.project.path("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.receiver.stop()
+        self.receiver = Receiver(tls=(cert, key))
+        self.configure({"secure": '{ url: "%s", events: [run_succeeded] }' % self.receiver.url("/tls")})
+        self.project.job("ok", """\
+            job: ok
+            notify: all
+            steps:
+              s: { shell: 'true' }
+            """)
+        self.daemon = Daemon(self.project, wrapper=["env", f"SSL_CERT_FILE={cert}"])
+        self.daemon.start()
+        run = self.rerun("ok")
+        [post] = self.wait_posts("/tls", 1)
+        self.assertEqual((post["event"], post["run_id"]), ("run_succeeded", run["run_id"]))
+        self.assertEqual(self.daemon.stop(), 0)
+
+        # Without it the certificate is refused: nothing arrives, three tries fail.
+        self.daemon = Daemon(self.project)
+        self.daemon.start()
+        self.rerun("ok")
+        wait_for(lambda: metric_value(self.daemon.get("/metrics").text, "nightshift_notifications_total",
+                                      webhook="secure", outcome="failed") == 1,
+                 60, "the notification to an untrusted server to count as failed")
+        self.assertEqual(len(self.receiver.posts("/tls")), 1)
+        self.assertIn("try 3 of 3 failed: SSLServerVerification", self.daemon.log())
 
     def test_a_deadline_missed_while_nothing_runs(self):
         self.configure({"pager": '{ url: "%s", events: [deadline_missed, run_failed] }'
