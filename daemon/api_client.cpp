@@ -475,6 +475,10 @@ std::string format_jobs_table(const json::value& answer, const date::time_zone* 
     std::string next_run = format_local_time(field(job, "next_run"), zone);
     const json::value* schedule = field(job, "schedule");
     if (next_run == "-" && (!schedule || schedule->is_null())) next_run = "manual";
+    // A paused job's next fire time will not fire: say why there instead.
+    if (const json::value* paused = field(job, "paused"); paused && paused->is_bool() &&
+                                                          paused->as_bool())
+      next_run = "paused";
     const json::value* missed = field(job, "deadline_missed");
     std::string deadline = text(field(job, "deadline")).empty()               ? "-"
                            : missed && missed->is_bool() && missed->as_bool() ? "missed"

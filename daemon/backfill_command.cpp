@@ -71,8 +71,11 @@ int backfill_command(int argc, char** argv) {
               << to << (missing_only ? " has its run" : "") << "\n";
     return kExitOk;
   }
-  std::cout << run_ids.size() << " backfill runs queued: " << run_ids.front() << " to "
-            << run_ids.back() << std::endl;
+  std::cout << run_ids.size()
+            << (run_ids.size() == 1 ? " backfill run queued: " : " backfill runs queued: ")
+            << run_ids.front();
+  if (run_ids.size() > 1) std::cout << " to " << run_ids.back();
+  std::cout << std::endl;
   if (!wait) return kExitOk;
   auto reads = open_client(line, client_options);
   if (!reads) return reads.error();

@@ -231,13 +231,16 @@ TEST_CASE("api client: the status table of every job") {
      "next_run": "2026-11-30T03:00:00Z", "deadline": "09:00", "deadline_missed": true,
      "last_run": {"run_id": 7, "status": "running", "started_at": null}},
     {"job": "backfill", "schedule": null, "timezone": "UTC", "next_run": null,
-     "deadline": null, "deadline_missed": false, "last_run": null}
+     "deadline": null, "deadline_missed": false, "last_run": null},
+    {"job": "held", "schedule": "0 3 * * *", "timezone": "UTC", "paused": true,
+     "next_run": "2026-11-26T03:00:00Z", "deadline": null, "last_run": null}
   ]})");
   CHECK(format_jobs_table(answer, tokyo()) ==
         "JOB           LAST RUN      LAST START           NEXT RUN             DEADLINE\n"
         "kpi           42 succeeded  2026-11-25 00:10:01  2026-11-26 00:10:00  ok\n"
         "sales_weekly  7 running     -                    2026-11-30 12:00:00  missed\n"
-        "backfill      -             -                    manual               -\n");
+        "backfill      -             -                    manual               -\n"
+        "held          -             -                    paused               -\n");
   CHECK(format_jobs_table(json::parse(R"({"jobs": []})"), tokyo()) == "no jobs loaded\n");
 }
 
