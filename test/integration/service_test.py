@@ -150,14 +150,17 @@ class OrphanTest(DaemonTest):
         release = self.project.path("release")
         # One child in the step's group (killed with the group when the shell
         # exits) and one that escapes it with setsid and lives on until told.
+        # The escapee writes its PID once it is in its own session, and the
+        # step waits for that: the group is killed the moment the step's shell
+        # exits, and a child that has not called setsid yet goes with it.
         self.project.job("orphans", f"""\
             job: orphans
             steps:
               s:
                 shell: |
                   sleep 300 & echo $! > {group_pid}
-                  setsid sh -c 'while [ ! -e {release} ]; do sleep 0.1; done' &
-                  echo $! > {escaped_pid}
+                  setsid sh -c 'echo $$ > {escaped_pid}; while [ ! -e {release} ]; do sleep 0.1; done' &
+                  while [ ! -s {escaped_pid} ]; do sleep 0.01; done
                   exit 0
             """)
         self.daemon.start()
