@@ -419,6 +419,16 @@ TEST_CASE("loader: values reached through aliases are checked, without expanding
   CHECK(errors[0] == "jobs.d/t.yaml:5:1: unknown key 'l1' in a job file");
 }
 
+// job_fuzz's find: on this broken flow collection yaml-cpp 0.7's LoadAll
+// never returns (each call for a next document succeeds without reading on,
+// and the empty documents pile up until memory runs out). The loader must
+// refuse it, and return: if it hangs again, ctest's timeout fails this test.
+TEST_CASE("loader: a broken flow collection yaml-cpp could loop on is refused") {
+  auto errors = errors_of(",}jo\": hhhhhhhhhhhhhh{a\nsteps\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].starts_with("jobs.d/t.yaml:"));
+}
+
 TEST_CASE("loader: a second YAML document is an error where it starts") {
   const std::string job = "job: a\nsteps:\n  s: { shell: x }\n";
   const std::pair<std::string, std::string> cases[] = {

@@ -122,61 +122,13 @@ bool YamlReader::check_text() {
   return true;
 }
 
+// Two passes, on purpose: the event scan stops at a second document (it
+// throws), and only then are the nodes built. yaml-cpp 0.7's LoadAll, which
+// would build them in one pass, loops for ever on some broken flow
+// collections, piling up empty documents until memory runs out (job_fuzz found
+// one: test/job_loader_test.cpp).
 std::optional<YAML::Node> YamlReader::parse() {
   if (!check_text()) return std::nullopt;
-  // The common case costs one parse: the nodes are built at once, and only a
-  // file that holds a fault (or an alias-heavy one, see scalars_are_text) is
-  // read again, by the event scan that says exactly where the fault is.
-  try {
-    // One stream a thread, reused: constructing a stream (its locale) cost as
-    // much as a tenth of loading a small job file.
-    thread_local std::istringstream in;
-    in.clear();
-    in.str(text_);
-    std::vector<YAML::Node> documents = YAML::LoadAll(in);
-    in.str(std::string());
-    if (documents.empty()) return YAML::Node();
-    if (documents.size() == 1 && scalars_are_text(documents.front())) {
-      has_document_ = true;
-      return documents.front();
-    }
-  } catch (const YAML::Exception&) {
-    // Reported below, where a second document before the broken part comes first.
-  }
-  return parse_slowly();
-}
-
-// Whether no scalar under `root` holds a NUL or bytes that are not UTF-8 (the
-// escapes of double-quoted scalars can make either). An alias shares its
-// anchor's node, so a walk may visit a node more than once; the walk gives up
-// (false) past a budget of twice the text's size, which no file without
-// aliases reaches (every node but an empty one takes a byte of text), so a
-// "billion laughs" file costs a bounded walk and then the linear event scan.
-bool YamlReader::scalars_are_text(const YAML::Node& root) const {
-  std::size_t budget = 2 * text_.size() + 16;
-  std::vector<YAML::Node> pending{root};
-  while (!pending.empty()) {
-    if (budget-- == 0) return false;
-    YAML::Node node = std::move(pending.back());
-    pending.pop_back();
-    if (node.IsScalar()) {
-      const std::string& value = node.Scalar();
-      if (value.find('\0') != std::string::npos ||
-          invalid_utf8_offset(value) != std::string_view::npos)
-        return false;
-    } else if (node.IsMap()) {
-      for (const auto& entry : node) {
-        pending.push_back(entry.first);
-        pending.push_back(entry.second);
-      }
-    } else if (node.IsSequence()) {
-      for (const auto& item : node) pending.push_back(item);
-    }
-  }
-  return true;
-}
-
-std::optional<YAML::Node> YamlReader::parse_slowly() {
   try {
     DocumentScan scan;
     std::istringstream in(text_);

@@ -68,10 +68,6 @@ class YamlReader {
 
   SourcePos pos_of_offset(std::size_t offset) const;
   bool check_text();
-  bool scalars_are_text(const YAML::Node& root) const;
-  // The scan that finds where a fault is: a second document, a NUL or bad
-  // UTF-8 made by an escape, a syntax error.
-  std::optional<YAML::Node> parse_slowly();
 };
 
 }  // namespace nightshift
