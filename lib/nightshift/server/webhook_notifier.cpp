@@ -3,27 +3,31 @@
 #include "nightshift/schedule.h"
 #include "nightshift/runtime/secret_resolver.h"
 
+#include <boost/url/parse.hpp>
 #include <httplib.h>
 
 namespace nightshift {
 namespace {
 
-// Where to POST: "scheme://host[:port]" for the client, and the rest.
+// Where to POST: "scheme://host[:port]" for the client, and the path with
+// its query. Only http and https with a host; user:password@ is refused (the
+// client would not send it: an Authorization header is the way).
 struct Target {
   std::string origin;
-  std::string path = "/";
+  std::string path;
 };
 
 std::optional<Target> split_url(const std::string& url) {
-  if (!url.starts_with("http://") && !url.starts_with("https://")) return std::nullopt;
-  const std::size_t host_at = url.find("://") + 3;
-  const std::size_t path_at = url.find_first_of("/?#", host_at);
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return std::nullopt;
+  const auto scheme = parsed->scheme_id();
+  if ((scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) ||
+      parsed->encoded_host().empty() || parsed->has_userinfo())
+    return std::nullopt;
   Target t;
-  t.origin = url.substr(0, path_at);
-  if (path_at != std::string::npos) t.path = url.substr(path_at);
-  if (t.path.front() != '/') t.path.insert(0, "/");
-  if (const auto hash = t.path.find('#'); hash != std::string::npos) t.path.resize(hash);
-  if (t.origin.size() == host_at) return std::nullopt;  // no host
+  t.origin = std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
+  t.path = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
+  if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
   return t;
 }
 
