@@ -1,6 +1,6 @@
 #include "engine.h"
 
-#include "nightshift/runtime/highest_logged_run_id.h"
+#include "nightshift/runtime/run_log_folders.h"
 #include "nightshift/runtime/mysql_run_store.h"
 #include "nightshift/runtime/process_runner.h"
 #include "nightshift/runtime/secret_resolver.h"

@@ -1,5 +1,7 @@
 #include "nightshift/server/retention_pruner.h"
 
+#include "nightshift/runtime/run_log_folders.h"
+
 #include <filesystem>
 #include <future>
 #include <set>
@@ -13,13 +15,6 @@ namespace fs = std::filesystem;
 // How long a batch may wait for the writer (a store that is down) before the
 // pass gives up until the next one.
 constexpr auto kBatchWait = std::chrono::minutes(5);
-
-std::optional<std::int64_t> run_id_of(const fs::path& folder) {
-  const std::string name = folder.filename().string();
-  if (name.empty() || name.size() > 18 || name.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return std::stoll(name);
-}
 
 // When anything in a run's log folder was last written: its newest file, or
 // the folder itself when it is empty.
@@ -125,25 +120,18 @@ std::size_t RetentionPruner::prune_log_folders(std::chrono::system_clock::time_p
   const auto limit = fs::file_time_type::clock::now() -
                      (std::chrono::system_clock::now() - older_than);
   std::size_t removed = 0;
-  std::error_code ec;
-  for (fs::directory_iterator job(options_.log_dir, ec), end; !ec && job != end && !stopping();
-       job.increment(ec)) {
-    std::error_code job_ec;
-    if (!job->is_directory(job_ec)) continue;
-    for (fs::directory_iterator run(job->path(), job_ec); !job_ec && run != end && !stopping();
-         run.increment(job_ec)) {
-      auto id = run_id_of(run->path());
-      std::error_code run_ec;
-      if (!id || unfinished.contains(*id) || !run->is_directory(run_ec)) continue;
-      if (last_written(run->path(), run_ec) >= limit || run_ec) continue;
-      if (fs::remove_all(run->path(), run_ec) == static_cast<std::uintmax_t>(-1) || run_ec) {
-        log("warn", "retention: cannot remove " + run->path().string() + ": " + run_ec.message());
-        continue;
-      }
-      ++removed;
-      if (options_.pruned) options_.pruned("log_folders", 1);
+  for_each_run_log_folder(options_.log_dir, [&](const fs::path& folder, std::int64_t id) {
+    if (stopping()) return false;
+    std::error_code ec;
+    if (unfinished.contains(id) || last_written(folder, ec) >= limit || ec) return true;
+    if (fs::remove_all(folder, ec) == static_cast<std::uintmax_t>(-1) || ec) {
+      log("warn", "retention: cannot remove " + folder.string() + ": " + ec.message());
+      return true;
     }
-  }
+    ++removed;
+    if (options_.pruned) options_.pruned("log_folders", 1);
+    return true;
+  });
   return removed;
 }
 
