@@ -482,6 +482,12 @@ class DashboardTest(DaemonTest):
         b.open("#/jobs/daily")
         b.wait_attribute("#live", "data-state", "live")
         b.js("window.notReloaded = 'yes'")
+        # Dates typed before the pause: the job events that follow redraw the
+        # header, and must not wipe them.
+        b.js("""document.querySelector("input[aria-label='backfill from']").value = arguments[0];
+                document.querySelector("input[aria-label='backfill to']").value = arguments[1];
+                document.querySelector("input[aria-label='date to rerun']").value = arguments[1];""",
+             "2026-11-01", "2026-11-03")
 
         b.click("button[data-action='pause']")
         self.enter_token()
@@ -493,13 +499,12 @@ class DashboardTest(DaemonTest):
         wait_for(lambda: not d.get_json("/jobs/daily")["paused"], LIVE_TIMEOUT, "the job unpaused")
         b.one("button[data-action='pause']", LIVE_TIMEOUT)
 
+        self.assertEqual(b.js("""return ["backfill from", "backfill to", "date to rerun"].map(
+                                   (l) => document.querySelector(`input[aria-label='${l}']`).value);"""),
+                         ["2026-11-01", "2026-11-03", "2026-11-03"], "the typed dates were wiped by a redraw")
+
         # Three days back: three runs, trigger backfill, oldest first; the grid shows them.
-        # The dates and the click in one script: a live refresh of the page
-        # between them would draw new, empty inputs.
-        b.js("""document.querySelector("input[aria-label='backfill from']").value = arguments[0];
-                document.querySelector("input[aria-label='backfill to']").value = arguments[1];
-                document.querySelector("button[data-action='backfill']").click();""",
-             "2026-11-01", "2026-11-03")
+        b.click("button[data-action='backfill']")
         wait_for(lambda: "3 backfill runs created" in b.text("#messages"), LIVE_TIMEOUT,
                  f"the page to say what the backfill made (says {b.text('#messages')!r})")
         runs = d.get_json("/jobs/daily/runs")["runs"]

@@ -54,33 +54,34 @@ export async function cancelRun(ctx, runId) {
   }
 }
 
-// Pause/unpause and backfill, shown only when GET /status lists them.
-export function jobActions(ctx, job, paused) {
-  const out = [];
-  if (ctx.actions.has(paused ? "unpause" : "pause")) {
-    out.push(h("button", { type: "button", "data-action": paused ? "unpause" : "pause", onclick: async (e) => {
-      e.target.disabled = true;
-      try {
-        await post(path(["jobs", job, paused ? "unpause" : "pause"]));
-        ctx.notify(`${job} ${paused ? "unpaused" : "paused"}`);
-      } catch (error) {
-        ctx.notify(error.message, "error");
-      } finally {
-        e.target.disabled = false;
-      }
-    } }, paused ? "Unpause" : "Pause"));
-  }
-  if (ctx.actions.has("backfill")) {
-    const from = h("input", { type: "date", "aria-label": "backfill from" });
-    const to = h("input", { type: "date", "aria-label": "backfill to" });
-    out.push(h("span", { class: "toolbar" }, "Backfill ", from, " to ", to, h("button", { type: "button", "data-action": "backfill", onclick: async () => {
-      try {
-        const answer = await post(path(["jobs", job, "backfill"], { from: from.value, to: to.value }));
-        ctx.notify(`${answer.run_ids.length} backfill runs created`);
-      } catch (error) {
-        ctx.notify(error.message, "error");
-      }
-    } }, "Backfill")));
-  }
-  return out;
+// Pause or unpause, when GET /status lists it: redrawn with the job's state.
+export function pauseButton(ctx, job, paused) {
+  if (!ctx.actions.has(paused ? "unpause" : "pause")) return null;
+  return h("button", { type: "button", "data-action": paused ? "unpause" : "pause", onclick: async (e) => {
+    e.target.disabled = true;
+    try {
+      await post(path(["jobs", job, paused ? "unpause" : "pause"]));
+      ctx.notify(`${job} ${paused ? "unpaused" : "paused"}`);
+    } catch (error) {
+      ctx.notify(error.message, "error");
+    } finally {
+      e.target.disabled = false;
+    }
+  } }, paused ? "Unpause" : "Pause");
+}
+
+// The backfill form, when GET /status lists it. Made once per page and never
+// redrawn: a run or job event must not wipe the dates being typed.
+export function backfillControls(ctx, job) {
+  if (!ctx.actions.has("backfill")) return null;
+  const from = h("input", { type: "date", "aria-label": "backfill from" });
+  const to = h("input", { type: "date", "aria-label": "backfill to" });
+  return h("span", { class: "toolbar" }, "Backfill ", from, " to ", to, h("button", { type: "button", "data-action": "backfill", onclick: async () => {
+    try {
+      const answer = await post(path(["jobs", job, "backfill"], { from: from.value, to: to.value }));
+      ctx.notify(`${answer.run_ids.length} backfill runs created`);
+    } catch (error) {
+      ctx.notify(error.message, "error");
+    }
+  } }, "Backfill"));
 }

@@ -9,7 +9,7 @@ import { ACTIVE, badge, duration, elapsed, glyph, label, zoned } from "../format
 import { dagChart } from "../charts/dag.js";
 import { durationBars } from "../charts/bars.js";
 import { windowedTable } from "../windowed.js";
-import { jobActions, rerun } from "./actions.js";
+import { backfillControls, pauseButton, rerun } from "./actions.js";
 
 // Runs in the grid: as many as stay light (each run carries all its steps).
 function runLimit(steps) {
@@ -62,14 +62,27 @@ export function jobView(job, ctx) {
     h("h2", {}, "Durations"), chartBox,
     definitionBox);
 
+  // The header's inputs (a date to rerun, the backfill form) are made once and
+  // stay in place: the header is redrawn on run and job events, and what the
+  // user is typing must survive that.
+  const top = h("div");
+  const rerunDate = h("input", { type: "date", "aria-label": "date to rerun", required: true });
+  const forDate = h("button", { type: "button", onclick: (e) => {
+    if (!rerunDate.value) return ctx.notify("pick a date to rerun", "error");
+    rerun(ctx, job, { date: rerunDate.value }, e.target);
+  } }, "Rerun for date");
+  const failedSlot = h("span");
+  const pauseSlot = h("span");
+  let backfill = null;
+  const toolbar = h("div", { class: "toolbar" },
+    h("button", { type: "button", class: "primary", "data-action": "rerun",
+                  onclick: (e) => rerun(ctx, job, {}, e.target) }, "Rerun"),
+    failedSlot, rerunDate, forDate, pauseSlot);
+  header.append(top, toolbar);
+
   function renderHeader() {
     const latest = runs[0];
-    const date = h("input", { type: "date", "aria-label": "date to rerun", required: true });
-    const forDate = h("button", { type: "button", onclick: (e) => {
-      if (!date.value) return ctx.notify("pick a date to rerun", "error");
-      rerun(ctx, job, { date: date.value }, e.target);
-    } }, "Rerun for date");
-    append(clear(header), [
+    append(clear(top), [
       h("p", { class: "small" }, h("a", { href: "#/" }, "Jobs"), " / ", job),
       h("h1", { id: "job-title" }, job, " ", badge(latest ? latest.status : "never"),
         definition.deadline_missed ? [" ", badge("late", "st-late")] : null, definition.paused ? [" ", badge("paused")] : null),
@@ -80,14 +93,12 @@ export function jobView(job, ctx) {
         definition.deadline ? h("span", {}, "deadline ", h("b", {}, definition.deadline), definition.deadline_missed ? h("strong", { class: "bad" }, " missed") : null) : null,
         h("span", {}, "catch-up ", h("b", {}, definition.catchup)),
         h("span", {}, "max active runs ", h("b", {}, definition.max_active_runs)),
-        h("span", {}, "file ", h("b", {}, definition.file))),
-      h("div", { class: "toolbar" },
-        h("button", { type: "button", class: "primary", "data-action": "rerun",
-                      onclick: (e) => rerun(ctx, job, {}, e.target) }, "Rerun"),
-        latest && latest.status !== "succeeded" && !ACTIVE.has(latest.status)
-          ? h("button", { type: "button", "data-action": "rerun-failed", title: `only the steps of run #${latest.run_id} that did not succeed`,
-                          onclick: (e) => rerun(ctx, job, { failed: "true" }, e.target) }, "Rerun failed steps") : null,
-        date, forDate, jobActions(ctx, job, definition.paused))]);
+        h("span", {}, "file ", h("b", {}, definition.file)))]);
+    append(clear(failedSlot), [latest && latest.status !== "succeeded" && !ACTIVE.has(latest.status)
+      ? h("button", { type: "button", "data-action": "rerun-failed", title: `only the steps of run #${latest.run_id} that did not succeed`,
+                      onclick: (e) => rerun(ctx, job, { failed: "true" }, e.target) }, "Rerun failed steps") : null]);
+    append(clear(pauseSlot), [pauseButton(ctx, job, definition.paused)]);
+    if (!backfill && (backfill = backfillControls(ctx, job))) toolbar.append(backfill);
   }
 
   function gridRow(step) {
