@@ -72,6 +72,53 @@ int main(int argc, char **argv) {
 }
 """
 
+# The makespan's spawn floor: the same DAG as a FIFO list schedule on P workers,
+# each step a bare posix_spawnp of argv (sleep 0.05), no log, no store: what
+# the sleep DAG takes on this machine when the scheduler costs nothing.
+# Input (argv[1]): one line a step, "K D1 .. DK" (indices of its dependencies).
+FLOOR_DAG_C = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  FILE *in = fopen(argv[1], "r");
+  int parallel = atoi(argv[2]), n = 0, cap = 1024, k, d, status;
+  int *waiting = calloc(cap, sizeof *waiting), *ready = malloc(cap * sizeof *ready);
+  int (*edges)[2] = NULL, edge_count = 0, head = 0, tail = 0, running = 0, done = 0;
+  pid_t *pids = calloc(cap, sizeof *pids);
+  if (!in) return 1;
+  while (fscanf(in, "%d", &k) == 1) {
+    if (n == cap) return 1;
+    waiting[n] = k;
+    for (int i = 0; i < k; i++) {
+      if (fscanf(in, "%d", &d) != 1) return 1;
+      edges = realloc(edges, (edge_count + 1) * sizeof *edges);
+      edges[edge_count][0] = d, edges[edge_count][1] = n, edge_count++;
+    }
+    if (k == 0) ready[tail++] = n;
+    n++;
+  }
+  while (done < n) {
+    while (head < tail && running < parallel) {
+      int step = ready[head++];
+      if (posix_spawnp(&pids[step], argv[3], NULL, NULL, argv + 3, environ) != 0) return 1;
+      running++;
+    }
+    pid_t pid = wait(&status);
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+    int step = 0;
+    while (pids[step] != pid) step++;
+    pids[step] = 0, running--, done++;
+    for (int e = 0; e < edge_count; e++)
+      if (edges[e][0] == step && --waiting[edges[e][1]] == 0) ready[tail++] = edges[e][1];
+  }
+  printf("%d\n", done);
+  return 0;
+}
+"""
+
 
 # ---------------------------------------------------------------- setup
 
@@ -535,9 +582,20 @@ def run_ninja_makespan(tmp):
     return result
 
 
+def run_floor_makespan(tmp, argv):
+    """One timed spawn floor of the sleep DAG: its list schedule with bare spawns, 2 at a time."""
+    cwd = os.path.join(tmp, "makespan-floor")
+    out = os.path.join(tmp, "floor-makespan.out")
+    result = measure([os.path.join(cwd, "floor"), os.path.join(cwd, "dag.txt"), "2"] + argv,
+                     cwd, out)
+    must_succeed(result, "the makespan's spawn floor", out)
+    return result
+
+
 def bench_makespan(args, tmp, shm_tmp):
     """Runs the random sleep DAG `runs` times, alternating a disk and a /dev/shm store, and,
-    with --nightshift-old, the old binary (disk) and ninja -j2 on the same graph."""
+    with --nightshift-old, the old binary (disk) and ninja -j2 on the same graph; and always the
+    spawn floor (the same list schedule with bare spawns of the same sleep)."""
     steps = random_dag(args.makespan_steps)
     argv = ["sleep", f"{SLEEP:g}"]
     contenders = {"disk": (Project(os.path.join(tmp, "makespan-disk"), "sleepy", steps, argv,
@@ -552,16 +610,25 @@ def bench_makespan(args, tmp, shm_tmp):
         contenders["shm"] = (Project(os.path.join(tmp, "makespan-shm"), "sleepy", steps, argv,
                                      state_dir=os.path.join(shm_tmp, "makespan"),
                                      history=args.history), args.nightshift)
+    write(os.path.join(tmp, "makespan-floor", "floor.c"), FLOOR_DAG_C)
+    index = {name: i for i, (name, _) in enumerate(steps)}
+    write(os.path.join(tmp, "makespan-floor", "dag.txt"),
+          "".join(f"{len(deps)} {' '.join(str(index[d]) for d in deps)}\n" for _, deps in steps))
+    subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "makespan-floor", "floor"),
+                    os.path.join(tmp, "makespan-floor", "floor.c")], check=True)
+    contenders["floor"] = (None, None)
     path = critical_path(steps)
     bound = max(path * SLEEP, len(steps) * SLEEP / 2)
     walls = {name: [] for name in contenders}
-    spans = {name: [] for name in contenders if name != "ninja"}
+    spans = {name: [] for name in contenders if name not in ("ninja", "floor")}
     rounds = [("warm-up", False)] if args.history else []
     rounds += [(f"{i + 1}/{args.runs}", True) for i in range(args.runs)]
     load = [loadavg()]
     for label, counted in rounds:
         for name, (project, binary) in contenders.items():
-            if project is None:
+            if name == "floor":
+                result = run_floor_makespan(tmp, argv)
+            elif project is None:
                 result = run_ninja_makespan(tmp)
             else:
                 result = run_project(project, binary, len(steps), tmp)
