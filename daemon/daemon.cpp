@@ -59,6 +59,7 @@ Daemon::Daemon(ConfigSpec config, std::shared_ptr<const JobSet> jobs, Logger log
                                            scheduler_events());
   readers_ = std::make_unique<RunReaders>(
       [this]() -> std::unique_ptr<RunReader> { return open_run_store(config_); }, kApiThreads);
+  latest_runs_ = std::make_unique<LatestRuns>(*readers_);
   api_ =
       std::make_unique<Api>(*this, read_tokens(config_.tokens_file), web_assets());
   api_pool_ = std::make_unique<boost::asio::thread_pool>(kApiThreads);
@@ -209,8 +210,8 @@ int Daemon::run() {
   reaper_->start();
   scheduler_->start(initial_jobs_);
   wait_for_signals();
+  // Armed by the first subscriber to /events (events()), not before.
   heartbeat_timer_ = std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
-  keep_streams_alive();
   log_("info", "nightshift " NIGHTSHIFT_VERSION " serving " +
                    std::to_string(initial_jobs_->jobs().size()) + " jobs on http://" +
                    config_.listen_host + ":" + std::to_string(http_->port()) + "/");
@@ -253,6 +254,9 @@ void Daemon::start_retention() {
   };
   options.pruned = [this](const std::string& kind, std::size_t count) {
     metrics_.retention_pruned(kind, count);
+  };
+  options.runs_deleted = [this](const std::vector<std::int64_t>& run_ids) {
+    latest_runs_->runs_deleted(run_ids);
   };
   retention_ = std::make_unique<RetentionPruner>(std::move(options),
                                                  engine_->executor().store_writer(), *readers_);
@@ -363,6 +367,9 @@ bool Daemon::deadline_missed(const std::string& job) {
 }
 RunReader& Daemon::store() {
   return *readers_;
+}
+std::vector<RunSummary> Daemon::latest_runs() {
+  return latest_runs_->summaries();
 }
 std::optional<std::int64_t> Daemon::owner() {
   return engine_->store().owner();  // set once, before any thread asks
@@ -490,10 +497,21 @@ std::shared_ptr<BodyStream> Daemon::follow_log(const std::string& path, std::int
 }
 
 std::shared_ptr<BodyStream> Daemon::events() {
-  return event_hub_.subscribe();
+  auto stream = event_hub_.subscribe();
+  if (stream) {
+    // The drain closes the hub before it cancels the timer on this strand:
+    // a closed hub here means the cancel has come or is coming, so no arm.
+    boost::asio::post(heartbeat_timer_->get_executor(), [this] {
+      if (!heartbeat_armed_ && !event_hub_.closed()) keep_streams_alive();
+    });
+  }
+  return stream;
 }
 
+// Both are called once the change is committed, in commit order: /jobs's
+// memory moves with them whether or not anyone is subscribed.
 void Daemon::publish_run(const std::string& job, std::int64_t run_id, RunStatus status) {
+  latest_runs_->run_changed(job, run_id);
   if (!event_hub_.has_subscribers()) return;
   event_hub_.publish("run", run_event_data(job, run_id, status, now_timestamp()));
 }
@@ -501,6 +519,8 @@ void Daemon::publish_run(const std::string& job, std::int64_t run_id, RunStatus 
 void Daemon::publish_step(const std::string& job, std::int64_t run_id, const std::string& step,
                           StepState state, int attempt, std::optional<int> exit_code,
                           std::optional<bool> will_retry) {
+  // An attempt that failed and will be retried leaves its step running.
+  if (!will_retry.value_or(false)) latest_runs_->step_changed(job, run_id, step, state);
   if (!event_hub_.has_subscribers()) return;
   event_hub_.publish("step", step_event_data({job, run_id, step, state, attempt, exit_code,
                                               will_retry, now_timestamp()}));
@@ -524,11 +544,14 @@ void Daemon::publish_job_gauges(const JobSet& jobs, const JobSet* old) {
 }
 
 // A comment line every kEventHeartbeat to the streams with nothing to send;
-// stops once the hub is closed (the drain is over).
+// stops once the hub is closed (the drain is over) or nobody is subscribed
+// any more (the next subscriber arms it again).
 void Daemon::keep_streams_alive() {
+  heartbeat_armed_ = true;
   heartbeat_timer_->expires_after(kEventHeartbeat);
   heartbeat_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec || event_hub_.closed()) return;
+    heartbeat_armed_ = false;
+    if (ec || event_hub_.closed() || !event_hub_.has_subscribers()) return;
     event_hub_.heartbeat();
     keep_streams_alive();
   });

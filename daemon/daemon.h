@@ -12,6 +12,7 @@
 #include "nightshift/server/daemon_control.h"
 #include "nightshift/server/event_hub.h"
 #include "nightshift/server/http_server.h"
+#include "nightshift/server/latest_runs.h"
 #include "nightshift/server/metrics.h"
 #include "nightshift/server/retention_pruner.h"
 #include "nightshift/server/scheduler.h"
@@ -45,6 +46,7 @@ class Daemon final : public DaemonControl {
   std::optional<Instant> next_run(const std::string& job) override;
   bool deadline_missed(const std::string& job) override;
   RunReader& store() override;
+  std::vector<RunSummary> latest_runs() override;
   std::optional<std::int64_t> owner() override;
   DaemonStatus status() override;
   std::string metrics() override;
@@ -72,6 +74,8 @@ class Daemon final : public DaemonControl {
   void publish_step(const std::string& job, std::int64_t run_id, const std::string& step,
                     StepState state, int attempt, std::optional<int> exit_code = std::nullopt,
                     std::optional<bool> will_retry = std::nullopt);
+  // Armed while someone is subscribed to /events: an idle daemon no subscriber
+  // watches wakes up for nothing. On the heartbeat timer's strand.
   void keep_streams_alive();
   // The gauges that follow from the job definitions: the schedule interval of
   // every job in `jobs`, deadline_missed at 0 for jobs with a deadline that
@@ -90,6 +94,10 @@ class Daemon final : public DaemonControl {
   std::chrono::steady_clock::time_point started_;
   Metrics metrics_;
   EventHub event_hub_;  // before engine_: the executor publishes until it is gone
+  // GET /jobs from memory, moved where the events are published; before
+  // engine_ for the same reason (it reads the store through readers_ only
+  // when the API asks, and the API's pool is joined before readers_ goes).
+  std::unique_ptr<LatestRuns> latest_runs_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<RunReaders> readers_;  // the API's, apart from the writer's connection
@@ -105,6 +113,7 @@ class Daemon final : public DaemonControl {
   bool signals_closed_ = false;  // on the signal set's strand: the drain is over
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;  // on a strand of its own
+  bool heartbeat_armed_ = false;  // on the heartbeat timer's strand
   std::unique_ptr<SystemdNotifier> notifier_;
   std::unique_ptr<OrphanReaper> reaper_;
   std::shared_ptr<const JobSet> initial_jobs_;

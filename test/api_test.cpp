@@ -1191,3 +1191,68 @@ TEST_CASE("api: POST /jobs/{job}/backfill asks the daemon for the runs and answe
   check_error(r, 422);
   CHECK(body_object(r).at("error") == "from 2024-05-05 is after to 2024-05-01");
 }
+
+TEST_CASE("api: GET /jobs from memory answers what the store's latest runs answer") {
+  Fixture api;
+  LatestRuns memory(api.daemon.run_store, std::nullopt);  // no revalidation: changes only
+  // The same request answered from the store and from memory.
+  auto both = [&] {
+    api.daemon.latest = nullptr;
+    const std::string from_store = api(get("/jobs")).body;
+    api.daemon.latest = &memory;
+    const HttpResponse from_memory = api(get("/jobs"));
+    CHECK(from_memory.status == 200);
+    CHECK(from_memory.body == from_store);
+  };
+  both();
+  FakeDaemonControl& d = api.daemon;
+  MemoryRunStore& store = d.run_store.memory;
+  // Each write followed by the change the daemon publishes for it.
+  auto run_status = [&](std::int64_t id, const char* job, RunStatus status) {
+    store.set_run_status(id, status, now_timestamp());
+    memory.run_changed(job, id);
+  };
+  auto step = [&](std::int64_t id, const char* job, const char* name, StepState state) {
+    store.set_step_state(id, name, state);
+    memory.step_changed(job, id, name, state);
+  };
+  const std::int64_t first = d.add_run("kpi", RunStatus::queued, kMay1);
+  memory.run_changed("kpi", first);
+  both();
+  run_status(first, "kpi", RunStatus::running);
+  step(first, "kpi", "extract", StepState::ready);
+  d.start_step(first, "extract", 1);
+  memory.step_changed("kpi", first, "extract", StepState::running);
+  both();
+  d.finish_step(first, "extract", 1, StepState::failed, 1, false);  // will retry: stays running
+  both();
+  step(first, "kpi", "extract", StepState::ready);
+  d.start_step(first, "extract", 2);
+  memory.step_changed("kpi", first, "extract", StepState::running);
+  d.finish_step(first, "extract", 2, StepState::succeeded, 0);
+  memory.step_changed("kpi", first, "extract", StepState::succeeded);
+  step(first, "kpi", "aggregate", StepState::ready);
+  d.start_step(first, "aggregate", 1);
+  memory.step_changed("kpi", first, "aggregate", StepState::running);
+  d.finish_step(first, "aggregate", 1, StepState::failed, 2);
+  memory.step_changed("kpi", first, "aggregate", StepState::failed);
+  step(first, "kpi", "load", StepState::upstream_failed);
+  both();
+  run_status(first, "kpi", RunStatus::failed);
+  both();
+  // rerun --from aggregate: extract carried over (succeeded), the rest pending.
+  auto rerun = store.create_run(
+      make_new_run(d.job("kpi").spec, Trigger::manual, kMay1, {true, false, false}));
+  REQUIRE(rerun);
+  memory.run_changed("kpi", *rerun);
+  both();
+  run_status(*rerun, "kpi", RunStatus::running);
+  step(*rerun, "kpi", "aggregate", StepState::ready);
+  both();
+  // The manual job: queued, then cancelled before it started.
+  const std::int64_t manual = d.add_run("manual", RunStatus::queued);
+  memory.run_changed("manual", manual);
+  step(manual, "manual", "only", StepState::cancelled);
+  run_status(manual, "manual", RunStatus::cancelled);
+  both();
+}

@@ -8,6 +8,7 @@
 #include "nightshift/job_set.h"
 #include "nightshift/runtime/memory_run_store.h"
 #include "nightshift/server/daemon_control.h"
+#include "nightshift/server/latest_runs.h"
 
 #include "support/temp_dir.h"
 
@@ -179,6 +180,8 @@ class FakeDaemonControl final : public DaemonControl {
   std::set<std::string> paused_jobs;
   Diagnostics reload_answer;                     // empty: the reload is accepted
   std::shared_ptr<const JobSet> jobs_on_reload;  // when set, an accepted reload installs it
+  // When set, GET /jobs answers from it, as the daemon does; else from the store.
+  LatestRuns* latest = nullptr;
   TempDir logs{"nightshift-api-test-logs"};
 
   // --- what the Api asked for ---
@@ -246,6 +249,9 @@ class FakeDaemonControl final : public DaemonControl {
     return deadlines_missed.count(job_name) > 0;
   }
   RunStore& store() override { return run_store; }
+  std::vector<RunSummary> latest_runs() override {
+    return latest ? latest->summaries() : run_store.latest_runs();
+  }
   std::optional<std::int64_t> owner() override { return owner_id; }
   DaemonStatus status() override { return daemon_status; }
   std::string metrics() override { return metrics_text; }

@@ -226,9 +226,10 @@ HttpResponse Api::route(const HttpRequest& request, const std::vector<std::strin
 }
 
 HttpResponse Api::jobs() {
-  // One store read for every job's last run; jobs no longer loaded are left out.
+  // Every job's last run (the daemon keeps them in memory); jobs no longer
+  // loaded are left out.
   std::map<std::string, RunSummary> last_runs;
-  for (RunSummary& summary : daemon_.store().latest_runs()) {
+  for (RunSummary& summary : daemon_.latest_runs()) {
     std::string job = summary.run.job;
     last_runs.emplace(std::move(job), std::move(summary));
   }

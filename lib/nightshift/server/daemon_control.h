@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nightshift {
 
@@ -37,6 +38,9 @@ class DaemonControl {
   virtual std::optional<Instant> next_run(const std::string& job) = 0;
   virtual bool deadline_missed(const std::string& job) = 0;
   virtual RunReader& store() = 0;  // read connections of their own
+  // Every job's latest run, as RunReader::latest_runs answers (GET /jobs).
+  // The daemon answers from memory (LatestRuns); by default, the store.
+  virtual std::vector<RunSummary> latest_runs() { return store().latest_runs(); }
   // The daemon's owner id in the store (RunStore::register_owner): the runs
   // of another owner are run by that process, not by this daemon.
   virtual std::optional<std::int64_t> owner() = 0;

@@ -109,6 +109,7 @@ std::size_t RetentionPruner::prune_runs(Timestamp finished_before) {
     }
     total += ids->size();
     if (!ids->empty() && options_.pruned) options_.pruned("runs", ids->size());
+    if (!ids->empty() && options_.runs_deleted) options_.runs_deleted(*ids);
     if (std::ssize(*ids) < batch) break;
   }
   return total;

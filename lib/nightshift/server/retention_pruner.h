@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace nightshift {
 
@@ -30,6 +31,8 @@ struct RetentionOptions {
   std::function<void(const std::string& level, const std::string& message)> log;
   // What a pass removed: kind "runs" or "log_folders".
   std::function<void(const std::string& kind, std::size_t count)> pruned;
+  // The ids of the runs a batch deleted, once it is committed.
+  std::function<void(const std::vector<std::int64_t>& run_ids)> runs_deleted;
 };
 
 class RetentionPruner {
