@@ -155,7 +155,9 @@ struct Daemonish {
   }
 };
 
-std::unique_ptr<RunStore> open_store(const std::string& kind, const TempDir& dir) {
+// Each test on both stores a daemon may read (memory and SQLite), in `dir`.
+std::unique_ptr<RunStore> each_store(const TempDir& dir, std::string& kind) {
+  kind = GENERATE(as<std::string>(), "memory", "sqlite");
   if (kind == "sqlite") return SqliteRunStore::open(dir / "runs.db");
   return std::make_unique<MemoryRunStore>();
 }
@@ -164,10 +166,10 @@ std::unique_ptr<RunStore> open_store(const std::string& kind, const TempDir& dir
 
 TEST_CASE("latest runs: every transition of a run moves the summary as the store does",
           "[latest_runs]") {
-  const std::string kind = GENERATE("memory", "sqlite");
-  INFO("store: " << kind);
   TempDir dir("nightshift-latest-runs");
-  auto store = open_store(kind, dir);
+  std::string kind;
+  auto store = each_store(dir, kind);
+  INFO("store: " << kind);
   Daemonish d(*store);
   d.check();  // no run at all
   CHECK(d.latest.summaries().empty());
@@ -251,10 +253,10 @@ TEST_CASE("latest runs: a steady run is counted from the changes, not read again
 
 TEST_CASE("latest runs: retention deleting the latest run shows the one before, or none",
           "[latest_runs]") {
-  const std::string kind = GENERATE("memory", "sqlite");
-  INFO("store: " << kind);
   TempDir dir("nightshift-latest-runs");
-  auto store = open_store(kind, dir);
+  std::string kind;
+  auto store = each_store(dir, kind);
+  INFO("store: " << kind);
   Daemonish d(*store);
   d.run_dag();
   d.check();
@@ -284,10 +286,10 @@ TEST_CASE("latest runs: retention deleting the latest run shows the one before, 
 }
 
 TEST_CASE("latest runs: changes told while a run is read again are not lost", "[latest_runs]") {
-  const std::string kind = GENERATE("memory", "sqlite");
-  INFO("store: " << kind);
   TempDir dir("nightshift-latest-runs");
-  auto store = open_store(kind, dir);
+  std::string kind;
+  auto store = each_store(dir, kind);
+  INFO("store: " << kind);
   Daemonish d(*store);
   const std::int64_t id = d.create(d.dag);
   d.status("dag", id, RunStatus::running);
