@@ -13,8 +13,26 @@ bool is_final_step(const std::string& status) {
 ProgressLine::ProgressLine(bool enabled, std::optional<std::chrono::milliseconds> expected)
     : enabled_(enabled), expected_(expected) {}
 
+namespace {
+
+bool is_failed_step(const std::string& status) {
+  return status == "failed" || status == "timed_out" || status == "upstream_failed";
+}
+
+}  // namespace
+
 void ProgressLine::set(const std::string& step, const std::string& status) {
-  statuses_[step] = status;
+  auto count = [this](const std::string& s, int by) {
+    if (s == "running") running_ += by;
+    if (is_final_step(s)) done_ += by;
+    if (is_failed_step(s)) failed_ += by;
+  };
+  auto [it, added] = statuses_.try_emplace(step, status);
+  if (!added) {
+    count(it->second, -1);
+    it->second = status;
+  }
+  count(status, 1);
 }
 
 const std::string* ProgressLine::status(const std::string& step) const {
@@ -24,15 +42,9 @@ const std::string* ProgressLine::status(const std::string& step) const {
 
 std::string ProgressLine::text(std::chrono::milliseconds elapsed) const {
   if (statuses_.empty()) return {};
-  int done = 0, running = 0, failed = 0;
-  for (const auto& [step, status] : statuses_) {
-    if (status == "running") ++running;
-    if (is_final_step(status)) ++done;
-    if (status == "failed" || status == "timed_out" || status == "upstream_failed") ++failed;
-  }
-  std::string line = std::to_string(done) + "/" + std::to_string(statuses_.size()) +
-                     " steps done, " + std::to_string(running) + " running, " +
-                     std::to_string(failed) + " failed, " + format_elapsed(elapsed);
+  std::string line = std::to_string(done_) + "/" + std::to_string(statuses_.size()) +
+                     " steps done, " + std::to_string(running_) + " running, " +
+                     std::to_string(failed_) + " failed, " + format_elapsed(elapsed);
   if (expected_) line += " of about " + format_elapsed(*expected_);
   return line;
 }

@@ -45,7 +45,8 @@ struct Console {
   // Prints LINE above the progress line, and records STEP's new status.
   void change(const std::string& step, const std::string& status, const std::string& line) {
     std::lock_guard lock(mutex);
-    progress.set(step, status);
+    // On a pipe nothing reads the statuses: no map of every step's name.
+    if (progress.enabled()) progress.set(step, status);
     if (!line.empty()) {
       progress.clear();
       std::cout << local_clock_time() << "  " << line << "\n";

@@ -521,3 +521,24 @@ TEST_CASE("plan: random DAGs run to a consistent end") {
     CHECK(plan.status() == expected);
   }
 }
+
+TEST_CASE("plan: take_decided names each step it failed upstream or cancelled, once") {
+  Dag dag = make_dag({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}, {"slow", {}}, {"d", {"slow"}},
+                      {"e", {"slow"}}});
+  Plan plan(dag, all_succeeded(dag));
+  CHECK(take(plan, dag) == Names{"a", "slow"});
+  CHECK(plan.take_decided().empty());
+  finish(plan, dag, "a", StepState::failed);
+  auto names = [&](std::vector<std::size_t> steps) {
+    Names out;
+    for (std::size_t s : steps) out.push_back(dag.name(s));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(names(plan.take_decided()) == Names{"b", "c"});
+  CHECK(plan.take_decided().empty());  // taken once
+  plan.cancel();
+  CHECK(names(plan.take_decided()) == Names{"d", "e"});  // slow still runs: not decided
+  CHECK(state(plan, dag, "slow") == StepState::running);
+  CHECK(plan.take_decided().empty());
+}

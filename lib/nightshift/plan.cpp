@@ -52,6 +52,12 @@ std::vector<std::size_t> Plan::take_ready() {
   return ready;
 }
 
+std::vector<std::size_t> Plan::take_decided() {
+  std::vector<std::size_t> decided;
+  decided.swap(newly_decided_);
+  return decided;
+}
+
 void Plan::step_finished(std::size_t step, StepState outcome) {
   assert(states_[step] == StepState::running);
   assert(outcome == StepState::succeeded || outcome == StepState::failed ||
@@ -64,10 +70,11 @@ void Plan::cancel() {
   // A run that has ended keeps the status it ended with.
   if (cancelled_ || done()) return;
   cancelled_ = true;
-  for (StepState& state : states_) {
-    if (state != StepState::pending && state != StepState::ready) continue;
-    state = StepState::cancelled;
+  for (std::size_t step = 0; step < states_.size(); ++step) {
+    if (states_[step] != StepState::pending && states_[step] != StepState::ready) continue;
+    states_[step] = StepState::cancelled;
     ++finished_;
+    newly_decided_.push_back(step);
   }
   newly_ready_.clear();
 }
@@ -99,6 +106,7 @@ void Plan::finish(std::size_t step, StepState outcome) {
       if (result != StepState::succeeded && run_if_[next] == RunIf::all_succeeded) {
         states_[next] = StepState::upstream_failed;
         settled.push_back(next);
+        newly_decided_.push_back(next);
       } else if (unfinished_upstream_[next] == 0) {
         states_[next] = StepState::ready;
         newly_ready_.push_back(next);

@@ -31,6 +31,11 @@ class Plan {
   // stay running until step_finished reports them. No-op once the run is done.
   void cancel();
 
+  // The steps the plan decided without their running (upstream_failed, or
+  // cancelled by cancel()) since the last call, so the executor records them
+  // without scanning every step of the run on each event.
+  std::vector<std::size_t> take_decided();
+
   StepState state(std::size_t step) const { return states_[step]; }
   bool carried_over(std::size_t step) const;
   std::size_t running_count() const { return running_; }
@@ -54,6 +59,7 @@ class Plan {
   std::vector<std::size_t> unfinished_upstream_;  // per step
   std::vector<std::size_t> topological_rank_;     // per step: its place in the Dag's order
   std::vector<std::size_t> newly_ready_;
+  std::vector<std::size_t> newly_decided_;
   std::size_t running_ = 0;
   std::size_t finished_ = 0;   // steps in a final state
   std::size_t succeeded_ = 0;  // carried-over steps included

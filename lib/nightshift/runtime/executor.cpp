@@ -538,13 +538,14 @@ void Executor::Impl::finish_step(RunState& run, std::size_t step, StepState outc
   advance(run);
 }
 
-// Adds the upstream_failed and cancelled states the plan derived and the store lacks.
+// Adds the upstream_failed and cancelled states the plan derived and the store
+// lacks: only the steps it decided since the last call, not a scan of the run's
+// steps, which made each event O(steps) and a run O(steps^2).
 void Executor::Impl::derived_states(RunState& run,
                                     std::vector<std::pair<std::size_t, StepState>>& changes) {
-  for (std::size_t i = 0; i < run.stored.size(); ++i) {
+  for (std::size_t i : run.plan.take_decided()) {
     StepState s = run.plan.state(i);
-    if ((s == StepState::upstream_failed || s == StepState::cancelled) && run.stored[i] != s)
-      changes.emplace_back(i, s);
+    if (run.stored[i] != s) changes.emplace_back(i, s);
   }
 }
 
