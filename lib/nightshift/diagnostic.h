@@ -1,6 +1,8 @@
 // Diagnostic: one fault in a job or config file, printed as FILE:LINE:COL: message.
 #pragma once
 
+#include "nightshift/file_name.h"
+
 #include <string>
 #include <vector>
 
@@ -8,7 +10,7 @@ namespace nightshift {
 
 // A position in a source file; line and column count from 1 (0 = unknown).
 struct SourcePos {
-  std::string file;
+  FileName file;  // shared by the file's positions: one path, not one a position
   int line = 0;
   int column = 0;
 

@@ -43,7 +43,8 @@ Duration JobSpec::retry_delay(const StepSpec& step) const {
 }
 
 std::optional<Duration> JobSpec::timeout(const StepSpec& step) const {
-  return step.timeout ? step.timeout : defaults.timeout;
+  if (step.timeout) return *step.timeout;
+  return defaults.timeout;
 }
 
 Duration JobSpec::kill_grace(const StepSpec& step) const {

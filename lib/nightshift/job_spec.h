@@ -3,6 +3,7 @@
 // checks (connections, pools) can still name FILE:LINE:COL.
 #pragma once
 
+#include "nightshift/boxed_optional.h"
 #include "nightshift/diagnostic.h"
 #include "nightshift/duration.h"
 #include "nightshift/schedule.h"
@@ -38,24 +39,27 @@ struct EnvVar {
   SourcePos pos;
 };
 
+// A daemon keeps every step of every job, so a plain step is kept small: the
+// settings most steps leave unset are BoxedOptionals (a null pointer when
+// unset), and the small fields sit together.
 struct StepSpec {
   std::string name;
   SourcePos pos;  // where the step's name is written
-  std::string description;
   StepKind kind = StepKind::command;
-  std::vector<Template> command;   // kind == command: argv, no shell
-  std::optional<Template> script;  // kind == shell (for /bin/sh -c) or sql (statements)
-  std::optional<Located<std::string>> connection;  // sql steps
-  std::vector<Located<std::string>> depends_on;
-  std::optional<Located<std::string>> pool;
   RunIf run_if = RunIf::all_succeeded;
   // Unset values fall back to the job's defaults, then to the built-in ones.
   std::optional<int> retries;
-  std::optional<Duration> retry_delay;
-  std::optional<Duration> timeout;
-  std::optional<Duration> kill_grace;
+  std::vector<Template> command;     // kind == command: argv, no shell
+  BoxedOptional<Template> script;    // kind == shell (for /bin/sh -c) or sql (statements)
+  std::vector<Located<std::string>> depends_on;
+  BoxedOptional<Located<std::string>> connection;  // sql steps
+  BoxedOptional<Located<std::string>> pool;
+  BoxedOptional<Duration> retry_delay;
+  BoxedOptional<Duration> timeout;
+  BoxedOptional<Duration> kill_grace;
+  BoxedOptional<std::string> workdir;
   std::vector<EnvVar> env;
-  std::optional<std::string> workdir;
+  std::string description;
 };
 
 // The job-wide fallbacks (`defaults:`) for step settings.

@@ -90,7 +90,7 @@ std::string format_date(date::year_month_day day, bool with_dashes) {
   return buffer;
 }
 
-// The fields of one parsed placeholder (Template::Placeholder is private).
+// The fields of one parsed placeholder (Template::Piece is private).
 struct ParsedPlaceholder {
   std::string variable;
   int add_days = 0;
@@ -191,39 +191,58 @@ TextResult<ParsedPlaceholder> parse_placeholder(std::string_view text, std::size
 TextResult<Template> Template::parse(std::string_view text) {
   Template result;
   result.source_ = std::string(text);
+  std::vector<Piece> pieces;
+  // Offsets are 32-bit: job and config files are limited to a few MiB.
+  auto literal = [&](std::size_t from, std::size_t to) {
+    if (to > from) {
+      pieces.push_back(Piece{static_cast<std::uint32_t>(from),
+                             static_cast<std::uint32_t>(to - from)});
+    }
+  };
+  bool any_placeholder = false;
   std::size_t pos = 0;
   while (pos < text.size()) {
     const std::size_t open = text.find("{{", pos);
     if (open == std::string_view::npos) {
-      result.pieces_.emplace_back(std::string(text.substr(pos)));
+      literal(pos, text.size());
       break;
     }
-    if (open > pos) result.pieces_.emplace_back(std::string(text.substr(pos, open - pos)));
+    literal(pos, open);
     const std::size_t close = text.find("}}", open + 2);
     if (close == std::string_view::npos) return TextError{"unclosed '{{'", open};
     auto parsed = parse_placeholder(text, open, close);
     if (!parsed) return parsed.error();
-    result.pieces_.emplace_back(
-        Placeholder{std::move(parsed->variable), parsed->add_days, parsed->nodash});
+    const auto variable = std::find(kVariables.begin(), kVariables.end(), parsed->variable);
+    Piece placeholder;
+    placeholder.variable = static_cast<std::uint8_t>(variable - kVariables.begin());
+    placeholder.add_days = parsed->add_days;
+    placeholder.nodash = parsed->nodash;
+    pieces.push_back(placeholder);
+    any_placeholder = true;
     pos = close + 2;
+  }
+  // Only placeholders need pieces: a literal template renders as its source.
+  if (any_placeholder) {
+    pieces.shrink_to_fit();
+    result.pieces_ = std::move(pieces);
   }
   return result;
 }
 
 std::string Template::render(const TemplateContext& context) const {
+  if (pieces_.empty()) return source_;
   std::string out;
   out.reserve(source_.size());
   for (const Piece& piece : pieces_) {
-    if (const auto* literal = std::get_if<std::string>(&piece)) {
-      out += *literal;
+    if (piece.variable == Piece::kLiteral) {
+      out.append(source_, piece.offset, piece.length);
       continue;
     }
-    const auto& placeholder = std::get<Placeholder>(piece);
-    const std::string& name = placeholder.variable;
+    const std::string_view name = kVariables[piece.variable];
     if (is_date_variable(name)) {
-      const int shift = placeholder.add_days - (name == "yesterday" ? 1 : 0);
+      const int shift = piece.add_days - (name == "yesterday" ? 1 : 0);
       const date::year_month_day day{date::sys_days(context.date) + date::days(shift)};
-      out += format_date(day, !(placeholder.nodash || name == "date_nodash"));
+      out += format_date(day, !(piece.nodash || name == "date_nodash"));
       continue;
     }
     std::string value;
@@ -238,15 +257,14 @@ std::string Template::render(const TemplateContext& context) const {
     } else {
       value = std::to_string(context.attempt);
     }
-    if (placeholder.nodash) std::erase(value, '-');
+    if (piece.nodash) std::erase(value, '-');
     out += value;
   }
   return out;
 }
 
 bool Template::has_placeholders() const {
-  return std::any_of(pieces_.begin(), pieces_.end(),
-                     [](const Piece& piece) { return std::holds_alternative<Placeholder>(piece); });
+  return !pieces_.empty();
 }
 
 }  // namespace nightshift

@@ -38,15 +38,20 @@ class Template {
   bool has_placeholders() const;
 
  private:
-  struct Placeholder {
-    std::string variable;
-    int add_days = 0;  // the sum of every add_days filter, applied in order
+  // A run of source_ to render: literal text, or a placeholder's variable with
+  // its filters. Offsets into source_ instead of copies of the text: a daemon
+  // keeps every template of every job, and most are literal argv words.
+  struct Piece {
+    static constexpr std::uint8_t kLiteral = 0xFF;
+    std::uint32_t offset = 0;  // the literal's bytes (unused for a placeholder)
+    std::uint32_t length = 0;
+    std::int32_t add_days = 0;  // the sum of every add_days filter, applied in order
+    std::uint8_t variable = kLiteral;  // else an index into the variable names
     bool nodash = false;
   };
-  using Piece = std::variant<std::string, Placeholder>;
 
   std::string source_;
-  std::vector<Piece> pieces_;
+  std::vector<Piece> pieces_;  // empty when source_ has no placeholder: it renders as itself
 };
 
 }  // namespace nightshift

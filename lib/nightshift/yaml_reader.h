@@ -33,7 +33,7 @@ class YamlReader {
   bool has_document() const { return has_document_; }
   bool is_blank() const;
 
-  const std::string& file() const { return file_; }
+  const FileName& file() const { return file_; }
   SourcePos pos(const YAML::Node& node) const;
   // The position of the byte at `offset` inside a scalar's value, following
   // quotes and block scalars (| and >) back to the file.
@@ -59,7 +59,7 @@ class YamlReader {
                                     const std::vector<std::string_view>& choices);
 
  private:
-  std::string file_;
+  FileName file_;  // one shared path for every SourcePos of the file
   std::string text_;
   std::vector<std::string_view> lines_;
   Diagnostics& errors_;
