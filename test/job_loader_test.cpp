@@ -419,6 +419,29 @@ TEST_CASE("loader: values reached through aliases are checked, without expanding
   CHECK(errors[0] == "jobs.d/t.yaml:5:1: unknown key 'l1' in a job file");
 }
 
+// An alias is its anchored node (as yaml-cpp's Load made it): a step can be
+// another step's map, and a fault in an aliased value is reported at the
+// anchor. yaml-cpp 0.7 knows no merge keys, so '<<' is an unknown key.
+TEST_CASE("loader: aliases are their anchored node; '<<' is no merge key") {
+  Job job = parse_ok(
+      "job: a\nsteps:\n  a: &b { shell: echo b, timeout: &t 5s }\n"
+      "  c: { shell: echo c, depends_on: [a], timeout: *t, retry_delay: *t }\n");
+  REQUIRE(job.spec.steps.size() == 2);
+  CHECK(job.spec.steps[1].timeout == std::chrono::seconds(5));
+  CHECK(job.spec.steps[1].retry_delay == std::chrono::seconds(5));
+  Job twin = parse_ok("job: a\nsteps:\n  a: &b { shell: echo b }\n  c: *b\n");
+  REQUIRE(twin.spec.steps.size() == 2);
+  CHECK(twin.spec.steps[1].script->source() == "echo b");
+  CHECK(errors_of("job: a\nsteps:\n  s: { shell: x, timeout: &t 0s }\n  u: { shell: y, timeout: *t }\n") ==
+        Lines{"jobs.d/t.yaml:3:27: 'timeout' must be more than 0 (leave it out for no timeout)",
+              "jobs.d/t.yaml:3:27: 'timeout' must be more than 0 (leave it out for no timeout)"});
+  CHECK(errors_of("job: merge\ndefaults: &d\n  retries: 2\nsteps:\n  a:\n    <<: *d\n"
+                  "    shell: echo a\n") ==
+        Lines{"jobs.d/t.yaml:6:5: unknown key '<<' in step 'a'"});
+  CHECK(errors_of("job: a\nsteps:\n  c: { command: [echo, ~] }\n") ==
+        Lines{"jobs.d/t.yaml:3:24: 'command' must be a string"});
+}
+
 // job_fuzz's find: on this broken flow collection yaml-cpp 0.7's LoadAll
 // never returns (each call for a next document succeeds without reading on,
 // and the empty documents pile up until memory runs out). The loader must

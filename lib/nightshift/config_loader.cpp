@@ -31,21 +31,21 @@ class ConfigReader {
   ConfigReader(YamlReader& reader, std::filesystem::path base)
       : r_(reader), base_(std::move(base)) {}
 
-  void read(const YAML::Node& root, ConfigSpec& config);
+  void read(const YamlNode& root, ConfigSpec& config);
 
  private:
-  std::string path(const YAML::Node& node, std::string_view key);
+  std::string path(const YamlNode& node, std::string_view key);
   // `text` starts at `offset` in the node's scalar (for error positions).
-  std::optional<std::string> expand_env(const YAML::Node& node, const std::string& text,
+  std::optional<std::string> expand_env(const YamlNode& node, const std::string& text,
                                         std::size_t offset = 0);
-  void read_listen(const YAML::Node& node, ConfigSpec& config);
-  void read_state(const YAML::Node& node, ConfigSpec& config);
-  std::string secret(const YAML::Node& node, std::string_view key);
-  void read_connection(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config);
-  void read_retention(const YAML::Node& node, RetentionSpec& retention);
-  std::optional<Duration> positive_duration(const YAML::Node& node, std::string_view key);
-  void read_webhook(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config);
-  std::optional<std::string> webhook_text(const YAML::Node& node, std::string_view key);
+  void read_listen(const YamlNode& node, ConfigSpec& config);
+  void read_state(const YamlNode& node, ConfigSpec& config);
+  std::string secret(const YamlNode& node, std::string_view key);
+  void read_connection(const YamlNode& key, const YamlNode& node, ConfigSpec& config);
+  void read_retention(const YamlNode& node, RetentionSpec& retention);
+  std::optional<Duration> positive_duration(const YamlNode& node, std::string_view key);
+  void read_webhook(const YamlNode& key, const YamlNode& node, ConfigSpec& config);
+  std::optional<std::string> webhook_text(const YamlNode& node, std::string_view key);
 
   YamlReader& r_;
   std::filesystem::path base_;
@@ -55,7 +55,7 @@ class ConfigReader {
 // `secrets_dir: ${env:CREDENTIALS_DIRECTORY}` does under systemd's
 // LoadCredential=. An unset or empty variable is an error, never "" (which
 // would make the path the config's folder).
-std::optional<std::string> ConfigReader::expand_env(const YAML::Node& node,
+std::optional<std::string> ConfigReader::expand_env(const YamlNode& node,
                                                     const std::string& text, std::size_t offset) {
   std::string out;
   std::size_t at = 0;
@@ -87,7 +87,7 @@ std::optional<std::string> ConfigReader::expand_env(const YAML::Node& node,
   return out + text.substr(at);
 }
 
-std::string ConfigReader::path(const YAML::Node& node, std::string_view key) {
+std::string ConfigReader::path(const YamlNode& node, std::string_view key) {
   auto written = r_.string(node, key);
   if (!written || written->empty()) return "";
   auto text = expand_env(node, *written);
@@ -96,48 +96,48 @@ std::string ConfigReader::path(const YAML::Node& node, std::string_view key) {
   return p.is_absolute() ? p.string() : (base_ / p).lexically_normal().string();
 }
 
-void ConfigReader::read(const YAML::Node& root, ConfigSpec& config) {
+void ConfigReader::read(const YamlNode& root, ConfigSpec& config) {
   config.jobs_dir = (base_ / "jobs.d").lexically_normal().string();
   config.state = "sqlite:" + (base_ / "var/nightshift.db").lexically_normal().string();
   config.log_dir = (base_ / "var/logs").lexically_normal().string();
-  if (root.IsNull()) return;  // an empty config means every default
+  if (root.is_null()) return;  // an empty config means every default
   if (!r_.check_map(root, "the config file", kConfigKeys)) return;
 
-  if (const YAML::Node n = root["listen"]) read_listen(n, config);
-  if (const YAML::Node n = root["jobs_dir"]) config.jobs_dir = path(n, "jobs_dir");
-  if (const YAML::Node n = root["state"]) read_state(n, config);
-  if (const YAML::Node n = root["state_password"])
+  if (const YamlNode n = root["listen"]) read_listen(n, config);
+  if (const YamlNode n = root["jobs_dir"]) config.jobs_dir = path(n, "jobs_dir");
+  if (const YamlNode n = root["state"]) read_state(n, config);
+  if (const YamlNode n = root["state_password"])
     config.state_password = secret(n, "state_password");
-  if (const YAML::Node n = root["log_dir"]) config.log_dir = path(n, "log_dir");
-  if (const YAML::Node n = root["workers"])
+  if (const YamlNode n = root["log_dir"]) config.log_dir = path(n, "log_dir");
+  if (const YamlNode n = root["workers"])
     config.workers = r_.integer(n, "workers", 0, 4096).value_or(0);
-  if (const YAML::Node n = root["secrets_dir"]) config.secrets_dir = path(n, "secrets_dir");
-  if (const YAML::Node n = root["shutdown_grace"])
+  if (const YamlNode n = root["secrets_dir"]) config.secrets_dir = path(n, "secrets_dir");
+  if (const YamlNode n = root["shutdown_grace"])
     config.shutdown_grace = r_.duration(n, "shutdown_grace").value_or(config.shutdown_grace);
-  if (const YAML::Node n = root["auth"]; n && r_.check_map(n, "'auth'", kAuthKeys))
-    if (const YAML::Node f = n["tokens_file"]) config.tokens_file = path(f, "tokens_file");
-  if (const YAML::Node n = root["pools"]; n && r_.check_map(n, "'pools'", {})) {
-    for (const auto& entry : n) {
-      if (auto size = r_.integer(entry.second, "pool size", 1, 4096))
-        config.pools[entry.first.Scalar()] = *size;
+  if (const YamlNode n = root["auth"]; n && r_.check_map(n, "'auth'", kAuthKeys))
+    if (const YamlNode f = n["tokens_file"]) config.tokens_file = path(f, "tokens_file");
+  if (const YamlNode n = root["pools"]; n && r_.check_map(n, "'pools'", {})) {
+    for (const YamlEntry& entry : n.entries()) {
+      if (auto size = r_.integer(entry.value, "pool size", 1, 4096))
+        config.pools[std::string(entry.key.scalar())] = *size;
     }
   }
-  if (const YAML::Node n = root["connections"]; n && r_.check_map(n, "'connections'", {})) {
-    for (const auto& entry : n) read_connection(entry.first, entry.second, config);
+  if (const YamlNode n = root["connections"]; n && r_.check_map(n, "'connections'", {})) {
+    for (const YamlEntry& entry : n.entries()) read_connection(entry.key, entry.value, config);
   }
-  if (const YAML::Node n = root["retention"]) read_retention(n, config.retention);
-  if (const YAML::Node n = root["notify"]; n && r_.check_map(n, "'notify'", {})) {
-    for (const auto& entry : n) read_webhook(entry.first, entry.second, config);
+  if (const YamlNode n = root["retention"]) read_retention(n, config.retention);
+  if (const YamlNode n = root["notify"]; n && r_.check_map(n, "'notify'", {})) {
+    for (const YamlEntry& entry : n.entries()) read_webhook(entry.key, entry.value, config);
   }
 }
 
-void ConfigReader::read_retention(const YAML::Node& node, RetentionSpec& retention) {
+void ConfigReader::read_retention(const YamlNode& node, RetentionSpec& retention) {
   if (!r_.check_map(node, "'retention'", kRetentionKeys)) return;
-  if (const YAML::Node n = node["runs"]) retention.runs = positive_duration(n, "retention runs");
-  if (const YAML::Node n = node["logs"]) retention.logs = positive_duration(n, "retention logs");
+  if (const YamlNode n = node["runs"]) retention.runs = positive_duration(n, "retention runs");
+  if (const YamlNode n = node["logs"]) retention.logs = positive_duration(n, "retention logs");
 }
 
-std::optional<Duration> ConfigReader::positive_duration(const YAML::Node& node,
+std::optional<Duration> ConfigReader::positive_duration(const YamlNode& node,
                                                         std::string_view key) {
   auto d = r_.duration(node, key);
   if (d && d->count() <= 0) {
@@ -150,7 +150,7 @@ std::optional<Duration> ConfigReader::positive_duration(const YAML::Node& node,
 // A URL or header value: written out, or holding ${secret:NAME} / ${env:NAME}
 // references resolved when a notification is sent. Only references are
 // checked here; what they resolve to is never read at load (nor echoed).
-std::optional<std::string> ConfigReader::webhook_text(const YAML::Node& node,
+std::optional<std::string> ConfigReader::webhook_text(const YamlNode& node,
                                                       std::string_view key) {
   auto text = r_.string(node, key);
   if (!text) return std::nullopt;
@@ -170,16 +170,16 @@ std::optional<std::string> ConfigReader::webhook_text(const YAML::Node& node,
   return text;
 }
 
-void ConfigReader::read_webhook(const YAML::Node& key, const YAML::Node& node, ConfigSpec& config) {
+void ConfigReader::read_webhook(const YamlNode& key, const YamlNode& node, ConfigSpec& config) {
   WebhookSpec w;
-  w.name = key.Scalar();
+  w.name = key.scalar();
   w.pos = r_.pos(key);
   if (w.name == "all") {
     r_.error(key, "a webhook cannot be named 'all': a job's `notify: all` means every webhook");
     return;
   }
   if (!r_.check_map(node, "webhook '" + w.name + "'", kWebhookKeys)) return;
-  if (const YAML::Node n = node["url"]) {
+  if (const YamlNode n = node["url"]) {
     if (auto url = webhook_text(n, "url")) {
       w.url = *url;
       // A written-out URL is checked now; one from a secret when it is sent.
@@ -190,13 +190,13 @@ void ConfigReader::read_webhook(const YAML::Node& key, const YAML::Node& node, C
   } else {
     r_.error(node, "webhook '" + w.name + "' needs a 'url'");
   }
-  if (const YAML::Node n = node["format"])
+  if (const YamlNode n = node["format"])
     w.format = r_.choice(n, "format", {"json", "slack"}).value_or("json");
-  if (const YAML::Node n = node["events"]) {
-    if (!n.IsSequence() || n.size() == 0) {
+  if (const YamlNode n = node["events"]) {
+    if (!n.is_sequence() || n.size() == 0) {
       r_.error(n, "'events' must be a list of events, as in [run_failed, deadline_missed]");
     } else {
-      for (const auto& e : n) {
+      for (YamlNode e : n.items()) {
         auto event = r_.choice(
             e, "event", {"run_failed", "run_succeeded", "deadline_missed", "run_recovered"});
         if (event && !w.wants(*event)) w.events.push_back(*event);
@@ -205,24 +205,24 @@ void ConfigReader::read_webhook(const YAML::Node& key, const YAML::Node& node, C
   } else {
     w.events = {"run_failed", "run_succeeded", "deadline_missed", "run_recovered"};
   }
-  if (const YAML::Node n = node["headers"]; n && r_.check_map(n, "'headers'", {})) {
-    for (const auto& h : n) {
-      const std::string name = h.first.Scalar();
+  if (const YamlNode n = node["headers"]; n && r_.check_map(n, "'headers'", {})) {
+    for (const YamlEntry& h : n.entries()) {
+      const std::string name(h.key.scalar());
       bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '-' || c == '_';
       });
       if (!token) {
-        r_.error(h.first, "bad header name '" + name + "': use letters, digits, '-' and '_'");
+        r_.error(h.key, "bad header name '" + name + "': use letters, digits, '-' and '_'");
         continue;
       }
-      if (auto value = webhook_text(h.second, "header " + name)) w.headers[name] = *value;
+      if (auto value = webhook_text(h.value, "header " + name)) w.headers[name] = *value;
     }
   }
   config.notify[w.name] = std::move(w);
 }
 
-void ConfigReader::read_listen(const YAML::Node& node, ConfigSpec& config) {
+void ConfigReader::read_listen(const YamlNode& node, ConfigSpec& config) {
   auto text = r_.string(node, "listen");
   if (!text) return;
   std::size_t colon = text->rfind(':');
@@ -242,7 +242,7 @@ void ConfigReader::read_listen(const YAML::Node& node, ConfigSpec& config) {
   config.listen_port = value;
 }
 
-void ConfigReader::read_state(const YAML::Node& node, ConfigSpec& config) {
+void ConfigReader::read_state(const YamlNode& node, ConfigSpec& config) {
   auto text = r_.string(node, "state");
   if (!text) return;
   if (text->starts_with("sqlite:") && text->size() > 7) {
@@ -270,7 +270,7 @@ void ConfigReader::read_state(const YAML::Node& node, ConfigSpec& config) {
   config.state_server = std::move(*server);
 }
 
-std::string ConfigReader::secret(const YAML::Node& node, std::string_view key) {
+std::string ConfigReader::secret(const YamlNode& node, std::string_view key) {
   auto text = r_.string(node, key);
   if (!text) return "";
   if (!is_secret_reference(*text)) {
@@ -283,31 +283,31 @@ std::string ConfigReader::secret(const YAML::Node& node, std::string_view key) {
   return *text;
 }
 
-void ConfigReader::read_connection(const YAML::Node& key, const YAML::Node& node,
+void ConfigReader::read_connection(const YamlNode& key, const YamlNode& node,
                                    ConfigSpec& config) {
   ConnectionSpec c;
-  c.name = key.Scalar();
+  c.name = key.scalar();
   c.pos = r_.pos(key);
   if (!r_.check_map(node, "connection '" + c.name + "'", kConnectionKeys)) return;
-  if (const YAML::Node n = node["driver"]) {
+  if (const YamlNode n = node["driver"]) {
     c.driver = r_.choice(n, "driver", {"sqlite", "mysql"}).value_or("");
   } else {
     r_.error(node, "connection '" + c.name + "' needs a 'driver' (sqlite or mysql)");
   }
-  if (const YAML::Node n = node["path"]) c.path = path(n, "path");
-  if (const YAML::Node n = node["host"]) c.host = r_.string(n, "host").value_or("");
-  if (const YAML::Node n = node["port"]) c.port = r_.integer(n, "port", 1, 65535).value_or(3306);
-  if (const YAML::Node n = node["user"]) c.user = r_.string(n, "user").value_or("");
-  if (const YAML::Node n = node["database"]) c.database = r_.string(n, "database").value_or("");
-  if (const YAML::Node n = node["password"]) c.password = secret(n, "password");
-  if (const YAML::Node n = node["ssl_mode"])
+  if (const YamlNode n = node["path"]) c.path = path(n, "path");
+  if (const YamlNode n = node["host"]) c.host = r_.string(n, "host").value_or("");
+  if (const YamlNode n = node["port"]) c.port = r_.integer(n, "port", 1, 65535).value_or(3306);
+  if (const YamlNode n = node["user"]) c.user = r_.string(n, "user").value_or("");
+  if (const YamlNode n = node["database"]) c.database = r_.string(n, "database").value_or("");
+  if (const YamlNode n = node["password"]) c.password = secret(n, "password");
+  if (const YamlNode n = node["ssl_mode"])
     c.ssl_mode = r_.choice(n, "ssl_mode",
                            {"disabled", "preferred", "required", "verify_ca", "verify_identity"})
                      .value_or("");
-  if (const YAML::Node n = node["ssl_ca"]) c.ssl_ca = path(n, "ssl_ca");
-  if (const YAML::Node n = node["connect_timeout"])
+  if (const YamlNode n = node["ssl_ca"]) c.ssl_ca = path(n, "ssl_ca");
+  if (const YamlNode n = node["connect_timeout"])
     c.connect_timeout = r_.duration(n, "connect_timeout");
-  if (const YAML::Node n = node["read_timeout"]) c.read_timeout = r_.duration(n, "read_timeout");
+  if (const YamlNode n = node["read_timeout"]) c.read_timeout = r_.duration(n, "read_timeout");
   if (c.driver == "sqlite" && c.path.empty())
     r_.error(node, "sqlite connection '" + c.name + "' needs a 'path'");
   if (c.driver == "mysql" && (c.host.empty() || c.user.empty() || c.database.empty()))

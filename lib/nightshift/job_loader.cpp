@@ -42,24 +42,24 @@ class JobFileReader {
  public:
   explicit JobFileReader(YamlReader& reader) : r_(reader) {}
 
-  std::optional<Job> read(const YAML::Node& root);
+  std::optional<Job> read(const YamlNode& root);
 
  private:
-  void read_schedule(const YAML::Node& root, JobSpec& job);
-  void read_defaults(const YAML::Node& node, StepDefaults& defaults);
-  void read_notify(const YAML::Node& node, JobSpec& job);
-  std::vector<EnvVar> read_env(const YAML::Node& node);
-  std::optional<StepSpec> read_step(const YAML::Node& key, const YAML::Node& node);
-  void read_action(const YAML::Node& node, StepSpec& step);
-  std::optional<Duration> read_timeout(const YAML::Node& node);
-  std::optional<std::chrono::minutes> read_time_of_day(const YAML::Node& node);
+  void read_schedule(const YamlNode& root, JobSpec& job);
+  void read_defaults(const YamlNode& node, StepDefaults& defaults);
+  void read_notify(const YamlNode& node, JobSpec& job);
+  std::vector<EnvVar> read_env(const YamlNode& node);
+  std::optional<StepSpec> read_step(const YamlNode& key, const YamlNode& node);
+  void read_action(const YamlNode& node, StepSpec& step);
+  std::optional<Duration> read_timeout(const YamlNode& node);
+  std::optional<std::chrono::minutes> read_time_of_day(const YamlNode& node);
   bool check_dependencies(const JobSpec& job);
   std::optional<Dag> build_dag(const JobSpec& job);
 
   YamlReader& r_;
 };
 
-std::optional<Job> JobFileReader::read(const YAML::Node& root) {
+std::optional<Job> JobFileReader::read(const YamlNode& root) {
   if (!r_.has_document()) {
     r_.error(SourcePos{r_.file(), 1, 1}, r_.is_blank()
                                              ? "job file is empty (expected 'job:' and 'steps:')"
@@ -72,7 +72,7 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
   JobSpec job;
   job.file = r_.file();
   job.pos = r_.pos(root);
-  if (const YAML::Node name = root["job"]) {
+  if (const YamlNode name = root["job"]) {
     job.pos = r_.pos(name);
     if (auto text = r_.string(name, "job")) {
       job.name = *text;
@@ -82,24 +82,24 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
   } else {
     r_.error(root, "missing key 'job' (the job's name)");
   }
-  if (const YAML::Node n = root["description"])
+  if (const YamlNode n = root["description"])
     job.description = r_.string(n, "description").value_or("");
   read_schedule(root, job);
-  if (const YAML::Node n = root["catchup"]) {
+  if (const YamlNode n = root["catchup"]) {
     auto c = r_.choice(n, "catchup", {"none", "latest", "all"});
     if (c == "none") job.catchup = Catchup::none;
     if (c == "all") job.catchup = Catchup::all;
   }
-  if (const YAML::Node n = root["max_active_runs"])
+  if (const YamlNode n = root["max_active_runs"])
     job.max_active_runs = r_.integer(n, "max_active_runs", 1, kMaxActiveRuns).value_or(1);
-  if (const YAML::Node n = root["deadline"]) job.deadline = read_time_of_day(n);
-  if (const YAML::Node n = root["paused"])
+  if (const YamlNode n = root["deadline"]) job.deadline = read_time_of_day(n);
+  if (const YamlNode n = root["paused"])
     job.paused = r_.choice(n, "paused", {"true", "false"}) == "true";
-  if (const YAML::Node n = root["defaults"]) read_defaults(n, job.defaults);
-  if (const YAML::Node n = root["env"]) job.env = read_env(n);
-  if (const YAML::Node n = root["notify"]) read_notify(n, job);
+  if (const YamlNode n = root["defaults"]) read_defaults(n, job.defaults);
+  if (const YamlNode n = root["env"]) job.env = read_env(n);
+  if (const YamlNode n = root["notify"]) read_notify(n, job);
 
-  const YAML::Node steps = root["steps"];
+  const YamlNode steps = root["steps"];
   if (!steps) {
     r_.error(root, "missing key 'steps' (the job's steps)");
   } else if (r_.check_map(steps, "'steps'", {})) {
@@ -107,8 +107,8 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
     // Exact sizes: a loaded job keeps these vectors for as long as the daemon
     // runs, and a StepSpec is ~0.5 KB (doubling left up to half of it unused).
     job.steps.reserve(steps.size());
-    for (const auto& entry : steps)
-      if (auto step = read_step(entry.first, entry.second)) job.steps.push_back(std::move(*step));
+    for (const YamlEntry& entry : steps.entries())
+      if (auto step = read_step(entry.key, entry.value)) job.steps.push_back(std::move(*step));
   }
   if (!check_dependencies(job) || r_.error_count() > 0) return std::nullopt;
   auto dag = build_dag(job);
@@ -116,21 +116,21 @@ std::optional<Job> JobFileReader::read(const YAML::Node& root) {
   return Job{std::move(job), std::move(*dag)};
 }
 
-void JobFileReader::read_notify(const YAML::Node& node, JobSpec& job) {
-  if (node.IsScalar() && node.Scalar() == "all") {
+void JobFileReader::read_notify(const YamlNode& node, JobSpec& job) {
+  if (node.is_scalar() && node.scalar() == "all") {
     job.notify_all = true;
     return;
   }
-  if (!node.IsSequence()) {
+  if (!node.is_sequence()) {
     r_.error(node, "'notify' must be a list of webhook names, as in [ops_slack], or all");
     return;
   }
-  for (const auto& entry : node)
+  for (YamlNode entry : node.items())
     if (auto name = r_.string(entry, "notify")) job.notify.push_back({*name, r_.pos(entry)});
 }
 
-void JobFileReader::read_schedule(const YAML::Node& root, JobSpec& job) {
-  const YAML::Node tz = root["timezone"];
+void JobFileReader::read_schedule(const YamlNode& root, JobSpec& job) {
+  const YamlNode tz = root["timezone"];
   if (tz) {
     if (auto name = r_.string(tz, "timezone")) {
       job.timezone = *name;
@@ -140,7 +140,7 @@ void JobFileReader::read_schedule(const YAML::Node& root, JobSpec& job) {
   } else {
     job.zone = find_time_zone("UTC");
   }
-  const YAML::Node expr = root["schedule"];
+  const YamlNode expr = root["schedule"];
   if (!expr) return;
   auto text = r_.string(expr, "schedule");
   if (!text) return;
@@ -156,76 +156,76 @@ void JobFileReader::read_schedule(const YAML::Node& root, JobSpec& job) {
   if (schedule) job.schedule = std::move(*schedule);
 }
 
-void JobFileReader::read_defaults(const YAML::Node& node, StepDefaults& defaults) {
+void JobFileReader::read_defaults(const YamlNode& node, StepDefaults& defaults) {
   if (!r_.check_map(node, "'defaults'", kDefaultsKeys)) return;
-  if (const YAML::Node n = node["retries"])
+  if (const YamlNode n = node["retries"])
     defaults.retries = r_.integer(n, "retries", 0, kMaxRetries);
-  if (const YAML::Node n = node["retry_delay"])
+  if (const YamlNode n = node["retry_delay"])
     defaults.retry_delay = r_.duration(n, "retry_delay");
-  if (const YAML::Node n = node["timeout"]) defaults.timeout = read_timeout(n);
-  if (const YAML::Node n = node["kill_grace"]) defaults.kill_grace = r_.duration(n, "kill_grace");
+  if (const YamlNode n = node["timeout"]) defaults.timeout = read_timeout(n);
+  if (const YamlNode n = node["kill_grace"]) defaults.kill_grace = r_.duration(n, "kill_grace");
 }
 
-std::vector<EnvVar> JobFileReader::read_env(const YAML::Node& node) {
+std::vector<EnvVar> JobFileReader::read_env(const YamlNode& node) {
   std::vector<EnvVar> env;
   if (!r_.check_map(node, "'env'", {})) return env;
-  for (const auto& entry : node) {
-    const std::string& name = entry.first.Scalar();
+  for (const YamlEntry& entry : node.entries()) {
+    const std::string name(entry.key.scalar());
     if (!is_env_name(name)) {
-      r_.error(entry.first, "bad environment variable name '" + name + "'");
+      r_.error(entry.key, "bad environment variable name '" + name + "'");
       continue;
     }
     if (name.rfind("NIGHTSHIFT_", 0) == 0) {
-      r_.error(entry.first, "environment variable '" + name + "' is reserved (NIGHTSHIFT_*)");
+      r_.error(entry.key, "environment variable '" + name + "' is reserved (NIGHTSHIFT_*)");
       continue;
     }
-    if (auto value = r_.template_text(entry.second, name))
-      env.push_back(EnvVar{name, std::move(*value), r_.pos(entry.first)});
+    if (auto value = r_.template_text(entry.value, name))
+      env.push_back(EnvVar{name, std::move(*value), r_.pos(entry.key)});
   }
   return env;
 }
 
-std::optional<StepSpec> JobFileReader::read_step(const YAML::Node& key, const YAML::Node& node) {
+std::optional<StepSpec> JobFileReader::read_step(const YamlNode& key, const YamlNode& node) {
   StepSpec step;
-  step.name = key.Scalar();
+  step.name = key.scalar();
   step.pos = r_.pos(key);
   if (!is_valid_step_name(step.name))
     r_.error(key,
              "bad step name '" + step.name + "': use letters, digits, '_' and '-' (at most 64)");
   if (!r_.check_map(node, "step '" + step.name + "'", kStepKeys)) return std::nullopt;
 
-  if (const YAML::Node n = node["description"])
+  if (const YamlNode n = node["description"])
     step.description = r_.string(n, "description").value_or("");
   read_action(node, step);
-  if (const YAML::Node n = node["depends_on"]) {
-    if (!n.IsSequence()) {
+  if (const YamlNode n = node["depends_on"]) {
+    if (!n.is_sequence()) {
       r_.error(n, "'depends_on' must be a list of step names, as in [extract, load]");
     } else {
       step.depends_on.reserve(n.size());
-      for (const auto& dep : n)
+      for (YamlNode dep : n.items())
         if (auto name = r_.string(dep, "depends_on"))
           step.depends_on.push_back({*name, r_.pos(dep)});
     }
   }
-  if (const YAML::Node n = node["pool"])
+  if (const YamlNode n = node["pool"])
     if (auto name = r_.string(n, "pool")) step.pool = Located<std::string>{*name, r_.pos(n)};
-  if (const YAML::Node n = node["run_if"]) {
+  if (const YamlNode n = node["run_if"]) {
     if (r_.choice(n, "run_if", {"all_succeeded", "all_done"}) == "all_done")
       step.run_if = RunIf::all_done;
   }
-  if (const YAML::Node n = node["retries"]) step.retries = r_.integer(n, "retries", 0, kMaxRetries);
-  if (const YAML::Node n = node["retry_delay"]) step.retry_delay = r_.duration(n, "retry_delay");
-  if (const YAML::Node n = node["timeout"]) step.timeout = read_timeout(n);
-  if (const YAML::Node n = node["kill_grace"]) step.kill_grace = r_.duration(n, "kill_grace");
-  if (const YAML::Node n = node["env"]) step.env = read_env(n);
-  if (const YAML::Node n = node["workdir"]) step.workdir = r_.string(n, "workdir");
+  if (const YamlNode n = node["retries"]) step.retries = r_.integer(n, "retries", 0, kMaxRetries);
+  if (const YamlNode n = node["retry_delay"]) step.retry_delay = r_.duration(n, "retry_delay");
+  if (const YamlNode n = node["timeout"]) step.timeout = read_timeout(n);
+  if (const YamlNode n = node["kill_grace"]) step.kill_grace = r_.duration(n, "kill_grace");
+  if (const YamlNode n = node["env"]) step.env = read_env(n);
+  if (const YamlNode n = node["workdir"]) step.workdir = r_.string(n, "workdir");
   return step;
 }
 
-void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
-  const YAML::Node command = node["command"];
-  const YAML::Node shell = node["shell"];
-  const YAML::Node sql = node["sql"];
+void JobFileReader::read_action(const YamlNode& node, StepSpec& step) {
+  const YamlNode command = node["command"];
+  const YamlNode shell = node["shell"];
+  const YamlNode sql = node["sql"];
   int actions = (command ? 1 : 0) + (shell ? 1 : 0) + (sql ? 1 : 0);
   if (actions != 1) {
     r_.error(node, "step '" + step.name +
@@ -235,19 +235,19 @@ void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
   }
   if (command) {
     step.kind = StepKind::command;
-    if (!command.IsSequence() || command.size() == 0) {
+    if (!command.is_sequence() || command.size() == 0) {
       r_.error(command,
                "'command' must be a non-empty list of arguments (use 'shell' for a command line)");
       return;
     }
     step.command.reserve(command.size());
-    for (const auto& arg : command)
+    for (YamlNode arg : command.items())
       if (auto t = r_.template_text(arg, "command")) step.command.push_back(std::move(*t));
   } else {
     step.kind = shell ? StepKind::shell : StepKind::sql;
     step.script = r_.template_text(shell ? shell : sql, shell ? "shell" : "sql");
   }
-  const YAML::Node connection = node["connection"];
+  const YamlNode connection = node["connection"];
   if (sql && !connection) {
     r_.error(node, "sql step '" + step.name + "' needs a 'connection'");
   } else if (!sql && connection) {
@@ -260,7 +260,7 @@ void JobFileReader::read_action(const YAML::Node& node, StepSpec& step) {
 
 // DESIGN.md: a timeout is > 0. "No timeout" is written by leaving it out; a
 // zero would time every attempt out at once.
-std::optional<Duration> JobFileReader::read_timeout(const YAML::Node& node) {
+std::optional<Duration> JobFileReader::read_timeout(const YamlNode& node) {
   auto timeout = r_.duration(node, "timeout");
   if (timeout && timeout->count() == 0) {
     r_.error(node, "'timeout' must be more than 0 (leave it out for no timeout)");
@@ -269,7 +269,7 @@ std::optional<Duration> JobFileReader::read_timeout(const YAML::Node& node) {
   return timeout;
 }
 
-std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YAML::Node& node) {
+std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YamlNode& node) {
   auto text = r_.string(node, "deadline");
   if (!text) return std::nullopt;
   const std::string& t = *text;

@@ -3,13 +3,10 @@
 #include "nightshift/edit_distance.h"
 #include "nightshift/utf8.h"
 
-#include <yaml-cpp/eventhandler.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <map>
-#include <sstream>
+#include <unordered_map>
 
 namespace nightshift {
 namespace {
@@ -30,45 +27,11 @@ std::string hex_byte(char c) {
 }
 
 // A name for what a node is, for "must be a mapping ..., not X".
-std::string_view kind_of(const YAML::Node& node) {
-  if (node.IsSequence()) return "a list";
-  if (node.IsScalar()) return "a string";
+std::string_view kind_of(const YamlNode& node) {
+  if (node.is_sequence()) return "a list";
+  if (node.is_scalar()) return "a string";
   return "empty";
 }
-
-// Thrown from the event scan to stop at the start of a second document.
-struct SecondDocument {
-  YAML::Mark mark;
-};
-
-// Walks the parser's events once (aliases are not expanded, so this is linear
-// in the text): counts documents and finds the first scalar holding a NUL or
-// bytes that are not UTF-8, which escapes in quoted scalars can produce.
-class DocumentScan : public YAML::EventHandler {
- public:
-  int documents = 0;
-  std::optional<YAML::Mark> bad_scalar;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++documents > 1) throw SecondDocument{mark};
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string& value) override {
-    if (bad_scalar) return;
-    if (value.find('\0') != std::string::npos ||
-        invalid_utf8_offset(value) != std::string_view::npos)
-      bad_scalar = mark;
-  }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
 
 }  // namespace
 
@@ -122,48 +85,26 @@ bool YamlReader::check_text() {
   return true;
 }
 
-// Two passes, on purpose: the event scan stops at a second document (it
-// throws), and only then are the nodes built. yaml-cpp 0.7's LoadAll, which
-// would build them in one pass, loops for ever on some broken flow
-// collections, piling up empty documents until memory runs out (job_fuzz found
-// one: test/job_loader_test.cpp).
-std::optional<YAML::Node> YamlReader::parse() {
+// One pass over the parser's events builds the tree and makes the checks
+// (never yaml-cpp's LoadAll, which in 0.7 loops for ever on some broken flow
+// collections, piling up empty documents until memory runs out: job_fuzz
+// found one, in test/job_loader_test.cpp).
+std::optional<YamlNode> YamlReader::parse() {
   if (!check_text()) return std::nullopt;
-  try {
-    DocumentScan scan;
-    std::istringstream in(text_);
-    YAML::Parser parser(in);
-    try {
-      while (parser.HandleNextDocument(scan)) {
-      }
-    } catch (const SecondDocument& second) {
-      error(SourcePos{file_, second.mark.line + 1, second.mark.column + 1},
-            "a second YAML document starts here: a file holds exactly one");
-      return std::nullopt;
-    }
-    if (scan.bad_scalar) {
-      error(SourcePos{file_, scan.bad_scalar->line + 1, scan.bad_scalar->column + 1},
-            "a NUL character (from an escape such as \"\\0\") or invalid UTF-8 in a value");
-      return std::nullopt;
-    }
-    has_document_ = scan.documents == 1;
-    if (!has_document_) return YAML::Node();
-    return YAML::Load(text_);
-  } catch (const YAML::ParserException& e) {
-    error(SourcePos{file_, e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
-  } catch (const YAML::Exception& e) {
-    error(SourcePos{file_, e.mark.line + 1, e.mark.column + 1}, "YAML: " + e.msg);
+  if (auto fault = tree_.read(text_)) {
+    error(SourcePos{file_, fault->mark.line + 1, fault->mark.column + 1},
+          std::move(fault->message));
+    return std::nullopt;
   }
-  return std::nullopt;
+  return tree_.root();
 }
 
-SourcePos YamlReader::pos(const YAML::Node& node) const {
-  YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return SourcePos{file_, 1, 1};
+SourcePos YamlReader::pos(const YamlNode& node) const {
+  YamlMark mark = node.mark();
   return SourcePos{file_, mark.line + 1, mark.column + 1};
 }
 
-SourcePos YamlReader::pos_in_scalar(const YAML::Node& node, std::size_t offset) const {
+SourcePos YamlReader::pos_in_scalar(const YamlNode& node, std::size_t offset) const {
   SourcePos start = pos(node);
   std::size_t line_index = static_cast<std::size_t>(start.line - 1);
   if (line_index >= lines_.size()) return start;
@@ -173,7 +114,7 @@ SourcePos YamlReader::pos_in_scalar(const YAML::Node& node, std::size_t offset) 
   if (first != '|' && first != '>') {
     // Flow scalars: plain or quoted on one line; a quote shifts the text by one.
     // Multi-line flow scalars fold lines, so past the first line keep the start.
-    std::string_view value = node.Scalar();
+    std::string_view value = node.scalar();
     std::size_t newline = value.find('\n');
     if (newline != std::string_view::npos && offset > newline) return start;
     int shift = (first == '"' || first == '\'') ? 1 : 0;
@@ -182,7 +123,7 @@ SourcePos YamlReader::pos_in_scalar(const YAML::Node& node, std::size_t offset) 
   }
   // Block scalars: content starts on the next line at the block's indentation,
   // and (for |) every value line is one file line.
-  std::string_view value = node.Scalar();
+  std::string_view value = node.scalar();
   std::size_t value_line = 0;
   std::size_t line_start = 0;
   for (std::size_t i = 0; i < offset && i < value.size(); ++i) {
@@ -205,24 +146,27 @@ void YamlReader::error(const SourcePos& pos, std::string message) {
   errors_.push_back(Diagnostic{pos, std::move(message)});
 }
 
-bool YamlReader::check_map(const YAML::Node& node, std::string_view what,
+bool YamlReader::check_map(const YamlNode& node, std::string_view what,
                            const std::vector<std::string_view>& known_keys) {
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     error(node, std::string(what) + " must be a mapping of keys to values, not " +
                     std::string(kind_of(node)));
     return false;
   }
-  std::map<std::string, SourcePos, std::less<>> seen;
-  for (const auto& entry : node) {
-    const YAML::Node& key = entry.first;
-    if (!key.IsScalar()) {
+  // Names point into the tree: a 14,000-step map costs no copies here.
+  std::unordered_map<std::string_view, YamlMark> seen;
+  seen.reserve(node.size());
+  for (const YamlEntry& entry : node.entries()) {
+    const YamlNode& key = entry.key;
+    if (!key.is_scalar()) {
       error(key, "keys of " + std::string(what) + " must be plain names");
       continue;
     }
-    const std::string& name = key.Scalar();
-    if (auto [it, inserted] = seen.emplace(name, pos(key)); !inserted) {
-      error(key, "duplicate key '" + name + "' (first at " + std::to_string(it->second.line) + ":" +
-                     std::to_string(it->second.column) + ")");
+    std::string_view name = key.scalar();
+    if (auto [it, inserted] = seen.emplace(name, key.mark()); !inserted) {
+      error(key, "duplicate key '" + std::string(name) + "' (first at " +
+                     std::to_string(it->second.line + 1) + ":" +
+                     std::to_string(it->second.column + 1) + ")");
       continue;
     }
     if (known_keys.empty()) continue;  // free-form maps (env, steps, pools) check names elsewhere
@@ -230,25 +174,25 @@ bool YamlReader::check_map(const YAML::Node& node, std::string_view what,
     for (std::string_view k : known_keys) known = known || k == name;
     if (!known)
       error(key,
-            "unknown key '" + name + "' in " + std::string(what) + did_you_mean(name, known_keys));
+            "unknown key '" + std::string(name) + "' in " + std::string(what) + did_you_mean(name, known_keys));
   }
   return true;
 }
 
-std::optional<std::string> YamlReader::string(const YAML::Node& node, std::string_view key) {
-  if (!node.IsScalar()) {
+std::optional<std::string> YamlReader::string(const YamlNode& node, std::string_view key) {
+  if (!node.is_scalar()) {
     error(node, "'" + std::string(key) + "' must be a string");
     return std::nullopt;
   }
-  return node.Scalar();
+  return std::string(node.scalar());
 }
 
-std::optional<int> YamlReader::integer(const YAML::Node& node, std::string_view key, int min,
+std::optional<int> YamlReader::integer(const YamlNode& node, std::string_view key, int min,
                                        int max) {
-  const std::string& text = node.IsScalar() ? node.Scalar() : std::string();
+  std::string_view text = node.scalar();  // "" when not a scalar
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (!node.IsScalar() || text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+  if (!node.is_scalar() || text.empty() || ec != std::errc() || end != text.data() + text.size() ||
       value < min || value > max) {
     error(node, "'" + std::string(key) + "' must be a whole number from " + std::to_string(min) +
                     " to " + std::to_string(max));
@@ -257,7 +201,7 @@ std::optional<int> YamlReader::integer(const YAML::Node& node, std::string_view 
   return value;
 }
 
-std::optional<Duration> YamlReader::duration(const YAML::Node& node, std::string_view key) {
+std::optional<Duration> YamlReader::duration(const YamlNode& node, std::string_view key) {
   auto text = string(node, key);
   if (!text) return std::nullopt;
   auto parsed = parse_duration(*text);
@@ -269,7 +213,7 @@ std::optional<Duration> YamlReader::duration(const YAML::Node& node, std::string
   return std::move(*parsed);
 }
 
-std::optional<Template> YamlReader::template_text(const YAML::Node& node, std::string_view key) {
+std::optional<Template> YamlReader::template_text(const YamlNode& node, std::string_view key) {
   auto text = string(node, key);
   if (!text) return std::nullopt;
   auto parsed = Template::parse(*text);
@@ -280,7 +224,7 @@ std::optional<Template> YamlReader::template_text(const YAML::Node& node, std::s
   return std::move(*parsed);
 }
 
-std::optional<std::string> YamlReader::choice(const YAML::Node& node, std::string_view key,
+std::optional<std::string> YamlReader::choice(const YamlNode& node, std::string_view key,
                                               const std::vector<std::string_view>& choices) {
   auto text = string(node, key);
   if (!text) return std::nullopt;
