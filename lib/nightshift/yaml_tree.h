@@ -35,8 +35,10 @@ struct YamlEntry;
 // key (false); nodes stay valid as long as their tree.
 class YamlNode {
  public:
-  class Items;
-  class Entries;
+  template <int Stride>
+  class Range;
+  using Items = Range<1>;    // YamlNode a list item
+  using Entries = Range<2>;  // YamlEntry a map entry (key, value)
 
   YamlNode() = default;
   YamlNode(const YamlTree* tree, std::uint32_t index) : tree_(tree), index_(index) {}
@@ -107,15 +109,22 @@ class YamlTree {
   bool has_document_ = false;
 };
 
-// Range-for over a list's items (YamlNode) or a map's entries (YamlEntry).
-class YamlNode::Items {
+// Range-for over a list's items (stride 1) or a map's entries (stride 2: key,
+// value), which are runs of indices in the tree's child vector.
+template <int Stride>
+class YamlNode::Range {
  public:
   class iterator {
    public:
     iterator(const YamlTree* tree, const std::uint32_t* at) : tree_(tree), at_(at) {}
-    YamlNode operator*() const { return YamlNode(tree_, *at_); }
+    auto operator*() const {
+      if constexpr (Stride == 1)
+        return YamlNode(tree_, *at_);
+      else
+        return YamlEntry{YamlNode(tree_, at_[0]), YamlNode(tree_, at_[1])};
+    }
     iterator& operator++() {
-      ++at_;
+      at_ += Stride;
       return *this;
     }
     bool operator!=(const iterator& other) const { return at_ != other.at_; }
@@ -124,34 +133,7 @@ class YamlNode::Items {
     const YamlTree* tree_;
     const std::uint32_t* at_;
   };
-  Items(const YamlTree* tree, const std::uint32_t* begin, const std::uint32_t* end)
-      : tree_(tree), begin_(begin), end_(end) {}
-  iterator begin() const { return iterator(tree_, begin_); }
-  iterator end() const { return iterator(tree_, end_); }
-
- private:
-  const YamlTree* tree_;
-  const std::uint32_t* begin_;
-  const std::uint32_t* end_;
-};
-
-class YamlNode::Entries {
- public:
-  class iterator {
-   public:
-    iterator(const YamlTree* tree, const std::uint32_t* at) : tree_(tree), at_(at) {}
-    YamlEntry operator*() const { return {YamlNode(tree_, at_[0]), YamlNode(tree_, at_[1])}; }
-    iterator& operator++() {
-      at_ += 2;
-      return *this;
-    }
-    bool operator!=(const iterator& other) const { return at_ != other.at_; }
-
-   private:
-    const YamlTree* tree_;
-    const std::uint32_t* at_;
-  };
-  Entries(const YamlTree* tree, const std::uint32_t* begin, const std::uint32_t* end)
+  Range(const YamlTree* tree, const std::uint32_t* begin, const std::uint32_t* end)
       : tree_(tree), begin_(begin), end_(end) {}
   iterator begin() const { return iterator(tree_, begin_); }
   iterator end() const { return iterator(tree_, end_); }
