@@ -33,17 +33,15 @@ int backfill_command(int argc, char** argv) {
   std::string job, from, to;
   bool missing_only = false, wait = false;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)")(
-      "from", po::value(&from), "the first local date (YYYY-MM-DD)")(
+  add_job_argument(line, job);
+  line.options.add_options()("from", po::value(&from), "the first local date (YYYY-MM-DD)")(
       "to", po::value(&to), "the last local date (YYYY-MM-DD)")(
       "missing-only", po::bool_switch(&missing_only),
       "skip fire times with a succeeded (or still active) run")("wait,w", po::bool_switch(&wait),
                                                                 "follow the runs until they end");
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job.empty()) return usage_error(line, "missing JOB");
   for (const auto& [option, text] : {std::pair{"--from", from}, std::pair{"--to", to}}) {
     if (text.empty()) return usage_error(line, std::string("missing ") + option);
     if (!parse_date(text))

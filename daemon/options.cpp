@@ -25,7 +25,14 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& line,
   } catch (const po::error& e) {
     return usage_error(line, e.what());
   }
+  if (line.required_job && line.required_job->empty()) return usage_error(line, "missing JOB");
   return std::nullopt;
+}
+
+void add_job_argument(CommandLine& line, std::string& job, bool required) {
+  line.options.add_options()("job", po::value(&job), "the job (positional)");
+  line.positional.add("job", 1);
+  if (required) line.required_job = &job;
 }
 
 int usage_error(const CommandLine& line, const std::string& message) {

@@ -24,12 +24,10 @@ int set_paused(int argc, char** argv, bool pause) {
               "Exit status: 0 unpaused, 1 the daemon is unreachable or refused, 2 usage.";
   std::string job;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)");
+  add_job_argument(line, job);
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job.empty()) return usage_error(line, "missing JOB");
   auto client = open_client(line, client_options);
   if (!client) return client.error();
   auto answer = client->post(api_target({"jobs", job, name}));

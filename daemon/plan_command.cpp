@@ -83,8 +83,8 @@ std::string names(const json::value& list, const char* separator) {
 std::string format_plan(const json::value& plan, const date::time_zone* zone) {
   std::ostringstream out;
   const json::object& p = plan.as_object();
-  out << "plan of " << std::string_view(p.at("job").as_string()) << " with " << p.at("workers").as_int64()
-      << " workers\n";
+  out << "plan of " << std::string_view(p.at("job").as_string()) << " with "
+      << p.at("workers").as_int64() << " workers\n";
   int wave = 0;
   for (const json::value& steps : p.at("waves").as_array())
     out << "  wave " << ++wave << ": " << names(steps, ", ") << "\n";
@@ -121,13 +121,12 @@ int plan_command(int argc, char** argv) {
   std::string job;
   std::string config_file;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)")(
-      "config,c", po::value(&config_file), "the daemon's config file: read its store directly");
+  add_job_argument(line, job);
+  line.options.add_options()("config,c", po::value(&config_file),
+                             "the daemon's config file: read its store directly");
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job.empty()) return usage_error(line, "missing JOB");
   if (!config_file.empty() && values.count("url") && !values["url"].defaulted())
     return usage_error(line, "--config and --url exclude each other");
 

@@ -49,16 +49,15 @@ int rerun_command(int argc, char** argv) {
   std::string job, date_text, from;
   bool failed = false, wait = false;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)")(
-      "date,d", po::value(&date_text), "the local date to run for (YYYY-MM-DD)")(
+  add_job_argument(line, job);
+  line.options.add_options()("date,d", po::value(&date_text),
+                             "the local date to run for (YYYY-MM-DD)")(
       "from,f", po::value(&from), "rerun this step and everything downstream")(
       "failed", po::bool_switch(&failed), "rerun only the steps that did not succeed")(
       "wait,w", po::bool_switch(&wait), "follow the run until it ends");
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job.empty()) return usage_error(line, "missing JOB");
   if (!date_text.empty() && !parse_date(date_text))
     return usage_error(line, "bad --date '" + date_text + "': expected YYYY-MM-DD");
   if (values.count("from") && from.empty()) return usage_error(line, "--from needs a STEP");
@@ -83,8 +82,8 @@ int rerun_command(int argc, char** argv) {
   auto reads = open_client(line, client_options);
   if (!reads) return reads.error();
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
-  return RunWatcher(*client, *reads, run_id, terminal, terminal ? expected_time(*reads, job)
-                                                                : std::nullopt)
+  return RunWatcher(*client, *reads, run_id, terminal,
+                    terminal ? expected_time(*reads, job) : std::nullopt)
       .wait();
 }
 

@@ -64,15 +64,13 @@ struct Console {
 ExecutorEvents console_events(Console& console, std::optional<RunStatus>& outcome,
                               std::function<void()>& on_end) {
   ExecutorEvents events;
-  events.step_started = [&console](const Job&, std::int64_t, const std::string& step,
-                                   int attempt) {
-    console.change(step, "running",
-                   "start     " + step +
-                       (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
+  events.step_started = [&console](const Job&, std::int64_t, const std::string& step, int attempt) {
+    console.change(
+        step, "running",
+        "start     " + step + (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
   };
-  events.step_finished = [&console](const Job&, std::int64_t, const std::string& step,
-                                    int attempt, const StepResult& result, Duration elapsed,
-                                    bool will_retry) {
+  events.step_finished = [&console](const Job&, std::int64_t, const std::string& step, int attempt,
+                                    const StepResult& result, Duration elapsed, bool will_retry) {
     std::ostringstream line;
     line << std::left << std::setw(10) << to_string(result.outcome) << step << " in "
          << seconds(elapsed);
@@ -83,10 +81,8 @@ ExecutorEvents console_events(Console& console, std::optional<RunStatus>& outcom
     console.change(step, will_retry ? "pending" : std::string(to_string(result.outcome)),
                    line.str());
   };
-  events.step_state = [&console](const Job&, std::int64_t, const std::string& step,
-                                 StepState state, int) {
-    console.change(step, std::string(to_string(state)), "");
-  };
+  events.step_state = [&console](const Job&, std::int64_t, const std::string& step, StepState state,
+                                 int) { console.change(step, std::string(to_string(state)), ""); };
   events.run_finished = [&console, &outcome, &on_end](const Job&, std::int64_t, RunStatus status,
                                                       Duration) {
     console.end();
@@ -108,7 +104,7 @@ ExecutorEvents console_events(Console& console, std::optional<RunStatus>& outcom
 // How long a whole run of JOB usually takes, from the store's history (plan);
 // nothing when a step has no history to go by.
 std::optional<std::chrono::milliseconds> expected_time(RunReader& store, const Job& job,
-                                                      const ConfigSpec& config) {
+                                                       const ConfigSpec& config) {
   auto forecast = forecast_run(job, expected_step_durations(store, job.spec.name),
                                effective_workers(config), config.pools);
   if (!forecast.without_history.empty()) return std::nullopt;
@@ -145,14 +141,13 @@ int run_command(int argc, char** argv) {
       "--from STEP runs STEP and everything downstream of it, treating the rest as done.\n"
       "Ctrl-C cancels the run cleanly. Exit status: 0 iff the run succeeded.";
   std::string job_name, date_text, from, config_file;
-  line.options.add_options()("job", po::value(&job_name), "the job (positional)")(
-      "date,d", po::value(&date_text), "the local date to run for (YYYY-MM-DD)")(
+  add_job_argument(line, job_name);
+  line.options.add_options()("date,d", po::value(&date_text),
+                             "the local date to run for (YYYY-MM-DD)")(
       "from,f", po::value(&from), "rerun this step and everything downstream")(
       "config,c", po::value(&config_file), "the daemon's config file");
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job_name.empty()) return usage_error(line, "missing JOB");
   if (config_file.empty()) return usage_error(line, "missing --config");
   std::optional<date::year_month_day> day;
   if (!date_text.empty() && !(day = parse_date(date_text)))

@@ -21,10 +21,10 @@ int status_command(int argc, char** argv) {
   std::string job;
   int limit = 10;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)")(
-      "limit,n", po::value(&limit), "how many runs of JOB to show (default 10)");
+  add_job_argument(line, job, false);
+  line.options.add_options()("limit,n", po::value(&limit),
+                             "how many runs of JOB to show (default 10)");
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
   if (values.count("limit") && job.empty()) return usage_error(line, "--limit needs a JOB");

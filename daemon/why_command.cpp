@@ -20,12 +20,10 @@ int why_command(int argc, char** argv) {
       "Exit status: 0 shown, 1 the daemon is unreachable or refused (an unknown job), 2 usage.";
   std::string job;
   ClientOptions client_options;
-  line.options.add_options()("job", po::value(&job), "the job (positional)");
+  add_job_argument(line, job);
   add_client_options(line, client_options);
-  line.positional.add("job", 1);
   po::variables_map values;
   if (auto exit = parse_command_line(argc, argv, line, values)) return *exit;
-  if (job.empty()) return usage_error(line, "missing JOB");
   auto client = open_client(line, client_options);
   if (!client) return client.error();
   auto answer = client->get(api_target({"jobs", job, "why"}));
