@@ -233,9 +233,13 @@ TEST_CASE("config: faults in notify and retention, each at its place") {
   CHECK(errors_of("retention: { runs: 0s }\n") ==
         Lines{"etc/nightshift.yaml:1:20: retention runs must be more than 0 (leave it out to "
               "keep everything)"});
-  CHECK(errors_of("notify:\n  a: { url: ftp://x/ }\n") ==
-        Lines{"etc/nightshift.yaml:2:13: webhook 'a': the url must start with http:// or "
-              "https://"});
+  // The same check as at send time: a scheme and a host, no user:password@.
+  for (const char* url : {"ftp://x/", "http://", "https:///path", "http://u:p@x/", "http://x y/"}) {
+    CAPTURE(url);
+    CHECK(errors_of(std::string("notify:\n  a: { url: \"") + url + "\" }\n") ==
+          Lines{"etc/nightshift.yaml:2:13: webhook 'a': the url must be an http:// or https:// "
+                "URL with a host (credentials go in headers, not in user:password@)"});
+  }
   CHECK(errors_of("notify:\n  a: { format: json }\n") ==
         Lines{"etc/nightshift.yaml:2:6: webhook 'a' needs a 'url'"});
   CHECK(errors_of("notify:\n  a: { url: \"http://x/${secret:bad name}\" }\n") ==

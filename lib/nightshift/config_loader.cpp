@@ -1,6 +1,7 @@
 #include "nightshift/config_loader.h"
 
 #include "nightshift/mysql_url.h"
+#include "nightshift/webhook_url.h"
 
 #include "nightshift/job_set.h"  // throw_exception_from_error for Diagnostics
 #include "nightshift/source_file.h"
@@ -184,8 +185,10 @@ void ConfigReader::read_webhook(const YamlNode& key, const YamlNode& node, Confi
       w.url = *url;
       // A written-out URL is checked now; one from a secret when it is sent.
       bool from_reference = url->find("${") != std::string::npos;
-      if (!from_reference && !url->starts_with("http://") && !url->starts_with("https://"))
-        r_.error(n, "webhook '" + w.name + "': the url must start with http:// or https://");
+      if (!from_reference && !split_webhook_url(*url))
+        r_.error(n, "webhook '" + w.name +
+                        "': the url must be an http:// or https:// URL with a host (credentials go "
+                        "in headers, not in user:password@)");
     }
   } else {
     r_.error(node, "webhook '" + w.name + "' needs a 'url'");

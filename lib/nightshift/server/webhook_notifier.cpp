@@ -2,34 +2,12 @@
 
 #include "nightshift/schedule.h"
 #include "nightshift/runtime/secret_resolver.h"
+#include "nightshift/webhook_url.h"
 
-#include <boost/url/parse.hpp>
 #include <httplib.h>
 
 namespace nightshift {
 namespace {
-
-// Where to POST: "scheme://host[:port]" for the client, and the path with
-// its query. Only http and https with a host; user:password@ is refused (the
-// client would not send it: an Authorization header is the way).
-struct Target {
-  std::string origin;
-  std::string path;
-};
-
-std::optional<Target> split_url(const std::string& url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return std::nullopt;
-  const auto scheme = parsed->scheme_id();
-  if ((scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) ||
-      parsed->encoded_host().empty() || parsed->has_userinfo())
-    return std::nullopt;
-  Target t;
-  t.origin = std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
-  t.path = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
-  if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
-  return t;
-}
 
 // Whether another try may help: no answer, a server error, 408 or 429. Any
 // other 4xx says the request itself is wrong (a revoked Slack hook is a 404).
@@ -188,7 +166,7 @@ bool WebhookNotifier::send(const WebhookSpec& hook, const std::string& body,
     log("warn", prefix + " not sent: url: " + url.error().message);
     return false;
   }
-  auto target = split_url(*url);
+  auto target = split_webhook_url(*url);
   if (!target) {
     log("warn", prefix + " not sent: its url is not an http:// or https:// URL with a host");
     return false;
