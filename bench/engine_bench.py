@@ -355,16 +355,26 @@ def must_succeed(result, what, out_path):
         raise RuntimeError(f"{what} exited {result['rc']}:\n{tail}")
 
 
-def vm_hwm_kib(pid):
-    """The process's own peak RSS so far (VmHWM, KiB), or 0 once it is gone."""
+def vm_status_kib(pid, field):
+    """A KiB field of /proc/PID/status (VmHWM, VmRSS), or 0 once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def vm_hwm_kib(pid):
+    """The process's own peak RSS so far (VmHWM, KiB), or 0 once it is gone."""
+    return vm_status_kib(pid, "VmHWM")
+
+
+def vm_rss_kib(pid):
+    """The process's resident set now (VmRSS, KiB), or 0 once it is gone."""
+    return vm_status_kib(pid, "VmRSS")
 
 
 
@@ -689,10 +699,18 @@ def bench_scale(args, tmp):
         project = Project(os.path.join(tmp, "scale-" + name), "scale", steps, ["true"])
         refuse_if_limited(binary, project)
         hwm = [0]
+        cpu = [(0.0, 0.0)]
+        trace = []  # (seconds, VmRSS KiB, own CPU s) every 10 s: where in the run the peak is
+        start = time.perf_counter()
 
         def poll(pid):
-            """Keeps the highest VmHWM seen of the nightshift process itself."""
+            """Keeps the highest VmHWM seen of the nightshift process itself, its latest own
+            and children's CPU (/proc/PID/stat), and a VmRSS sample every 10 s."""
             hwm[0] = max(hwm[0], vm_hwm_kib(pid))
+            cpu[0] = proc_cpu(pid) or cpu[0]
+            now = time.perf_counter() - start
+            if not trace or now - trace[-1][0] >= 10:
+                trace.append((now, vm_rss_kib(pid), cpu[0][0]))
 
         load = [loadavg()]
         progress(f"scale: {len(steps):,}-step DAG, {name} binary")
@@ -703,9 +721,10 @@ def bench_scale(args, tmp):
         load.append(loadavg())
         results[name] = {"wall": result["wall"], "cpu": result["cpu"],
                          "maxrss": result["maxrss"], "hwm": hwm[0], "load": load,
-                         "span": project.run_span()}
+                         "span": project.run_span(), "own": cpu[0][0],
+                         "children": cpu[0][1], "trace": trace}
         progress(f"scale {name}: {result['wall']:.1f} s, ru_maxrss {result['maxrss']} KiB, "
-                 f"VmHWM {hwm[0]} KiB (load {load[0]} -> {load[1]})")
+                 f"VmHWM {hwm[0]} KiB, own CPU {cpu[0][0]:.1f} s (load {load[0]} -> {load[1]})")
         shutil.rmtree(project.root, ignore_errors=True)
     return {"steps": len(steps), "results": results}
 
@@ -1087,7 +1106,22 @@ def report_any(args, dag, splits, makespan, scale):
             print(f"| {name} | {r['wall']:.1f} s | {r['span']:.1f} s | {1000 * per:.3f} | {ratio} | "
                   f"{r['maxrss'] / 1024:.1f} MiB | {r['hwm'] / 1024:.1f} MiB | "
                   f"{r['load'][0]} -> {r['load'][1]} |")
-        print()
+        # The per-step cost that the machine's load does not move: the process's own CPU.
+        print("\n| binary | own CPU | own ms a step | / the 2,000-step split's | children CPU |")
+        print("|---|---|---|---|---|")
+        for name, r in scale["results"].items():
+            own = r["own"] / scale["steps"]
+            contender = "nightshift" if name == "new" else "old"
+            ratio = ""
+            if splits and contender in splits:
+                ratio = f"{own / (splits[contender]['own'] / dag['steps']):.2f}x"
+            print(f"| {name} | {r['own']:.1f} s | {1000 * own:.3f} | {ratio} | "
+                  f"{r['children']:.1f} s |")
+        print("\nVmRSS over the run (s: MiB, own CPU s):\n```")
+        for name, r in scale["results"].items():
+            print(f"{name}: " + " ".join(f"{t:.0f}:{k / 1024:.0f},{c:.0f}"
+                                         for t, k, c in r["trace"]))
+        print("```\n")
 
 
 # ---------------------------------------------------------------- main

@@ -281,6 +281,26 @@ steps:
   CHECK(errors.size() >= 5);
 }
 
+TEST_CASE("loader: dependencies are checked after the file's other faults, cycles only without any") {
+  // The reader is gone before the dependencies are checked and the graph is
+  // built (the load's peak memory): the order and the set of faults stay.
+  auto errors = errors_of(R"(job: a
+steps:
+  a: { shell: x, depends_on: [missing, b], timeout: soon }
+  b: { shell: x, depends_on: [a] }
+)");
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].starts_with("jobs.d/t.yaml:3:"));
+  CHECK(errors[0].find("bad duration for 'timeout'") != std::string::npos);
+  CHECK(errors[1] == "jobs.d/t.yaml:3:31: step 'a' depends on unknown step 'missing'");
+  // A cycle in a file with another fault is not reported: the graph is not built.
+  CHECK(errors_of(R"(job: a
+steps:
+  a: { shell: x, depends_on: [b], timeout: soon }
+  b: { shell: x, depends_on: [a] }
+)").size() == 1);
+}
+
 namespace {
 
 // Places in a job file where any text can sit: '@' marks it, with its line and

@@ -42,7 +42,11 @@ class JobFileReader {
  public:
   explicit JobFileReader(YamlReader& reader) : r_(reader) {}
 
-  std::optional<Job> read(const YamlNode& root);
+  // The job's spec as far as it could be read (the reader counts its faults),
+  // or nullopt when the file is no job at all. Its dependencies are checked
+  // and its graph built apart (check_dependencies, build_dag), once the
+  // reader and its tree are gone.
+  std::optional<JobSpec> read(const YamlNode& root);
 
  private:
   void read_schedule(const YamlNode& root, JobSpec& job);
@@ -53,13 +57,11 @@ class JobFileReader {
   void read_action(const YamlNode& node, StepSpec& step);
   std::optional<Duration> read_timeout(const YamlNode& node);
   std::optional<std::chrono::minutes> read_time_of_day(const YamlNode& node);
-  bool check_dependencies(const JobSpec& job);
-  std::optional<Dag> build_dag(const JobSpec& job);
 
   YamlReader& r_;
 };
 
-std::optional<Job> JobFileReader::read(const YamlNode& root) {
+std::optional<JobSpec> JobFileReader::read(const YamlNode& root) {
   if (!r_.has_document()) {
     r_.error(SourcePos{r_.file(), 1, 1}, r_.is_blank()
                                              ? "job file is empty (expected 'job:' and 'steps:')"
@@ -110,10 +112,7 @@ std::optional<Job> JobFileReader::read(const YamlNode& root) {
     for (const YamlEntry& entry : steps.entries())
       if (auto step = read_step(entry.key, entry.value)) job.steps.push_back(std::move(*step));
   }
-  if (!check_dependencies(job) || r_.error_count() > 0) return std::nullopt;
-  auto dag = build_dag(job);
-  if (!dag) return std::nullopt;
-  return Job{std::move(job), std::move(*dag)};
+  return job;
 }
 
 void JobFileReader::read_notify(const YamlNode& node, JobSpec& job) {
@@ -284,8 +283,9 @@ std::optional<std::chrono::minutes> JobFileReader::read_time_of_day(const YamlNo
 }
 
 // Reports every unknown dependency, even in a file with other faults.
-bool JobFileReader::check_dependencies(const JobSpec& job) {
+bool check_dependencies(const JobSpec& job, Diagnostics& errors) {
   std::vector<std::string_view> names;
+  names.reserve(job.steps.size());
   for (const auto& s : job.steps) names.push_back(s.name);
   // A set, not a search of `names` for every dependency: that was quadratic in
   // the steps (a 14,000-step job spent a quarter of its load in memcmp).
@@ -294,15 +294,16 @@ bool JobFileReader::check_dependencies(const JobSpec& job) {
   for (const auto& s : job.steps) {
     for (const auto& dep : s.depends_on) {
       if (known.contains(dep.value)) continue;
-      r_.error(dep.pos, "step '" + s.name + "' depends on unknown step '" + dep.value + "'" +
-                            did_you_mean(dep.value, names));
+      errors.push_back(Diagnostic{dep.pos, "step '" + s.name + "' depends on unknown step '" +
+                                               dep.value + "'" + did_you_mean(dep.value, names)});
       ok = false;
     }
   }
   return ok;
 }
 
-std::optional<Dag> JobFileReader::build_dag(const JobSpec& job) {
+// A cycle is reported at the first step on it.
+std::optional<Dag> build_dag(const JobSpec& job, Diagnostics& errors) {
   std::vector<Dag::Node> nodes;
   for (const auto& s : job.steps) {
     Dag::Node node{s.name, {}};
@@ -313,9 +314,30 @@ std::optional<Dag> JobFileReader::build_dag(const JobSpec& job) {
   if (auto* dag = std::get_if<Dag>(&built)) return std::move(*dag);
   if (auto* cycle = std::get_if<Dag::Cycle>(&std::get<Dag::BuildError>(built))) {
     const StepSpec* first = job.find_step(cycle->path.front());
-    r_.error(first->pos, "dependency cycle: " + cycle->str());
+    errors.push_back(Diagnostic{first->pos, "dependency cycle: " + cycle->str()});
   }
   return std::nullopt;
+}
+
+// The reader (the text, its tree) is gone before the graph is built: for a
+// big job the tree is as large as the job itself, and the load's peak memory
+// was the tree, the spec and the graph's making at once (a 100,000-step job).
+std::optional<Job> parse_job_text(std::string text, const std::string& file, Diagnostics& errors) {
+  std::optional<JobSpec> spec;
+  bool read_ok = false;
+  {
+    YamlReader reader(file, std::move(text), errors);
+    auto root = reader.parse();
+    if (!root) return std::nullopt;
+    spec = JobFileReader(reader).read(*root);
+    read_ok = reader.error_count() == 0;
+  }
+  if (!spec) return std::nullopt;
+  // Every unknown dependency is reported, even in a file with other faults.
+  if (!check_dependencies(*spec, errors) || !read_ok) return std::nullopt;
+  auto dag = build_dag(*spec, errors);
+  if (!dag) return std::nullopt;
+  return Job{std::move(*spec), std::move(*dag)};
 }
 
 }  // namespace
@@ -328,10 +350,7 @@ bool is_valid_step_name(std::string_view name) {
 }
 
 std::optional<Job> parse_job(std::string_view text, const std::string& file, Diagnostics& errors) {
-  YamlReader reader(file, std::string(text), errors);
-  auto root = reader.parse();
-  if (!root) return std::nullopt;
-  return JobFileReader(reader).read(*root);
+  return parse_job_text(std::string(text), file, errors);
 }
 
 std::optional<Job> load_job_file(const std::string& path, Diagnostics& errors) {
@@ -340,7 +359,7 @@ std::optional<Job> load_job_file(const std::string& path, Diagnostics& errors) {
     errors.push_back(text.error());
     return std::nullopt;
   }
-  return parse_job(*text, path, errors);
+  return parse_job_text(std::move(*text), path, errors);  // the file's text, not a copy
 }
 
 }  // namespace nightshift

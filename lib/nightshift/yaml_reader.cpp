@@ -39,7 +39,10 @@ YamlReader::YamlReader(std::string file, std::string text, Diagnostics& errors)
     : file_(std::move(file)),
       text_(std::move(text)),
       errors_(errors),
-      errors_at_start_(errors.size()) {
+      errors_at_start_(errors.size()) {}
+
+const std::vector<std::string_view>& YamlReader::lines() const {
+  if (!lines_.empty() || text_.empty()) return lines_;
   std::string_view rest = text_;
   while (!rest.empty()) {
     std::size_t end = rest.find('\n');
@@ -47,6 +50,7 @@ YamlReader::YamlReader(std::string file, std::string text, Diagnostics& errors)
     if (end == std::string_view::npos) break;
     rest.remove_prefix(end + 1);
   }
+  return lines_;
 }
 
 SourcePos YamlReader::pos_of_offset(std::size_t offset) const {
@@ -106,10 +110,11 @@ SourcePos YamlReader::pos(const YamlNode& node) const {
 
 SourcePos YamlReader::pos_in_scalar(const YamlNode& node, std::size_t offset) const {
   SourcePos start = pos(node);
+  const std::vector<std::string_view>& text_lines = lines();
   std::size_t line_index = static_cast<std::size_t>(start.line - 1);
-  if (line_index >= lines_.size()) return start;
-  char first = lines_[line_index].size() > static_cast<std::size_t>(start.column - 1)
-                   ? lines_[line_index][start.column - 1]
+  if (line_index >= text_lines.size()) return start;
+  char first = text_lines[line_index].size() > static_cast<std::size_t>(start.column - 1)
+                   ? text_lines[line_index][start.column - 1]
                    : '\0';
   if (first != '|' && first != '>') {
     // Flow scalars: plain or quoted on one line; a quote shifts the text by one.
@@ -133,11 +138,11 @@ SourcePos YamlReader::pos_in_scalar(const YamlNode& node, std::size_t offset) co
     }
   }
   std::size_t file_line = line_index + 1;
-  while (file_line < lines_.size() &&
-         lines_[file_line].find_first_not_of(' ') == std::string_view::npos)
+  while (file_line < text_lines.size() &&
+         text_lines[file_line].find_first_not_of(' ') == std::string_view::npos)
     ++file_line;
-  if (file_line >= lines_.size()) return start;
-  std::size_t indent = lines_[file_line].find_first_not_of(' ');
+  if (file_line >= text_lines.size()) return start;
+  std::size_t indent = text_lines[file_line].find_first_not_of(' ');
   return SourcePos{file_, static_cast<int>(file_line + value_line) + 1,
                    static_cast<int>(indent + (offset - line_start)) + 1};
 }

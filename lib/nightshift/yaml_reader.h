@@ -61,11 +61,14 @@ class YamlReader {
  private:
   FileName file_;  // one shared path for every SourcePos of the file
   std::string text_;
-  std::vector<std::string_view> lines_;
+  // The text's lines, made by the first lines() call: only a fault inside a
+  // scalar needs them, and a 100,000-step file has ~330,000 (16 bytes each).
+  mutable std::vector<std::string_view> lines_;
   Diagnostics& errors_;
   std::size_t errors_at_start_;
   YamlTree tree_;  // parse()'s nodes point into it
 
+  const std::vector<std::string_view>& lines() const;
   SourcePos pos_of_offset(std::size_t offset) const;
   bool check_text();
 };

@@ -155,6 +155,14 @@ std::optional<YamlTree::Fault> YamlTree::read(const std::string& text) {
       root_ = static_cast<std::uint32_t>(nodes_.size());
       nodes_.push_back(Node{Kind::null, 0, 0});
     }
+    // The tree lives on while the loader builds the job from it, so at the
+    // load's peak: no room left over from the vectors' doubling (up to half)
+    // or from reserving the text's size for the values (about half of a job
+    // file's text is keys, indentation and quotes). Copying now, while the
+    // tree is all there is, does not raise that peak.
+    nodes_.shrink_to_fit();
+    kids_.shrink_to_fit();
+    text_.shrink_to_fit();
     return std::nullopt;
   } catch (const YAML::ParserException& e) {
     return fault(e.mark, "YAML syntax: " + e.msg);

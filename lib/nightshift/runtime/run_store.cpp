@@ -52,6 +52,7 @@ NewRun make_new_run(const JobSpec& job, Trigger trigger, Instant scheduled_at,
   run.scheduled_at_text = format_iso8601(scheduled_at, job.zone);
   run.date = local_date(job, scheduled_at);
   run.created_at = now_timestamp();
+  run.steps.reserve(job.steps.size());  // exact: no doubling's slack (a 100,000-step job)
   for (std::size_t i = 0; i < job.steps.size(); ++i)
     run.steps.push_back({job.steps[i].name, i < carried_over.size() && carried_over[i]});
   return run;

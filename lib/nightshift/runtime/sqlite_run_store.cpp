@@ -752,6 +752,14 @@ std::vector<StepRecord> SqliteRunStore::read_steps(std::int64_t run_id) {
       doing);
   rows.bind_int(run_id);
   std::vector<StepRecord> steps;
+  {
+    // The exact size first (a seek and a count on the primary key): a
+    // 100,000-step run's records are 8 MB, and growing the vector by
+    // doubling held up to 2.5 times that at once.
+    Statement count = prepare("SELECT COUNT(*) FROM run_steps WHERE run_id = ?", doing);
+    count.bind_int(run_id);
+    if (count.next()) steps.reserve(static_cast<std::size_t>(count.integer(0)));
+  }
   while (rows.next()) {
     StepRecord step;
     step.step = rows.text(0);
