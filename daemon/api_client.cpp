@@ -403,8 +403,12 @@ Row step_row(const json::value& step) {
 }  // namespace
 
 std::string local_clock_time() {
+  // Looked up once a process: date::current_zone() resolves /etc/localtime
+  // (a realpath, a stat per link) on every call, and `run` prints a line per
+  // step start and end.
+  static const date::time_zone* const zone = local_zone();
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return date::format("%T", date::make_zoned(local_zone(), now));
+  return date::format("%T", date::make_zoned(zone, now));
 }
 
 const date::time_zone* local_zone() {

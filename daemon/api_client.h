@@ -127,7 +127,8 @@ using ApiTime = std::chrono::sys_time<std::chrono::milliseconds>;
 // The user's time zone; UTC when the system names none.
 const date::time_zone* local_zone();
 
-// The time now in the user's zone, "HH:MM:SS", for lines a step's change makes.
+// The time now in the user's zone, "HH:MM:SS", for lines a step's change makes
+// (the zone as it was at the first call: a process shows one zone).
 std::string local_clock_time();
 
 // ISO 8601 with Z or an offset, with or without fractional seconds.

@@ -392,6 +392,28 @@ steps:
   CHECK(env["NIGHTSHIFT_ATTEMPT"] == "1");
 }
 
+TEST_CASE("executor: the daemon's environment under the job's, each name once, by name") {
+  Harness h(2, {}, [](ExecutorOptions& options) {
+    options.base_env = {{"ZED", "daemon"},
+                        {"ENV", "daemon"},
+                        {"NIGHTSHIFT_JOB", "daemon"},
+                        {"ALPHA", "first"},
+                        {"ALPHA", "second"}};
+  });
+  auto job = job_from("job: kpi\nenv: { ENV: prd, MIDDLE: m }\nsteps:\n  s: { shell: x }\n");
+  CHECK(h.run(job) == RunStatus::succeeded);
+  auto started = h.runner.started();
+  REQUIRE(started.size() == 1);
+  // As NAME=VALUE lines, so a mismatch prints readably.
+  std::string env;
+  for (const auto& [name, value] : started[0].env)
+    env += name + "=" + (name == "NIGHTSHIFT_SCHEDULED_AT" ? "T" : value) + "\n";
+  CHECK(env ==
+        "ALPHA=first\nENV=prd\nMIDDLE=m\nNIGHTSHIFT_ATTEMPT=1\nNIGHTSHIFT_DATE=2026-11-17\n"
+        "NIGHTSHIFT_JOB=kpi\nNIGHTSHIFT_RUN_ID=1\nNIGHTSHIFT_SCHEDULED_AT=T\nNIGHTSHIFT_STEP=s\n"
+        "ZED=daemon\n");
+}
+
 TEST_CASE("executor: a missing secret fails the attempt, saying so in its log only by name") {
   Harness h;
   auto job = job_from("job: j\nsteps:\n  s: { shell: x, env: { PW: '${secret:NOPE}' } }\n");

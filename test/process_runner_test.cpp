@@ -732,3 +732,77 @@ TEST_CASE("process runner: no attempt ends by a signal it was not sent, under de
   CHECK(signalled == 0);
   REQUIRE(no_children_left());
 }
+
+namespace {
+
+// One attempt on `runner`, which outlives it: what a runner remembers between
+// attempts shows.
+StepResult run_on(boost::asio::io_context& io, ProcessRunner& runner, const StepInvocation& step) {
+  std::optional<StepResult> result;
+  runner.start(step, [&](StepResult r) { result = std::move(r); });
+  io.restart();
+  io.run_for(kHangLimit);
+  REQUIRE(result.has_value());
+  return *result;
+}
+
+void install_probe(const std::string& path, const std::string& says) {
+  std::ofstream(path) << "#!/bin/sh\necho " << says << "\n";
+  fs::permissions(path, fs::perms::owner_all);
+}
+
+}  // namespace
+
+TEST_CASE("process runner: a run keeps what its first search of PATH found; a new run searches again") {
+  TempDir dir;
+  fs::create_directory(dir / "early");
+  fs::create_directory(dir / "late");
+  install_probe(dir / "late/nightshift-probe", "late");
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  auto probe = [&](std::int64_t run_id) {
+    StepInvocation step = command({"nightshift-probe"}, dir);
+    step.run_id = run_id;
+    step.env = {{"PATH", (dir / "early") + ":" + (dir / "late")}};
+    StepResult result = run_on(io, runner, step);
+    return result.outcome == StepState::succeeded ? read_file(step.log_path) : result.error;
+  };
+  CHECK(probe(1) == "late\n");
+
+  // Installed earlier on PATH mid-run: the run goes on with the file it found,
+  // the next run finds the new one.
+  install_probe(dir / "early/nightshift-probe", "early");
+  CHECK(probe(1) == "late\n");
+  CHECK(probe(2) == "early\n");
+
+  // Removed mid-run: the failed exec searches once more and finds the other.
+  fs::remove(dir / "early/nightshift-probe");
+  CHECK(probe(2) == "late\n");
+
+  // Made non-executable mid-run: searched again, and nothing runnable is left.
+  fs::permissions(dir / "late/nightshift-probe", fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(probe(2) == "cannot start 'nightshift-probe': Permission denied");
+
+  // Removed everywhere: as if it had never been found.
+  fs::remove(dir / "late/nightshift-probe");
+  CHECK(probe(2) == "cannot start 'nightshift-probe': No such file or directory");
+  CHECK(probe(3) == "cannot start 'nightshift-probe': No such file or directory");
+  REQUIRE(no_children_left());
+}
+
+TEST_CASE("process runner: a remembered program in a workdir that is gone names the workdir") {
+  TempDir dir;
+  fs::create_directory(dir / "work");
+  boost::asio::io_context io;
+  ProcessRunner runner(io);
+  StepInvocation step = command({"pwd"}, dir);
+  step.workdir = dir / "work";
+  CHECK(run_on(io, runner, step).outcome == StepState::succeeded);
+  fs::remove(dir / "work");
+  step.log_path = fresh_log(dir);
+  StepResult result = run_on(io, runner, step);
+  CHECK(result.outcome == StepState::failed);
+  CHECK(result.exit_code == 127);
+  CHECK(result.error == "cannot change to workdir '" + step.workdir + "': No such file or directory");
+  REQUIRE(no_children_left());
+}

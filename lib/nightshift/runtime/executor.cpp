@@ -72,6 +72,18 @@ struct RunState {
   std::string log_error;      // why its log folder is unusable: its steps fail with it
 };
 
+// The daemon's environment by name, the first of a name kept (as a map built
+// from it would).
+std::vector<std::pair<std::string, std::string>> sorted_env(
+    std::vector<std::pair<std::string, std::string>> env) {
+  std::stable_sort(env.begin(), env.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  env.erase(std::unique(env.begin(), env.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            env.end());
+  return env;
+}
+
 }  // namespace
 
 class Executor::Impl : public std::enable_shared_from_this<Impl> {
@@ -85,7 +97,8 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
         options_(std::move(options)),
         events_(std::move(events)),
         secrets_(options_.secrets_dir),
-        rng_(std::random_device{}()) {
+        rng_(std::random_device{}()),
+        base_env_(sorted_env(options_.base_env)) {
     if (options_.workers < 1) options_.workers = 1;
   }
 
@@ -161,6 +174,7 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   ExecutorEvents events_;
   SecretResolver secrets_;
   std::mt19937_64 rng_;
+  std::vector<std::pair<std::string, std::string>> base_env_;  // by name, each name once
 
   std::map<std::int64_t, std::unique_ptr<RunState>> runs_;
   std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
@@ -390,8 +404,9 @@ std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::siz
   }
 
   // The daemon's environment, then the job's, the step's and NIGHTSHIFT_*:
-  // a later value of the same name wins.
-  std::map<std::string, std::string> env(options_.base_env.begin(), options_.base_env.end());
+  // a later value of the same name wins. The few set here are merged into the
+  // daemon's, sorted once: no map of the whole environment a step.
+  std::map<std::string, std::string> env;
   for (const auto* vars : {&job.env, &spec.env}) {
     for (const EnvVar& var : *vars) {
       std::vector<ResolvedReference> resolved;
@@ -412,7 +427,14 @@ std::optional<StepInvocation> Executor::Impl::invocation(RunState& run, std::siz
   env["NIGHTSHIFT_JOB"] = job.name;
   env["NIGHTSHIFT_STEP"] = spec.name;
   env["NIGHTSHIFT_ATTEMPT"] = std::to_string(attempt);
-  inv.env.assign(env.begin(), env.end());
+  inv.env.reserve(base_env_.size() + env.size());
+  auto base = base_env_.begin();
+  for (auto& [name, value] : env) {
+    for (; base != base_env_.end() && base->first < name; ++base) inv.env.push_back(*base);
+    if (base != base_env_.end() && base->first == name) ++base;
+    inv.env.emplace_back(name, std::move(value));
+  }
+  inv.env.insert(inv.env.end(), base, base_env_.end());
   return inv;
 }
 

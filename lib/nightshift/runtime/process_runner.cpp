@@ -41,9 +41,6 @@ namespace asio = boost::asio;
 // Large enough to copy quickly, small enough that many parallel steps cost little.
 constexpr std::size_t kReadChunk = 64 * 1024;
 
-// What execvp searches when the environment has no PATH (glibc's _CS_PATH).
-constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
-
 // How often the exit is polled when waiting on the pidfd fails.
 constexpr Duration kExitPollInterval = std::chrono::milliseconds(100);
 
@@ -125,45 +122,6 @@ std::string signal_name(int signal) {
   return abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal);
 }
 
-struct ResolvedProgram {
-  std::string path;  // what to hand to posix_spawn
-  int error = 0;     // errno when nothing runnable was found
-};
-
-// posix_spawnp would search the daemon's PATH; the step must get the one in its
-// own environment, as execvp in the child would. Relative PATH entries are taken
-// from the step's workdir, where the child will be when it execs.
-ResolvedProgram resolve_program(const StepInvocation& step) {
-  const std::string& name = step.argv.front();
-  if (name.empty()) return {{}, ENOENT};
-  if (name.find('/') != std::string::npos) return {name, 0};
-
-  std::string_view search = kDefaultPath;
-  for (const auto& [key, value] : step.env) {
-    if (key == "PATH") {
-      search = value;
-      break;
-    }
-  }
-  int error = ENOENT;
-  for (std::size_t begin = 0;;) {
-    std::size_t end = search.find(':', begin);
-    std::string_view dir = search.substr(begin, end == std::string_view::npos ? end : end - begin);
-    std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + name;
-    std::string on_disk = candidate.front() == '/' || step.workdir.empty()
-                              ? candidate
-                              : step.workdir + "/" + candidate;
-    struct stat st {};
-    if (::stat(on_disk.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      if (::access(on_disk.c_str(), X_OK) == 0) return {candidate, 0};
-      error = EACCES;  // like execvp: report EACCES only if nothing runnable follows
-    }
-    if (end == std::string_view::npos) break;
-    begin = end + 1;
-  }
-  return {{}, error};
-}
-
 // The posix_spawn attribute objects, destroyed on every path.
 class SpawnOptions {
  public:
@@ -220,25 +178,33 @@ struct Child {
   std::string error;    // why nothing runs; then the rest is empty
 };
 
-Child spawn_child(const StepInvocation& step) {
+// Why the step cannot enter its workdir, or "". posix_spawn would report a
+// bad workdir as if the program were missing, so a failed start asks this
+// first; a start that works needs no stat of it.
+std::string workdir_error(const StepInvocation& step) {
+  if (step.workdir.empty()) return {};
+  struct stat st {};
+  int err = ::stat(step.workdir.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (err == 0) return {};
+  return "cannot change to workdir '" + step.workdir + "': " + errno_text(err);
+}
+
+// Why `program` does not start: the workdir, if that is what failed, else `err`.
+std::string start_error(const StepInvocation& step, int err) {
+  if (std::string workdir = workdir_error(step); !workdir.empty()) return workdir;
+  return cannot_start(step.argv.front(), err);
+}
+
+Child spawn_child(const StepInvocation& step, ProgramSearch& programs) {
   Child child;
   if (step.argv.empty()) {
     child.error = "cannot start: the command is empty";
     return child;
   }
   const std::string& program = step.argv.front();
-  // posix_spawn would report a bad workdir as if the program were missing.
-  if (!step.workdir.empty()) {
-    struct stat st {};
-    int err = ::stat(step.workdir.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-    if (err != 0) {
-      child.error = "cannot change to workdir '" + step.workdir + "': " + errno_text(err);
-      return child;
-    }
-  }
-  ResolvedProgram resolved = resolve_program(step);
+  ProgramSearch::Found resolved = programs.find(step);
   if (resolved.error != 0) {
-    child.error = cannot_start(program, resolved.error);
+    child.error = start_error(step, resolved.error);
     return child;
   }
 
@@ -270,13 +236,28 @@ Child spawn_child(const StepInvocation& step) {
   // glibc reaps the child itself when the exec fails, so an error leaves no
   // zombie. Spawned under the registry's lock: an orphan reaper cannot take
   // the child's exit status before it is known to be ours.
-  ChildRegistry::instance().spawn([&] {
-    rc = ::posix_spawn(&pid, resolved.path.c_str(), options.actions(), options.attr(),
-                       argv.data(), envp.data());
-    return rc == 0 ? pid : -1;
-  });
+  auto spawn = [&] {
+    ChildRegistry::instance().spawn([&] {
+      rc = ::posix_spawn(&pid, resolved.path.c_str(), options.actions(), options.attr(),
+                         argv.data(), envp.data());
+      return rc == 0 ? pid : -1;
+    });
+  };
+  spawn();
+  // A file remembered from earlier in the run may be gone or changed since:
+  // search once more, as a shell does when a hashed program vanished. (A bad
+  // workdir fails the same way; it is no reason to search.)
+  if (resolved.remembered && (rc == ENOENT || rc == EACCES) && workdir_error(step).empty()) {
+    programs.forget(step);
+    resolved = programs.find(step);
+    if (resolved.error != 0) {
+      child.error = cannot_start(program, resolved.error);
+      return child;
+    }
+    spawn();
+  }
   if (rc != 0) {
-    child.error = cannot_start(program, rc);
+    child.error = start_error(step, rc);
     return child;
   }
   // Only the child's copies may keep the pipe open, so EOF means they are all gone.
@@ -322,13 +303,13 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     if (child_alive_) kill_group_and_reap(pid_);
   }
 
-  void start(const StepInvocation& step) {
+  void start(const StepInvocation& step, ProgramSearch& programs) {
     if (std::string error; !log_.open(step.log_path, error))
       return fail_to_start(std::move(error), std::nullopt);
     if (step.kind == StepKind::sql) {
       return fail_to_start("the process runner cannot run sql steps", std::nullopt);
     }
-    Child child = spawn_child(step);
+    Child child = spawn_child(step, programs);
     if (!child.error.empty()) return fail_to_start(std::move(child.error), 127);
     pid_ = child.pid;
     child_alive_ = true;
@@ -584,7 +565,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, Duration output_drain,
 
 std::shared_ptr<StepHandle> ProcessRunner::start(const StepInvocation& step, Done done) {
   auto attempt = std::make_shared<Attempt>(io_, step, output_drain_, write_log_, std::move(done));
-  attempt->start(step);
+  attempt->start(step, programs_);
   return std::make_shared<AttemptHandle>(attempt);
 }
 

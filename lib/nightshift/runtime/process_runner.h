@@ -6,6 +6,7 @@
 #pragma once
 
 #include "nightshift/duration.h"
+#include "nightshift/runtime/program_search.h"
 #include "nightshift/runtime/step_log.h"
 #include "nightshift/runtime/step_runner.h"
 
@@ -39,6 +40,7 @@ class ProcessRunner : public StepRunner {
   boost::asio::io_context& io_;
   Duration output_drain_;
   StepLog::WriteFunction write_log_;
+  ProgramSearch programs_;  // what each run's steps found on PATH
 };
 
 }  // namespace nightshift
