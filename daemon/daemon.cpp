@@ -10,11 +10,22 @@
 #include <boost/asio/strand.hpp>
 
 #include <csignal>
+#include <malloc.h>
 #include <filesystem>
 #include <fstream>
 
 namespace nightshift {
 namespace {
+
+// Hands the heap's free pages back to the kernel once a set of jobs is in
+// force. Loading jobs builds and drops far more than it keeps (every file's
+// text, its YAML tree, the checks' scratch data), on the loading threads'
+// arenas too, and glibc keeps all of that mapped: with 10,000 jobs it is ~6 MiB
+// of an idle daemon's RSS that nothing would use again. malloc_trim walks every
+// arena; it runs once a load, never on a hot path.
+void release_load_memory() {
+  malloc_trim(0);
+}
 
 std::vector<std::string> read_tokens(const std::string& path) {
   std::vector<std::string> tokens;
@@ -209,6 +220,8 @@ int Daemon::run() {
   // Before the first step starts, so none of its orphans escapes to init.
   reaper_->start();
   scheduler_->start(initial_jobs_);
+  // Queued behind what the scheduler's first commits handed to the io threads.
+  boost::asio::post(engine_->io(), release_load_memory);
   wait_for_signals();
   // Armed by the first subscriber to /events (events()), not before.
   heartbeat_timer_ = std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
@@ -484,6 +497,7 @@ Diagnostics Daemon::reload() {
   metrics_.set_config_reload_success(true);
   metrics_.set_jobs_loaded((*set)->jobs().size());
   log_("info", "reloaded: " + std::to_string((*set)->jobs().size()) + " jobs");
+  boost::asio::post(engine_->io(), release_load_memory);
   notifier_->ready("serving " + std::to_string((*set)->jobs().size()) + " jobs");
   return {};
 }

@@ -34,7 +34,7 @@ std::vector<RunIf> with_all_done(const Dag& dag, const Names& steps) {
 
 Names take(Plan& plan, const Dag& dag) {
   Names names;
-  for (std::size_t step : plan.take_ready()) names.push_back(dag.name(step));
+  for (std::size_t step : plan.take_ready()) names.emplace_back(dag.name(step));
   return names;
 }
 
@@ -370,7 +370,7 @@ std::string broken_invariant(const Dag& dag, const std::vector<RunIf>& run_if, c
         inputs_succeeded = false;
     }
     const bool strict = run_if[step] == RunIf::all_succeeded;
-    const std::string where = dag.name(step) + " is " + std::string(to_string(state)) + ": ";
+    const std::string where = std::string(dag.name(step)) + " is " + std::string(to_string(state)) + ": ";
     all_final = all_final && is_final(state);
     if (state == StepState::running) ++running;
     if (plan.carried_over(step) && state != StepState::succeeded)
@@ -531,7 +531,7 @@ TEST_CASE("plan: take_decided names each step it failed upstream or cancelled, o
   finish(plan, dag, "a", StepState::failed);
   auto names = [&](std::vector<std::size_t> steps) {
     Names out;
-    for (std::size_t s : steps) out.push_back(dag.name(s));
+    for (std::size_t s : steps) out.emplace_back(dag.name(s));
     std::sort(out.begin(), out.end());
     return out;
   };

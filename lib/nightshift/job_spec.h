@@ -3,6 +3,7 @@
 // checks (connections, pools) can still name FILE:LINE:COL.
 #pragma once
 
+#include "nightshift/boxed.h"
 #include "nightshift/boxed_optional.h"
 #include "nightshift/diagnostic.h"
 #include "nightshift/duration.h"
@@ -41,7 +42,8 @@ struct EnvVar {
 
 // A daemon keeps every step of every job, so a plain step is kept small: the
 // settings most steps leave unset are BoxedOptionals (a null pointer when
-// unset), and the small fields sit together.
+// unset) or, for `env` and `description`, Boxed (a null pointer when empty),
+// and the small fields sit together.
 struct StepSpec {
   std::string name;
   SourcePos pos;  // where the step's name is written
@@ -58,8 +60,8 @@ struct StepSpec {
   BoxedOptional<Duration> timeout;
   BoxedOptional<Duration> kill_grace;
   BoxedOptional<std::string> workdir;
-  std::vector<EnvVar> env;
-  std::string description;
+  Boxed<std::vector<EnvVar>> env;
+  Boxed<std::string> description;
 };
 
 // The job-wide fallbacks (`defaults:`) for step settings.
@@ -85,7 +87,7 @@ struct JobSpec {
   // store's state (pause, unpause) is the one in force.
   bool paused = false;
   StepDefaults defaults;
-  std::vector<EnvVar> env;
+  Boxed<std::vector<EnvVar>> env;  // the same type as a step's: the executor reads both alike
   std::vector<StepSpec> steps;  // in file order; indices match the job's Dag
   // The config's webhooks this job's runs notify (`notify: [a, b]`), or every
   // one of them (`notify: all`).

@@ -15,7 +15,7 @@ std::vector<std::vector<std::string>> waves_of(const Dag& dag) {
   for (std::size_t i = 0; i < dag.size(); ++i) {
     auto depth = static_cast<std::size_t>(dag.depth(i));
     if (waves.size() <= depth) waves.resize(depth + 1);
-    waves[depth].push_back(dag.name(i));
+    waves[depth].emplace_back(dag.name(i));
   }
   return waves;
 }
@@ -40,7 +40,7 @@ void find_critical_path(const Dag& dag, const std::vector<Duration>& time, RunFo
   if (!last) return;
   out.critical_path_length = finish[*last];
   for (std::optional<std::size_t> at = last; at; at = via[*at])
-    out.critical_path.push_back(dag.name(*at));
+    out.critical_path.emplace_back(dag.name(*at));
   std::reverse(out.critical_path.begin(), out.critical_path.end());
 }
 
@@ -112,9 +112,9 @@ RunForecast forecast_run(const Job& job, const std::map<std::string, Duration>& 
   out.waves = waves_of(job.dag);
   std::vector<Duration> time(job.dag.size());
   for (std::size_t i = 0; i < job.dag.size(); ++i) {
-    auto found = expected.find(job.dag.name(i));
+    auto found = expected.find(std::string(job.dag.name(i)));
     if (found == expected.end()) {
-      out.without_history.push_back(job.dag.name(i));
+      out.without_history.emplace_back(job.dag.name(i));
     } else {
       time[i] = std::max(found->second, Duration::zero());
     }

@@ -28,7 +28,7 @@ json::object forecast_json(const Job& job, const RunForecast& forecast,
   for (const auto& wave : forecast.waves) waves.push_back(names(wave));
   json::object per_step;
   for (std::size_t i = 0; i < job.dag.size(); ++i) {
-    auto found = expected.find(job.dag.name(i));
+    auto found = expected.find(std::string(job.dag.name(i)));
     if (found != expected.end()) per_step[job.dag.name(i)] = seconds(found->second);
   }
   json::object out{

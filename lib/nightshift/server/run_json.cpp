@@ -117,7 +117,7 @@ json::object job_definition_json(const Job& job) {
       downstream.push_back(json::string(job.dag.name(down)));
     json::object step{
         {"step", s.name},
-        {"description", s.description},
+        {"description", s.description.get()},
         {"kind", to_string(s.kind)},
         {"depends_on", std::move(depends_on)},
         {"downstream", std::move(downstream)},

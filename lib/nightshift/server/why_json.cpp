@@ -112,7 +112,7 @@ void explain_running(const WhyFacts& facts, const RunRecord& run, json::array& o
       auto index = job.dag.find(s.step);
       if (!index) continue;
       for (std::size_t up : job.dag.upstream(*index)) {
-        const std::string& name = job.dag.name(up);
+        const std::string name(job.dag.name(up));
         auto st = state.find(name);
         // Only the frontier: an upstream step that is itself pending is explained by its own.
         if (st != state.end() && !is_final(st->second) && st->second != StepState::pending &&
