@@ -83,6 +83,9 @@ class Daemon final : public DaemonControl {
   void publish_job_gauges(const JobSet& jobs, const JobSet* old);
   void start_webhooks();
   void start_retention();
+  // Gives the heap a set of jobs built and dropped back to the kernel, now and
+  // once more a few seconds later (daemon.cpp says why twice).
+  void release_load_memory_soon();
   void ignore_stop_signals();
   void wait_for_signals();
   void drain();
@@ -114,6 +117,7 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;  // on a strand of its own
   bool heartbeat_armed_ = false;  // on the heartbeat timer's strand
+  std::unique_ptr<boost::asio::steady_timer> trim_timer_;  // on a strand of its own
   std::unique_ptr<SystemdNotifier> notifier_;
   std::unique_ptr<OrphanReaper> reaper_;
   std::shared_ptr<const JobSet> initial_jobs_;
