@@ -22,15 +22,16 @@ namespace {
 // text, its YAML tree, the checks' scratch data), on the loading threads'
 // arenas too, and glibc keeps all of that mapped: with 10,000 jobs it is ~6 MiB
 // of an idle daemon's RSS that nothing would use again. malloc_trim walks every
-// arena; it runs twice a load, never on a hot path.
+// arena; it runs once a load, never on a hot path.
 void release_load_memory() {
   malloc_trim(0);
 }
 
-// The second trim: by then the start-up's first writes have been committed and
-// acted on, and their closures and the writer's queue freed; a trim that ran
-// before that gave nothing back (one round in three of the idle benchmark).
-constexpr auto kSecondTrim = std::chrono::seconds(5);
+// A second after the load: by then the start-up's first writes have been
+// committed and acted on, and their closures and the writer's queue freed (a
+// trim posted at once ran before that in one round of three and gave nothing
+// back), and the first requests are not queued behind the trim.
+constexpr auto kTrimDelay = std::chrono::seconds(1);
 
 std::vector<std::string> read_tokens(const std::string& path) {
   std::vector<std::string> tokens;
@@ -339,12 +340,11 @@ void Daemon::drain() {
 }
 
 void Daemon::release_load_memory_soon() {
-  // Queued behind what the scheduler's first commits handed to the io threads.
-  boost::asio::post(engine_->io(), release_load_memory);
   boost::asio::post(trim_timer_->get_executor(), [this] {
-    trim_timer_->expires_after(kSecondTrim);
-    trim_timer_->async_wait([](const boost::system::error_code& ec) {
-      if (!ec) release_load_memory();
+    trim_timer_->expires_after(kTrimDelay);
+    trim_timer_->async_wait([this](const boost::system::error_code& ec) {
+      // On the API's pool: no io thread waits while every arena is walked.
+      if (!ec) boost::asio::post(*api_pool_, release_load_memory);
     });
   });
 }

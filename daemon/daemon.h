@@ -83,8 +83,8 @@ class Daemon final : public DaemonControl {
   void publish_job_gauges(const JobSet& jobs, const JobSet* old);
   void start_webhooks();
   void start_retention();
-  // Gives the heap a set of jobs built and dropped back to the kernel, now and
-  // once more a few seconds later (daemon.cpp says why twice).
+  // Gives the heap a set of jobs built and dropped back to the kernel, a
+  // moment after the load (daemon.cpp says why).
   void release_load_memory_soon();
   void ignore_stop_signals();
   void wait_for_signals();
