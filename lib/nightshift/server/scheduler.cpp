@@ -1,17 +1,15 @@
+// The scheduler's own work: firing jobs on their schedules, catch-up after
+// downtime or a pause, the queue under max_active_runs, deadlines, and the
+// runs of dead owners. What the API asks is in scheduler_requests.cpp.
 #include "nightshift/server/scheduler.h"
 
 #include "nightshift/fire_schedule.h"
 #include "nightshift/run_time.h"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
+#include "nightshift/server/scheduler_impl.h"
 
 #include <boost/asio/post.hpp>
 
 #include <future>
-#include <map>
-#include <mutex>
 #include <set>
 
 namespace nightshift {
@@ -19,9 +17,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-// How long a rerun waits for the store to commit its run before it answers
-// 503 (the run is still created once the store takes it).
-constexpr std::chrono::seconds kRerunCommitWait{30};
 // How long start() waits for its first writes (catch-up runs) to commit.
 constexpr std::chrono::seconds kStartCommitWait{30};
 // How often a running daemon looks for owners that died since it started (a
@@ -29,209 +24,95 @@ constexpr std::chrono::seconds kStartCommitWait{30};
 // unfinished runs and a lock test for each, so cheap enough to do often.
 constexpr std::chrono::seconds kOwnerSweepInterval{30};
 
-// What a take-over found: the runs now this daemon's, read with their attempts.
-struct TakenRuns {
-  TakenOver taken;
-  std::vector<std::pair<RunRecord, std::vector<AttemptRecord>>> runs;
-};
+}  // namespace
 
-TakenRuns take_over(RunStore& store) {
+void Scheduler::Impl::start(std::shared_ptr<const JobSet> jobs) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_ = std::move(jobs);
+    recover();
+    const auto stored = store_.paused_jobs();
+    for (const auto& job : jobs_->jobs()) {
+      auto known = stored.find(job->spec.name);
+      if (known != stored.end()) {
+        paused_[job->spec.name] = known->second;
+        if (events_.paused) events_.paused(job->spec.name, known->second, false);
+      } else {
+        see_job(*job);
+      }
+    }
+    for (const auto& job : jobs_->jobs()) {
+      if (auto through = store_.scheduled_through(job->spec.name))
+        watermark_[job->spec.name] = *through;
+      rewatch_deadline(*job);
+      schedule_job(*job, true);
+    }
+  }
+  // A daemon that says it is up has its catch-up runs in the store: wait
+  // (here, before the io threads serve) for what start queued to commit.
+  // A store that fails now is retried by the writer; the daemon comes up
+  // without waiting for it.
+  auto committed = std::make_shared<std::promise<void>>();
+  auto done = committed->get_future();
+  writer_.submit(
+      "starting the scheduler", [](RunStore&) {},
+      [committed = std::move(committed)] { committed->set_value(); });
+  if (done.wait_for(kStartCommitWait) != std::future_status::ready)
+    log("the store has not taken the scheduler's first writes within " +
+        std::to_string(kStartCommitWait.count()) + " s; going on, they are written once it does");
+}
+
+void Scheduler::Impl::reload(std::shared_ptr<const JobSet> jobs) {
+  std::lock_guard lock(mutex_);
+  jobs_ = std::move(jobs);
+  // Timers of removed jobs go; every remaining job is re-armed from its (maybe new) schedule.
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (!jobs_->find(it->first)) {
+      it->second->cancel();
+      deadline_missed_.erase(it->first);
+      next_.erase(it->first);
+      it = timers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& job : jobs_->jobs()) {
+    if (!paused_.contains(job->spec.name)) see_job(*job);
+    schedule_job(*job, false);
+  }
+}
+
+void Scheduler::Impl::stop() {
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  if (sweep_timer_) sweep_timer_->cancel();
+  for (auto& [job, timer] : timers_) timer->cancel();
+  for (auto& [job, timer] : deadline_timers_) timer->cancel();
+}
+
+void Scheduler::Impl::run_finished(const std::string& job_name, std::int64_t run_id,
+                                   RunStatus status) {
+  std::lock_guard lock(mutex_);
+  auto started = started_.find(run_id);
+  if (status == RunStatus::succeeded && started != started_.end()) {
+    Instant& through = succeeded_through_[job_name];
+    through = std::max(through, started->second);
+  }
+  if (started != started_.end()) started_.erase(started);
+  if (status == RunStatus::succeeded && deadline_missed_[job_name]) {
+    deadline_missed_[job_name] = false;
+    if (events_.deadline_missed) events_.deadline_missed(job_name, false);
+  }
+  if (auto job = jobs_ ? jobs_->find(job_name) : nullptr) start_queued(*job);
+}
+
+Scheduler::Impl::TakenRuns Scheduler::Impl::take_over(RunStore& store) {
   TakenRuns found;
   found.taken = store.take_over_dead_owners(now_timestamp());
   for (std::int64_t id : found.taken.runs)
     if (auto run = store.get_run(id)) found.runs.emplace_back(std::move(*run), store.attempts(id));
   return found;
 }
-
-}  // namespace
-
-class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
- public:
-  Impl(asio::io_context& io, RunStore& store, Executor& executor, SchedulerEvents events,
-       Clock clock)
-      : io_(io),
-        store_(store),
-        writer_(executor.store_writer()),
-        executor_(executor),
-        events_(std::move(events)),
-        clock_(clock ? std::move(clock) : [] {
-          return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        }) {}
-
-  void start(std::shared_ptr<const JobSet> jobs) {
-    {
-      std::lock_guard lock(mutex_);
-      jobs_ = std::move(jobs);
-      recover();
-      const auto stored = store_.paused_jobs();
-      for (const auto& job : jobs_->jobs()) {
-        auto known = stored.find(job->spec.name);
-        if (known != stored.end()) {
-          paused_[job->spec.name] = known->second;
-          if (events_.paused) events_.paused(job->spec.name, known->second, false);
-        } else {
-          see_job(*job);
-        }
-      }
-      for (const auto& job : jobs_->jobs()) {
-        if (auto through = store_.scheduled_through(job->spec.name))
-          watermark_[job->spec.name] = *through;
-        rewatch_deadline(*job);
-        schedule_job(*job, true);
-      }
-    }
-    // A daemon that says it is up has its catch-up runs in the store: wait
-    // (here, before the io threads serve) for what start queued to commit.
-    // A store that fails now is retried by the writer; the daemon comes up
-    // without waiting for it.
-    auto committed = std::make_shared<std::promise<void>>();
-    auto done = committed->get_future();
-    writer_.submit("starting the scheduler", [](RunStore&) {},
-                   [committed = std::move(committed)] { committed->set_value(); });
-    if (done.wait_for(kStartCommitWait) != std::future_status::ready)
-      log("the store has not taken the scheduler's first writes within " +
-          std::to_string(kStartCommitWait.count()) + " s; going on, they are written once it does");
-  }
-
-  void reload(std::shared_ptr<const JobSet> jobs) {
-    std::lock_guard lock(mutex_);
-    jobs_ = std::move(jobs);
-    // Timers of removed jobs go; every remaining job is re-armed from its (maybe new) schedule.
-    for (auto it = timers_.begin(); it != timers_.end();) {
-      if (!jobs_->find(it->first)) {
-        it->second->cancel();
-        deadline_missed_.erase(it->first);
-        next_.erase(it->first);
-        it = timers_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (const auto& job : jobs_->jobs()) {
-      if (!paused_.contains(job->spec.name)) see_job(*job);
-      schedule_job(*job, false);
-    }
-  }
-
-  void stop() {
-    std::lock_guard lock(mutex_);
-    stopped_ = true;
-    if (sweep_timer_) sweep_timer_->cancel();
-    for (auto& [job, timer] : timers_) timer->cancel();
-    for (auto& [job, timer] : deadline_timers_) timer->cancel();
-  }
-
-  void run_finished(const std::string& job_name, std::int64_t run_id, RunStatus status) {
-    std::lock_guard lock(mutex_);
-    auto started = started_.find(run_id);
-    if (status == RunStatus::succeeded && started != started_.end()) {
-      Instant& through = succeeded_through_[job_name];
-      through = std::max(through, started->second);
-    }
-    if (started != started_.end()) started_.erase(started);
-    if (status == RunStatus::succeeded && deadline_missed_[job_name]) {
-      deadline_missed_[job_name] = false;
-      if (events_.deadline_missed) events_.deadline_missed(job_name, false);
-    }
-    if (auto job = jobs_ ? jobs_->find(job_name) : nullptr) start_queued(*job);
-  }
-
-  RerunResult rerun(const Rerun& request);
-  void cancel(std::int64_t run_id, std::string why);
-  PauseResult set_paused(const std::string& job, bool paused);
-  BackfillResult backfill(const Backfill& request);
-  bool paused(const std::string& job) const {
-    std::lock_guard lock(mutex_);
-    return is_paused(job);
-  }
-
-  std::shared_ptr<const JobSet> jobs() const {
-    std::lock_guard lock(mutex_);
-    return jobs_;
-  }
-  std::optional<Instant> next_run(const std::string& job) const {
-    std::lock_guard lock(mutex_);
-    auto it = next_.find(job);
-    return it == next_.end() ? std::nullopt : it->second;
-  }
-  bool deadline_missed(const std::string& job) const {
-    std::lock_guard lock(mutex_);
-    auto it = deadline_missed_.find(job);
-    return it != deadline_missed_.end() && it->second;
-  }
-
- private:
-  void recover();
-  void took_over(TakenRuns& found);
-  void arm_owner_sweep();
-  void sweep_owners();
-  void schedule_job(const Job& job, bool at_startup);
-  void arm(const std::string& job, Instant at);
-  void on_timer(const std::string& job_name);
-  void create_runs(const Job& job, const std::vector<DueFire>& fires, Instant through);
-  void runs_created(const std::string& job, const std::vector<NewRun>& runs,
-                    const std::vector<std::optional<std::int64_t>>& ids);
-  void start_queued(const Job& job);
-  void runs_started(const std::string& job, std::vector<RunRecord>& runs);
-  void watch_deadline(const Job& job, Instant fire, std::int64_t run_id);
-  void rewatch_deadline(const Job& job);
-  // A job the store has no pause state for: its file's `paused:` is stored as
-  // its initial state (unless another process stored one meanwhile).
-  void see_job(const Job& job);
-  bool is_paused(const std::string& job) const {
-    auto it = paused_.find(job);
-    if (it != paused_.end()) return it->second;
-    auto spec = jobs_ ? jobs_->find(job) : nullptr;
-    return spec && spec->spec.paused;  // its initial state, until the store has it
-  }
-  // Waits (on an API thread, holding no lock) for a write's commit; false when
-  // it has not come within kRerunCommitWait or the write was dropped.
-  static bool wait_for_commit(std::future<void>& committed);
-  std::string not_committed(const std::string& what, const std::string& job) const;
-  void log(const std::string& message) {
-    if (events_.log) events_.log(message);
-  }
-  void run_stored(const std::string& job, std::int64_t run_id, RunStatus status) {
-    if (events_.run_stored) events_.run_stored(job, run_id, status);
-  }
-  // Runs `then` under the lock once `write` is committed (on the writer's
-  // thread), unless the scheduler is gone by then.
-  template <class Then>
-  void persist(std::string what, StoreWriter::Write write, Then then) {
-    writer_.submit(std::move(what), std::move(write),
-                   [weak = weak_from_this(), then = std::move(then)]() mutable {
-                     auto self = weak.lock();
-                     if (!self) return;
-                     std::lock_guard lock(self->mutex_);
-                     then(*self);
-                   });
-  }
-
-  asio::io_context& io_;
-  RunStore& store_;  // read by start() only; written through writer_
-  StoreWriter& writer_;
-  Executor& executor_;
-  SchedulerEvents events_;
-  Clock clock_;
-  mutable std::mutex mutex_;  // never held across a store call
-  std::shared_ptr<const JobSet> jobs_;
-  std::map<std::string, std::unique_ptr<asio::system_timer>> timers_;
-  std::map<std::string, std::unique_ptr<asio::system_timer>> deadline_timers_;
-  std::map<std::string, std::optional<Instant>> next_;
-  std::map<std::string, bool> deadline_missed_;
-  // Each job's watermark as last written (the store's scheduled_through).
-  std::map<std::string, Instant> watermark_;
-  // The latest fire time a run of the job has succeeded for: a deadline is met
-  // once a run of its fire time, or a later one, has succeeded.
-  std::map<std::string, Instant> succeeded_through_;
-  std::map<std::int64_t, Instant> started_;  // runs handed to the executor: their fire time
-  // Each job's pause state as stored. A paused job's timer still runs, but
-  // fires nothing and leaves the watermark where the pause found it, so an
-  // unpause (or a restart) catches up from there by `catchup`.
-  std::map<std::string, bool> paused_;
-  std::unique_ptr<asio::steady_timer> sweep_timer_;  // the next look for dead owners
-  bool stopped_ = false;
-};
 
 // What dead owners left (a killed daemon, a killed `nightshift run`): their
 // running attempts become lost and restart; their running runs resume; queued
@@ -270,11 +151,10 @@ void Scheduler::Impl::took_over(TakenRuns& found) {
           " cannot resume: the job is no longer defined; marking it failed");
       const std::int64_t id = run.run_id;
       const std::string job_name = run.job;
-      persist("failing run " + std::to_string(id),
-              [id](RunStore& store) {
-                store.set_run_status(id, RunStatus::failed, now_timestamp());
-              },
-              [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
+      persist(
+          "failing run " + std::to_string(id),
+          [id](RunStore& store) { store.set_run_status(id, RunStatus::failed, now_timestamp()); },
+          [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
       continue;
     }
     if (run.status != RunStatus::running) {
@@ -454,11 +334,10 @@ void Scheduler::Impl::runs_started(const std::string& job_name, std::vector<RunR
       log("run " + std::to_string(run.run_id) + " of job " + job_name +
           " cannot start: the job is no longer defined; marking it failed");
       const std::int64_t id = run.run_id;
-      persist("failing run " + std::to_string(id),
-              [id](RunStore& store) {
-                store.set_run_status(id, RunStatus::failed, now_timestamp());
-              },
-              [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
+      persist(
+          "failing run " + std::to_string(id),
+          [id](RunStore& store) { store.set_run_status(id, RunStatus::failed, now_timestamp()); },
+          [id, job_name](Impl& self) { self.run_stored(job_name, id, RunStatus::failed); });
       continue;
     }
     if (made_by_schedule(run.trigger) && events_.schedule_delay) {
@@ -479,22 +358,21 @@ void Scheduler::Impl::watch_deadline(const Job& job, Instant fire, std::int64_t 
   // Only a deadline that passes while watched is news to send; one already
   // past was the previous daemon's to announce (the gauge still shows it).
   const bool passes_while_watched = *deadline > clock_();
-  timer->async_wait(
-      [weak = weak_from_this(), name = job.spec.name, fire, run_id, at = *deadline,
-       passes_while_watched](const boost::system::error_code& ec) {
-        auto self = weak.lock();
-        if (ec || !self) return;
-        std::lock_guard lock(self->mutex_);
-        auto met = self->succeeded_through_.find(name);
-        if (met != self->succeeded_through_.end() && met->second >= fire) return;
-        self->deadline_missed_[name] = true;
-        if (self->events_.deadline_missed) self->events_.deadline_missed(name, true);
-        auto job = self->jobs_ ? self->jobs_->find(name) : nullptr;
-        if (passes_while_watched && job && self->events_.deadline_passed)
-          self->events_.deadline_passed(*job, run_id, at);
-        self->log("job " + name + " missed its deadline for the run scheduled at " +
-                  format_iso8601(fire, find_time_zone("UTC")));
-      });
+  timer->async_wait([weak = weak_from_this(), name = job.spec.name, fire, run_id, at = *deadline,
+                     passes_while_watched](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    std::lock_guard lock(self->mutex_);
+    auto met = self->succeeded_through_.find(name);
+    if (met != self->succeeded_through_.end() && met->second >= fire) return;
+    self->deadline_missed_[name] = true;
+    if (self->events_.deadline_missed) self->events_.deadline_missed(name, true);
+    auto job = self->jobs_ ? self->jobs_->find(name) : nullptr;
+    if (passes_while_watched && job && self->events_.deadline_passed)
+      self->events_.deadline_passed(*job, run_id, at);
+    self->log("job " + name + " missed its deadline for the run scheduled at " +
+              format_iso8601(fire, find_time_zone("UTC")));
+  });
 }
 
 // The watch over the deadline of the job's latest scheduled run lived in the
@@ -517,107 +395,6 @@ void Scheduler::Impl::rewatch_deadline(const Job& job) {
   }
 }
 
-Scheduler::RerunResult Scheduler::Impl::rerun(const Rerun& request) {
-  std::unique_lock lock(mutex_);
-  auto job = jobs_ ? jobs_->find(request.job) : nullptr;
-  if (!job) return {std::nullopt, 404, "unknown job '" + request.job + "'"};
-  const JobSpec& spec = job->spec;
-
-  std::vector<bool> carried(spec.steps.size(), false);
-  if (request.from) {
-    auto step = job->dag.find(*request.from);
-    if (!step)
-      return {std::nullopt, 404, "job '" + spec.name + "' has no step '" + *request.from + "'"};
-    auto rerun = job->dag.downstream_closure(*step);
-    for (std::size_t i = 0; i < carried.size(); ++i) carried[i] = !rerun[i];
-  }
-  std::optional<Instant> scheduled_at;
-  if (request.date) {
-    auto fire = fire_time_on(spec, *request.date);
-    if (!fire) return {std::nullopt, 400, fire.error().message};
-    scheduled_at = *fire;
-  } else if (!request.failed) {
-    scheduled_at = latest_fire_at_or_before(spec, clock_());
-    if (!scheduled_at)
-      return {std::nullopt, 400, "job '" + spec.name + "' has not fired yet: give a date"};
-  }
-
-  // What needs the store's state is decided in the write's transaction.
-  struct Outcome {
-    RerunResult result;
-    std::string date;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  auto done = std::make_shared<std::promise<void>>();
-  auto committed = done->get_future();
-  const bool failed_only = request.failed;
-  persist(
-      "creating a manual run of " + spec.name,
-      [job, carried, scheduled_at, failed_only, outcome](RunStore& store) {
-        const JobSpec& spec = job->spec;
-        outcome->result = {};
-        const std::size_t active = store.unfinished_runs_of(spec.name).size();
-        if (active >= static_cast<std::size_t>(spec.max_active_runs)) {
-          outcome->result = {std::nullopt, 409,
-                             "job '" + spec.name + "' has " +
-                                 std::to_string(spec.max_active_runs) +
-                                 " active run(s), its max_active_runs"};
-          return;
-        }
-        std::vector<bool> carry = carried;
-        std::optional<Instant> at = scheduled_at;
-        if (failed_only) {
-          // Only the steps of the latest run that did not succeed run again, for its date.
-          auto latest = store.list_runs(spec.name, 1);
-          if (latest.empty()) {
-            outcome->result = {std::nullopt, 404, "job '" + spec.name + "' has no run to rerun"};
-            return;
-          }
-          for (const StepRecord& s : latest.front().steps)
-            if (auto i = job->dag.find(s.step); i && s.state == StepState::succeeded)
-              carry[*i] = true;
-          if (!at) at = latest.front().scheduled_at;
-        }
-        NewRun run = make_new_run(spec, Trigger::manual, *at, carry);
-        outcome->result.run_id = store.create_run(run);  // manual: never deduplicated
-        outcome->date = run.date;
-      },
-      // The promise lives only in here: a write dropped unwritten breaks it.
-      [job, outcome, done = std::move(done)](Impl& self) {
-        if (auto id = outcome->result.run_id) {
-          self.run_stored(job->spec.name, *id, RunStatus::queued);
-          self.log("run " + std::to_string(*id) + " of " + job->spec.name + " for " +
-                   outcome->date + " created (manual)");
-          self.start_queued(*job);
-        }
-        done->set_value();
-      });
-  lock.unlock();
-  if (!wait_for_commit(committed))
-    return {std::nullopt, 503, not_committed("the new run of '" + spec.name + "'", spec.name)};
-  return outcome->result;
-}
-
-// The caller is an API thread: waiting here holds no io thread. A store that
-// fails keeps the write queued; it is written once the store takes it.
-bool Scheduler::Impl::wait_for_commit(std::future<void>& committed) {
-  if (committed.wait_for(kRerunCommitWait) != std::future_status::ready) return false;
-  try {
-    committed.get();
-    return true;
-  } catch (const std::future_error&) {
-    return false;  // dropped unwritten: the writer stopped (the daemon is going away)
-  }
-}
-
-std::string Scheduler::Impl::not_committed(const std::string& what, const std::string& job) const {
-  auto health = writer_.health();
-  return "the store has not committed " + what + " within " +
-         std::to_string(kRerunCommitWait.count()) + " s" +
-         (health.up ? std::string() : " (" + health.error + ")") +
-         "; it is written once the store takes it: see GET /jobs/" + job;
-}
-
 void Scheduler::Impl::see_job(const Job& job) {
   const std::string name = job.spec.name;
   const bool initial = job.spec.paused;
@@ -631,123 +408,6 @@ void Scheduler::Impl::see_job(const Job& job) {
         self.paused_[name] = *stored;
         if (*stored) self.log("job " + name + " starts paused (paused: true in its file)");
         if (self.events_.paused) self.events_.paused(name, *stored, false);
-      });
-}
-
-Scheduler::PauseResult Scheduler::Impl::set_paused(const std::string& name, bool paused) {
-  std::unique_lock lock(mutex_);
-  auto job = jobs_ ? jobs_->find(name) : nullptr;
-  if (!job) return {false, 404, "unknown job '" + name + "'"};
-  auto done = std::make_shared<std::promise<void>>();
-  auto committed = done->get_future();
-  persist(
-      std::string(paused ? "pausing" : "unpausing") + " job " + name,
-      [name, paused](RunStore& store) { store.set_job_paused(name, paused, now_timestamp()); },
-      [job, paused, done = std::move(done)](Impl& self) {
-        const std::string& name = job->spec.name;
-        const bool was = self.is_paused(name);
-        self.paused_[name] = paused;
-        self.log("job " + name + (paused ? " paused" : " unpaused"));
-        if (self.events_.paused) self.events_.paused(name, paused, true);
-        // The fire times missed while paused follow `catchup`, as after downtime.
-        auto since = self.watermark_.find(name);
-        if (was && !paused && job->spec.schedule && since != self.watermark_.end() &&
-            !self.stopped_) {
-          const Instant now = self.clock_();
-          self.create_runs(*job, due_fires(job->spec, since->second, now, true), now);
-        }
-        done->set_value();
-      });
-  lock.unlock();
-  if (!wait_for_commit(committed))
-    return {paused, 503,
-            not_committed(std::string(paused ? "the pause" : "the unpause") + " of '" + name + "'",
-                          name)};
-  return {paused, 200, {}};
-}
-
-Scheduler::BackfillResult Scheduler::Impl::backfill(const Backfill& request) {
-  std::unique_lock lock(mutex_);
-  auto job = jobs_ ? jobs_->find(request.job) : nullptr;
-  if (!job) return {{}, 404, "unknown job '" + request.job + "'"};
-  auto fires = fire_times_between(job->spec, request.from, request.to);
-  if (!fires) return {{}, 422, fires.error().message};
-  auto runs = std::make_shared<std::vector<NewRun>>();
-  for (Instant at : *fires) runs->push_back(make_new_run(job->spec, Trigger::backfill, at));
-  if (runs->empty()) return {};
-
-  auto ids = std::make_shared<std::vector<std::int64_t>>();
-  auto done = std::make_shared<std::promise<void>>();
-  auto committed = done->get_future();
-  const bool missing_only = request.missing_only;
-  persist(
-      "creating backfill runs of " + job->spec.name,
-      [runs, ids, missing_only](RunStore& store) {
-        ids->clear();  // a retried batch runs this again
-        // A fire time is filled when it has a run that succeeded or may still succeed.
-        std::set<Instant> filled;
-        if (missing_only)
-          for (const RunRecord& run : store.runs_scheduled_between(
-                   runs->front().job, runs->front().scheduled_at, runs->back().scheduled_at))
-            if (run.status == RunStatus::succeeded || run.status == RunStatus::queued ||
-                run.status == RunStatus::running)
-              filled.insert(run.scheduled_at);
-        for (const NewRun& run : *runs) {
-          if (filled.contains(run.scheduled_at)) continue;
-          if (auto id = store.create_run(run)) ids->push_back(*id);  // never deduplicated
-        }
-      },
-      [job, runs, ids, done = std::move(done)](Impl& self) {
-        for (std::int64_t id : *ids) self.run_stored(job->spec.name, id, RunStatus::queued);
-        self.log(std::to_string(ids->size()) + " backfill runs of " + job->spec.name + " for " +
-                 runs->front().date + " to " + runs->back().date + " created" +
-                 (ids->empty() ? ""
-                               : " (runs " + std::to_string(ids->front()) + " to " +
-                                     std::to_string(ids->back()) + ")"));
-        if (!ids->empty()) self.start_queued(*job);
-        done->set_value();
-      });
-  lock.unlock();
-  if (!wait_for_commit(committed))
-    return {
-        {}, 503, not_committed("the backfill runs of '" + job->spec.name + "'", job->spec.name)};
-  return {*ids, 202, {}};
-}
-
-void Scheduler::Impl::cancel(std::int64_t run_id, std::string why) {
-  std::lock_guard lock(mutex_);
-  struct Outcome {
-    std::optional<RunRecord> queued;  // the run, when it was still queued and is now cancelled
-  };
-  auto outcome = std::make_shared<Outcome>();
-  persist(
-      "cancelling run " + std::to_string(run_id),
-      [run_id, outcome](RunStore& store) {
-        outcome->queued.reset();
-        auto run = store.get_run(run_id);
-        if (!run || run->status != RunStatus::queued) return;
-        // Its steps end with it: a cancelled run shows no step still waiting.
-        for (const StepRecord& s : run->steps)
-          if (!s.carried_over) store.set_step_state(run_id, s.step, StepState::cancelled);
-        store.set_run_status(run_id, RunStatus::cancelled, now_timestamp());
-        outcome->queued = std::move(run);
-      },
-      [run_id, outcome, why = std::move(why)](Impl& self) {
-        if (!outcome->queued) {
-          // Started (its start committed before this), or already ended.
-          self.executor_.cancel_run(run_id, why);
-          return;
-        }
-        const RunRecord& run = *outcome->queued;
-        for (const StepRecord& s : run.steps)
-          if (!s.carried_over && self.events_.step_stored)
-            self.events_.step_stored(run.job, run_id, s.step, StepState::cancelled);
-        self.run_stored(run.job, run_id, RunStatus::cancelled);
-        if (self.events_.queued_run_cancelled) {
-          // Outside the lock: it reports the run's end, which comes back here.
-          auto report = self.events_.queued_run_cancelled;
-          asio::post(self.io_, [report, job = run.job, run_id] { report(job, run_id); });
-        }
       });
 }
 
