@@ -9,8 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
-#include <csignal>
 #include <malloc.h>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -226,7 +226,8 @@ int Daemon::run() {
   // Before the first step starts, so none of its orphans escapes to init.
   reaper_->start();
   scheduler_->start(initial_jobs_);
-  trim_timer_ = std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
+  trim_timer_ =
+      std::make_unique<boost::asio::steady_timer>(boost::asio::make_strand(engine_->io()));
   release_load_memory_soon();
   wait_for_signals();
   // Armed by the first subscriber to /events (events()), not before.

@@ -281,7 +281,8 @@ steps:
   CHECK(errors.size() >= 5);
 }
 
-TEST_CASE("loader: dependencies are checked after the file's other faults, cycles only without any") {
+TEST_CASE(
+    "loader: dependencies are checked after the file's other faults, cycles only without any") {
   // The reader is gone before the dependencies are checked and the graph is
   // built (the load's peak memory): the order and the set of faults stay.
   auto errors = errors_of(R"(job: a
@@ -298,7 +299,8 @@ steps:
 steps:
   a: { shell: x, depends_on: [b], timeout: soon }
   b: { shell: x, depends_on: [a] }
-)").size() == 1);
+)")
+            .size() == 1);
 }
 
 namespace {

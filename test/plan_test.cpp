@@ -370,7 +370,8 @@ std::string broken_invariant(const Dag& dag, const std::vector<RunIf>& run_if, c
         inputs_succeeded = false;
     }
     const bool strict = run_if[step] == RunIf::all_succeeded;
-    const std::string where = std::string(dag.name(step)) + " is " + std::string(to_string(state)) + ": ";
+    const std::string where =
+        std::string(dag.name(step)) + " is " + std::string(to_string(state)) + ": ";
     all_final = all_final && is_final(state);
     if (state == StepState::running) ++running;
     if (plan.carried_over(step) && state != StepState::succeeded)

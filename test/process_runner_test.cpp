@@ -753,7 +753,8 @@ void install_probe(const std::string& path, const std::string& says) {
 
 }  // namespace
 
-TEST_CASE("process runner: a run keeps what its first search of PATH found; a new run searches again") {
+TEST_CASE(
+    "process runner: a run keeps what its first search of PATH found; a new run searches again") {
   TempDir dir;
   fs::create_directory(dir / "early");
   fs::create_directory(dir / "late");
@@ -803,6 +804,7 @@ TEST_CASE("process runner: a remembered program in a workdir that is gone names 
   StepResult result = run_on(io, runner, step);
   CHECK(result.outcome == StepState::failed);
   CHECK(result.exit_code == 127);
-  CHECK(result.error == "cannot change to workdir '" + step.workdir + "': No such file or directory");
+  CHECK(result.error ==
+        "cannot change to workdir '" + step.workdir + "': No such file or directory");
   REQUIRE(no_children_left());
 }

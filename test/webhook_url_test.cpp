@@ -17,9 +17,9 @@ TEST_CASE("webhook url: origin for the client, path with its query") {
 }
 
 TEST_CASE("webhook url: refused") {
-  for (const char* url : {"", "hooks.slack.com/x", "ftp://x/", "file:///etc/passwd", "http://",
-                          "https:///path", "http://u:p@x/", "http://token@x/", "http://x y/",
-                          "http://x/\n"}) {
+  for (const char* url :
+       {"", "hooks.slack.com/x", "ftp://x/", "file:///etc/passwd", "http://", "https:///path",
+        "http://u:p@x/", "http://token@x/", "http://x y/", "http://x/\n"}) {
     CAPTURE(url);
     CHECK_FALSE(split_webhook_url(url).has_value());
   }

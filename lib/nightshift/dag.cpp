@@ -120,7 +120,8 @@ std::variant<Dag, Dag::BuildError> Dag::build(std::vector<Node> nodes) {
   for (std::size_t i = 0; i < n; ++i) downstream.offsets[i + 1] += downstream.offsets[i];
   std::vector<std::uint32_t> filled(downstream.offsets.begin(), downstream.offsets.end() - 1);
   for (std::size_t i = 0; i < n; ++i)
-    for (std::uint32_t dep : upstream.of(i)) downstream.edges[filled[dep]++] = static_cast<std::uint32_t>(i);
+    for (std::uint32_t dep : upstream.of(i))
+      downstream.edges[filled[dep]++] = static_cast<std::uint32_t>(i);
 
   // Kahn's algorithm with a min-heap on the index: ties go to file order.
   std::vector<std::size_t> waiting_on(n);
@@ -172,19 +173,26 @@ std::variant<Dag, Dag::BuildError> Dag::build(std::vector<Node> nodes) {
 std::size_t Dag::section_start(Section section) const {
   const std::size_t n = size_;
   switch (section) {
-    case kUpOffsets: return 0;
-    case kDownOffsets: return n + 1;
-    case kNameOffsets: return 2 * (n + 1);
-    case kOrder: return 3 * (n + 1);
-    case kDepth: return 3 * (n + 1) + n;
-    case kByName: return 3 * (n + 1) + 2 * n;
+    case kUpOffsets:
+      return 0;
+    case kDownOffsets:
+      return n + 1;
+    case kNameOffsets:
+      return 2 * (n + 1);
+    case kOrder:
+      return 3 * (n + 1);
+    case kDepth:
+      return 3 * (n + 1) + n;
+    case kByName:
+      return 3 * (n + 1) + 2 * n;
   }
   return data_.size();
 }
 
 Dag::Steps Dag::section(Section section) const {
-  const std::size_t length = section == kUpOffsets || section == kDownOffsets ||
-                                     section == kNameOffsets ? size_ + 1 : size_;
+  const std::size_t length =
+      section == kUpOffsets || section == kDownOffsets || section == kNameOffsets ? size_ + 1
+                                                                                  : size_;
   return Steps(data_).subspan(section_start(section), length);
 }
 
@@ -200,10 +208,9 @@ std::string_view Dag::name(std::size_t i) const {
 
 std::optional<std::size_t> Dag::find(std::string_view name) const {
   const Steps by_name = section(kByName);
-  const auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
-                                   [this](std::uint32_t step, std::string_view wanted) {
-                                     return this->name(step) < wanted;
-                                   });
+  const auto it = std::lower_bound(
+      by_name.begin(), by_name.end(), name,
+      [this](std::uint32_t step, std::string_view wanted) { return this->name(step) < wanted; });
   if (it == by_name.end() || this->name(*it) != name) return std::nullopt;
   return *it;
 }

@@ -50,8 +50,8 @@ ProgramSearch::Found ProgramSearch::search(const StepInvocation& step) {
 // taken from: the same key finds the same file.
 std::string ProgramSearch::key(const StepInvocation& step) {
   std::string out = std::to_string(step.run_id);
-  for (std::string_view part : {std::string_view(step.argv.front()), path_of(step),
-                                std::string_view(step.workdir)}) {
+  for (std::string_view part :
+       {std::string_view(step.argv.front()), path_of(step), std::string_view(step.workdir)}) {
     out += '\0';
     out += part;
   }
@@ -66,7 +66,7 @@ ProgramSearch::Found ProgramSearch::find(const StepInvocation& step) {
     std::lock_guard lock(mutex_);
     if (auto it = paths_.find(k); it != paths_.end()) return {it->second, 0, true};
   }
-  Found found = search(step);  // outside the lock: it is file system calls
+  Found found = search(step);          // outside the lock: it is file system calls
   if (found.error != 0) return found;  // a missing program is looked for again next time
   std::lock_guard lock(mutex_);
   if (paths_.emplace(k, found.path).second) {

@@ -28,8 +28,8 @@ namespace nightshift {
 class ProgramSearch {
  public:
   struct Found {
-    std::string path;     // what to hand to posix_spawn
-    int error = 0;        // errno when nothing runnable was found
+    std::string path;         // what to hand to posix_spawn
+    int error = 0;            // errno when nothing runnable was found
     bool remembered = false;  // from an earlier search of this run, not searched now
   };
 

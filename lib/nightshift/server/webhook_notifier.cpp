@@ -1,7 +1,7 @@
 #include "nightshift/server/webhook_notifier.h"
 
-#include "nightshift/schedule.h"
 #include "nightshift/runtime/secret_resolver.h"
+#include "nightshift/schedule.h"
 #include "nightshift/webhook_url.h"
 
 #include <httplib.h>
