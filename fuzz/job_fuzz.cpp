@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const EnvVar& var : job->spec.env) check_text(var.value.source());
   for (const StepSpec& step : job->spec.steps) {
     check_text(step.name);
-    check_text(step.description);
+    check_text(step.description.get());
     for (const Template& arg : step.command) check_text(arg.source());
     if (step.script) check_text(step.script->source());
     for (const EnvVar& var : step.env) check_text(var.value.source());
