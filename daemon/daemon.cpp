@@ -354,8 +354,8 @@ void Daemon::finish_drain(std::chrono::steady_clock::time_point deadline, bool c
   auto load = engine_->executor().load();
   // Once the steps are cancelled, starts and ends still waiting for a failing
   // store do not hold the daemon: a restarted one finds their attempts lost.
-  if (load.steps_running == 0 ||
-      (cancelled && load.steps_running == load.steps_awaiting_store)) {
+  const std::size_t unsettled = load.steps_running + load.steps_ending;
+  if (unsettled == 0 || (cancelled && unsettled == load.steps_awaiting_store)) {
     engine_->executor().stop_writing();
     // GET /events streams end here, after the last stored change: an open
     // stream must not hold the shutdown up.

@@ -630,6 +630,59 @@ TEST_CASE("executor: an attempt's end waits for the store, and the next step wit
   CHECK(h.state(id, "a") == StepState::cancelled);
 }
 
+// A memory store whose commit of a step's end waits until the test opens the gate.
+class GatedStore final : public MemoryRunStore {
+ public:
+  std::atomic<bool> open{false};
+
+  void finish_attempt(std::int64_t id, const std::string& step, int attempt, StepState outcome,
+                      std::optional<int> exit_code, Timestamp at,
+                      std::optional<StepState> step_state = std::nullopt,
+                      const std::string& message = {}) override {
+    while (!open) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    MemoryRunStore::finish_attempt(id, step, attempt, outcome, exit_code, at, step_state, message);
+  }
+};
+
+TEST_CASE("executor: the next step's start is queued behind an end, not after its commit") {
+  boost::asio::io_context io;
+  GatedStore store;
+  FakeStepRunner runner{io};
+  auto logs = std::filesystem::temp_directory_path() /
+              ("nightshift-executor-gated-" + std::to_string(::getpid()));
+  ExecutorOptions options;
+  options.workers = 1;
+  options.log_dir = logs.string();
+  Executor executor(io, store, StepRunners{&runner, &runner}, options, {});
+  auto job = job_from("job: chain\nsteps:\n  a: { shell: x }\n  b: { shell: x, depends_on: [a] }\n");
+  NewRun run;
+  run.job = "chain";
+  for (const auto& s : job->spec.steps) run.steps.push_back({s.name, false});
+  auto id = store.create_run(run).value();
+  executor.start_run(job, id);
+
+  // a has ended and its end is held at the store: b's ready state and start
+  // are already queued behind it (one round trip to the store between them),
+  // and b does not run before a's end is stored.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (executor.load().steps_awaiting_store < 2 && std::chrono::steady_clock::now() < give_up) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  CHECK(executor.load().steps_awaiting_store == 2);
+  REQUIRE(runner.started().size() == 1);
+  CHECK(runner.started()[0].step == "a");
+  CHECK(store.attempts(id).size() == 1);
+
+  store.open = true;
+  io.restart();
+  io.run();
+  std::filesystem::remove_all(logs);
+  REQUIRE(runner.started().size() == 2);
+  CHECK(runner.started()[1].step == "b");
+  CHECK(store.get_run(id)->status == RunStatus::succeeded);
+}
+
 TEST_CASE("executor: every state change is reported, in commit order, once the store has it") {
   Harness h;
   h.runner.script("extract", {StepState::failed});

@@ -130,8 +130,8 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
   void dispatch();
   void start_attempt(RunState& run, std::size_t step);
   void on_attempt_done(std::int64_t run_id, std::size_t step, int attempt, StepResult result);
-  void settle(std::int64_t run_id, std::size_t step, int attempt, const StepResult& result,
-              Duration elapsed, bool retry);
+  void settled(std::int64_t run_id, std::size_t step, int attempt, const StepResult& result,
+               Duration elapsed, bool retry);
   void finish_step(RunState& run, std::size_t step, StepState outcome);
   void derived_states(RunState& run, std::vector<std::pair<std::size_t, StepState>>& changes);
   void maybe_finish(RunState& run);
@@ -178,8 +178,9 @@ class Executor::Impl : public std::enable_shared_from_this<Impl> {
 
   std::map<std::int64_t, std::unique_ptr<RunState>> runs_;
   std::deque<std::pair<std::int64_t, std::size_t>> ready_;  // FIFO over all runs
-  int running_ = 0;
-  int awaiting_store_ = 0;  // in running_, their start or end not yet stored
+  int running_ = 0;         // the workers in use: steps starting or running
+  int ending_ = 0;          // ended, their end not yet stored: no longer in running_
+  int awaiting_store_ = 0;  // of running_ and ending_, their start or end not yet stored
   std::map<std::string, int> pool_used_;
   bool draining_ = false;
 
@@ -503,6 +504,7 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
     message = run.cancelled_why + (message.empty() ? "" : "; " + message);
   if (!retry) run.stored[step] = result.outcome;
   ++awaiting_store_;
+  ++ending_;
   auto elapsed =
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
   persist("recording the end of " + spec.name,
@@ -512,46 +514,56 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
             store.finish_attempt(run_id, name, attempt, outcome, exit_code, at, step_state,
                                  message);
           },
-          [self = shared_from_this(), run_id, step, attempt, result = std::move(result), elapsed,
-           retry] { self->settle(run_id, step, attempt, result, elapsed, retry); });
-  publish_load();
-}
+          [self = shared_from_this(), run_id, step, attempt, result, elapsed, retry] {
+            self->settled(run_id, step, attempt, result, elapsed, retry);
+          });
 
-// The attempt's end is stored: its slot frees, and the run moves on.
-void Executor::Impl::settle(std::int64_t run_id, std::size_t step, int attempt,
-                            const StepResult& result, Duration elapsed, bool retry) {
-  auto found = runs_.find(run_id);
-  if (found == runs_.end()) return;
-  RunState& run = *found->second;
-  const StepSpec& spec = run.job->spec.steps[step];
+  // Its slot frees now, and the run moves on now, without waiting for that
+  // commit: whatever follows from this end (the states it settles, the next
+  // step's start) is queued for the writer after it, so it commits with it or
+  // later, and a step launches only once its own start is committed. Persist
+  // before act holds, at one commit between an end and the next start
+  // instead of two.
   --running_;
-  --awaiting_store_;
   if (spec.pool) --pool_used_[spec.pool->value];
-  if (events_.step_finished)
-    events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
-
-  if (retry) {
-    double jitter = options_.jitter ? options_.jitter()
-                                    : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    auto delay = retry_delay(run.job->spec.retry_delay(spec), run.failures[step], jitter);
-    auto timer = std::make_unique<asio::steady_timer>(strand_, delay);
-    timer->async_wait([self = shared_from_this(), run_id, step](const boost::system::error_code&) {
-      auto it = self->runs_.find(run_id);
-      if (it == self->runs_.end() || !it->second->retry_timers.erase(step)) return;
-      RunState& r = *it->second;
-      if (r.cancelled) {
-        self->finish_step(r, step, StepState::cancelled);
-      } else {
-        self->enqueue(r, step);
-        self->dispatch();
-      }
-    });
-    run.retry_timers[step] = std::move(timer);
-  } else {
+  if (!retry) {
     run.plan.step_finished(step, result.outcome);  // stored with the attempt
     advance(run);
   }
   dispatch();
+}
+
+// The attempt's end is stored: it is reported, and a failed one that has
+// retries left waits for its next attempt.
+void Executor::Impl::settled(std::int64_t run_id, std::size_t step, int attempt,
+                             const StepResult& result, Duration elapsed, bool retry) {
+  --ending_;
+  --awaiting_store_;
+  publish_load();
+  auto found = runs_.find(run_id);
+  if (found == runs_.end()) return;
+  RunState& run = *found->second;
+  const StepSpec& spec = run.job->spec.steps[step];
+  if (events_.step_finished)
+    events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
+  // A draining daemon leaves it waiting in the store, as drain() leaves the others.
+  if (!retry || draining_) return;
+  double jitter = options_.jitter ? options_.jitter()
+                                  : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  auto delay = retry_delay(run.job->spec.retry_delay(spec), run.failures[step], jitter);
+  auto timer = std::make_unique<asio::steady_timer>(strand_, delay);
+  timer->async_wait([self = shared_from_this(), run_id, step](const boost::system::error_code&) {
+    auto it = self->runs_.find(run_id);
+    if (it == self->runs_.end() || !it->second->retry_timers.erase(step)) return;
+    RunState& r = *it->second;
+    if (r.cancelled) {
+      self->finish_step(r, step, StepState::cancelled);
+    } else {
+      self->enqueue(r, step);
+      self->dispatch();
+    }
+  });
+  run.retry_timers[step] = std::move(timer);
 }
 
 void Executor::Impl::finish_step(RunState& run, std::size_t step, StepState outcome) {
@@ -676,6 +688,7 @@ void Executor::Impl::publish_load() {
   Load load;
   load.active_runs = runs_.size();
   load.steps_running = static_cast<std::size_t>(running_);
+  load.steps_ending = static_cast<std::size_t>(ending_);
   load.steps_awaiting_store = static_cast<std::size_t>(awaiting_store_);
   load.steps_ready = ready_.size();
   load.pool_slots_in_use = pool_used_;

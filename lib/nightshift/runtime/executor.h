@@ -111,9 +111,13 @@ class Executor {
   // Counts, consistent as of the call (taken on the strand; blocks the caller).
   struct Load {
     std::size_t active_runs = 0;
+    // Steps holding a worker: starting or running. A worker frees when its
+    // step ends, before that end is stored (what follows is stored after it).
     std::size_t steps_running = 0;
-    // Of those, the ones whose start or end is not yet stored: no process of
-    // theirs runs (or it has ended).
+    // Steps that have ended, their end not yet stored.
+    std::size_t steps_ending = 0;
+    // Of those two, the ones whose start or end is not yet stored: no process
+    // of theirs runs (or it has ended).
     std::size_t steps_awaiting_store = 0;
     std::size_t steps_ready = 0;
     std::map<std::string, int> pool_slots_in_use;
