@@ -683,6 +683,45 @@ TEST_CASE("executor: the next step's start is queued behind an end, not after it
   CHECK(store.get_run(id)->status == RunStatus::succeeded);
 }
 
+TEST_CASE("executor: a run cancelled while a failed end is stored does not wait for its retry") {
+  boost::asio::io_context io;
+  GatedStore store;
+  FakeStepRunner runner{io};
+  runner.script("a", {StepState::failed});
+  auto logs = std::filesystem::temp_directory_path() /
+              ("nightshift-executor-gated-cancel-" + std::to_string(::getpid()));
+  ExecutorOptions options;
+  options.workers = 1;
+  options.log_dir = logs.string();
+  std::vector<RunStatus> finished;
+  ExecutorEvents events;
+  events.run_finished = [&](const Job&, std::int64_t, RunStatus s, Duration) {
+    finished.push_back(s);
+  };
+  Executor executor(io, store, StepRunners{&runner, &runner}, options, events);
+  auto job = job_from("job: one\nsteps:\n  a: { shell: x, retries: 1, retry_delay: 1h }\n");
+  NewRun run;
+  run.job = "one";
+  run.steps.push_back({"a", false});
+  auto id = store.create_run(run).value();
+  executor.start_run(job, id);
+  auto until = [&](const std::function<bool()>& done) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(10));
+    }
+  };
+  until([&] { return executor.load().steps_ending == 1; });  // a failed; its end is held
+  executor.cancel_run(id, "the test");  // on the strand before the end's report, queued later
+  store.open = true;
+  until([&] { return !finished.empty(); });
+  std::filesystem::remove_all(logs);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0] == RunStatus::cancelled);
+  CHECK(runner.started().size() == 1);
+}
+
 TEST_CASE("executor: every state change is reported, in commit order, once the store has it") {
   Harness h;
   h.runner.script("extract", {StepState::failed});

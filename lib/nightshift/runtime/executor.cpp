@@ -548,6 +548,8 @@ void Executor::Impl::settled(std::int64_t run_id, std::size_t step, int attempt,
     events_.step_finished(*run.job, run_id, spec.name, attempt, result, elapsed, retry);
   // A draining daemon leaves it waiting in the store, as drain() leaves the others.
   if (!retry || draining_) return;
+  // Cancelled while its end was being stored: no retry to wait for.
+  if (run.cancelled) return finish_step(run, step, StepState::cancelled);
   double jitter = options_.jitter ? options_.jitter()
                                   : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   auto delay = retry_delay(run.job->spec.retry_delay(spec), run.failures[step], jitter);
