@@ -25,6 +25,16 @@ std::shared_ptr<const Job> job_from(const std::string& yaml) {
   return std::make_shared<const Job>(test::test_job(yaml));
 }
 
+// Runs `io` until `done` holds (bounded: only catches a hang).
+void run_io_until(boost::asio::io_context& io, const std::function<bool()>& done) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done() && std::chrono::steady_clock::now() < give_up) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(done());
+}
+
 // An executor over a memory store and a fake runner, run to completion.
 // A memory store whose writes fail while `failing` is set, as a full disk or
 // a read-only file would make them.
@@ -151,15 +161,7 @@ struct Harness {
     return finished[0].second;
   }
 
-  // Runs the io_context until `done` holds (bounded: only catches a hang).
-  void run_until(const std::function<bool()>& done) {
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!done() && std::chrono::steady_clock::now() < give_up) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE(done());
-  }
+  void run_until(const std::function<bool()>& done) { run_io_until(io, done); }
 
   StepState state(std::int64_t run_id, const std::string& step) {
     auto run = store.get_run(run_id);
@@ -644,82 +646,68 @@ class GatedStore final : public MemoryRunStore {
   }
 };
 
-TEST_CASE("executor: the next step's start is queued behind an end, not after its commit") {
+// One worker over a GatedStore and a fake runner.
+struct GatedHarness {
   boost::asio::io_context io;
   GatedStore store;
   FakeStepRunner runner{io};
-  auto logs = std::filesystem::temp_directory_path() /
-              ("nightshift-executor-gated-" + std::to_string(::getpid()));
-  ExecutorOptions options;
-  options.workers = 1;
-  options.log_dir = logs.string();
-  Executor executor(io, store, StepRunners{&runner, &runner}, options, {});
-  auto job = job_from("job: chain\nsteps:\n  a: { shell: x }\n  b: { shell: x, depends_on: [a] }\n");
-  NewRun run;
-  run.job = "chain";
-  for (const auto& s : job->spec.steps) run.steps.push_back({s.name, false});
-  auto id = store.create_run(run).value();
-  executor.start_run(job, id);
+  std::vector<RunStatus> finished;
+  std::filesystem::path logs = std::filesystem::temp_directory_path() /
+                               ("nightshift-executor-gated-" + std::to_string(::getpid()));
+  std::unique_ptr<Executor> executor;
 
+  GatedHarness() {
+    ExecutorOptions options;
+    options.workers = 1;
+    options.log_dir = logs.string();
+    ExecutorEvents events;
+    events.run_finished = [this](const Job&, std::int64_t, RunStatus s, Duration) {
+      finished.push_back(s);
+    };
+    executor =
+        std::make_unique<Executor>(io, store, StepRunners{&runner, &runner}, options, events);
+  }
+  ~GatedHarness() { std::filesystem::remove_all(logs); }
+
+  std::int64_t start(const std::string& yaml) {
+    auto job = job_from(yaml);
+    NewRun run;
+    run.job = job->spec.name;
+    for (const auto& s : job->spec.steps) run.steps.push_back({s.name, false});
+    auto id = store.create_run(run).value();
+    executor->start_run(job, id);
+    return id;
+  }
+};
+
+TEST_CASE("executor: the next step's start is queued behind an end, not after its commit") {
+  GatedHarness h;
+  auto id = h.start("job: chain\nsteps:\n  a: { shell: x }\n  b: { shell: x, depends_on: [a] }\n");
   // a has ended and its end is held at the store: b's ready state and start
   // are already queued behind it (one round trip to the store between them),
   // and b does not run before a's end is stored.
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (executor.load().steps_awaiting_store < 2 && std::chrono::steady_clock::now() < give_up) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(10));
-  }
-  CHECK(executor.load().steps_awaiting_store == 2);
-  REQUIRE(runner.started().size() == 1);
-  CHECK(runner.started()[0].step == "a");
-  CHECK(store.attempts(id).size() == 1);
+  run_io_until(h.io, [&] { return h.executor->load().steps_awaiting_store == 2; });
+  REQUIRE(h.runner.started().size() == 1);
+  CHECK(h.runner.started()[0].step == "a");
+  CHECK(h.store.attempts(id).size() == 1);
 
-  store.open = true;
-  io.restart();
-  io.run();
-  std::filesystem::remove_all(logs);
-  REQUIRE(runner.started().size() == 2);
-  CHECK(runner.started()[1].step == "b");
-  CHECK(store.get_run(id)->status == RunStatus::succeeded);
+  h.store.open = true;
+  run_io_until(h.io, [&] { return !h.finished.empty(); });
+  REQUIRE(h.runner.started().size() == 2);
+  CHECK(h.runner.started()[1].step == "b");
+  CHECK(h.finished[0] == RunStatus::succeeded);
 }
 
 TEST_CASE("executor: a run cancelled while a failed end is stored does not wait for its retry") {
-  boost::asio::io_context io;
-  GatedStore store;
-  FakeStepRunner runner{io};
-  runner.script("a", {StepState::failed});
-  auto logs = std::filesystem::temp_directory_path() /
-              ("nightshift-executor-gated-cancel-" + std::to_string(::getpid()));
-  ExecutorOptions options;
-  options.workers = 1;
-  options.log_dir = logs.string();
-  std::vector<RunStatus> finished;
-  ExecutorEvents events;
-  events.run_finished = [&](const Job&, std::int64_t, RunStatus s, Duration) {
-    finished.push_back(s);
-  };
-  Executor executor(io, store, StepRunners{&runner, &runner}, options, events);
-  auto job = job_from("job: one\nsteps:\n  a: { shell: x, retries: 1, retry_delay: 1h }\n");
-  NewRun run;
-  run.job = "one";
-  run.steps.push_back({"a", false});
-  auto id = store.create_run(run).value();
-  executor.start_run(job, id);
-  auto until = [&](const std::function<bool()>& done) {
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!done() && std::chrono::steady_clock::now() < give_up) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(10));
-    }
-  };
-  until([&] { return executor.load().steps_ending == 1; });  // a failed; its end is held
-  executor.cancel_run(id, "the test");  // on the strand before the end's report, queued later
-  store.open = true;
-  until([&] { return !finished.empty(); });
-  std::filesystem::remove_all(logs);
-  REQUIRE(finished.size() == 1);
-  CHECK(finished[0] == RunStatus::cancelled);
-  CHECK(runner.started().size() == 1);
+  GatedHarness h;
+  h.runner.script("a", {StepState::failed});
+  auto id = h.start("job: one\nsteps:\n  a: { shell: x, retries: 1, retry_delay: 1h }\n");
+  run_io_until(h.io, [&] { return h.executor->load().steps_ending == 1; });
+  h.executor->cancel_run(id, "the test");  // on the strand before the end's report, queued later
+  h.store.open = true;
+  run_io_until(h.io, [&] { return !h.finished.empty(); });
+  CHECK(h.finished[0] == RunStatus::cancelled);
+  CHECK(h.runner.started().size() == 1);
 }
 
 TEST_CASE("executor: every state change is reported, in commit order, once the store has it") {

@@ -507,16 +507,15 @@ void Executor::Impl::on_attempt_done(std::int64_t run_id, std::size_t step, int 
   ++ending_;
   auto elapsed =
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - run.started[step]);
-  persist("recording the end of " + spec.name,
-          [run_id, name = spec.name, attempt, outcome = result.outcome,
-           exit_code = result.exit_code, at = now_timestamp(), step_state,
-           message = std::move(message)](RunStore& store) {
-            store.finish_attempt(run_id, name, attempt, outcome, exit_code, at, step_state,
-                                 message);
-          },
-          [self = shared_from_this(), run_id, step, attempt, result, elapsed, retry] {
-            self->settled(run_id, step, attempt, result, elapsed, retry);
-          });
+  persist(
+      "recording the end of " + spec.name,
+      [run_id, name = spec.name, attempt, outcome = result.outcome, exit_code = result.exit_code,
+       at = now_timestamp(), step_state, message = std::move(message)](RunStore& store) {
+        store.finish_attempt(run_id, name, attempt, outcome, exit_code, at, step_state, message);
+      },
+      [self = shared_from_this(), run_id, step, attempt, result, elapsed, retry] {
+        self->settled(run_id, step, attempt, result, elapsed, retry);
+      });
 
   // Its slot frees now, and the run moves on now, without waiting for that
   // commit: whatever follows from this end (the states it settles, the next
@@ -550,8 +549,8 @@ void Executor::Impl::settled(std::int64_t run_id, std::size_t step, int attempt,
   if (!retry || draining_) return;
   // Cancelled while its end was being stored: no retry to wait for.
   if (run.cancelled) return finish_step(run, step, StepState::cancelled);
-  double jitter = options_.jitter ? options_.jitter()
-                                  : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  double jitter =
+      options_.jitter ? options_.jitter() : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   auto delay = retry_delay(run.job->spec.retry_delay(spec), run.failures[step], jitter);
   auto timer = std::make_unique<asio::steady_timer>(strand_, delay);
   timer->async_wait([self = shared_from_this(), run_id, step](const boost::system::error_code&) {
