@@ -84,7 +84,7 @@ FLOOR_DAG_C = r"""
 extern char **environ;
 int main(int argc, char **argv) {
   FILE *in = fopen(argv[1], "r");
-  int parallel = atoi(argv[2]), n = 0, cap = 1024, k, d, status;
+  int parallel = atoi(argv[2]), n = 0, cap = 1 << 16, k, d, status;
   int *waiting = calloc(cap, sizeof *waiting), *ready = malloc(cap * sizeof *ready);
   int (*edges)[2] = NULL, edge_count = 0, head = 0, tail = 0, running = 0, done = 0;
   pid_t *pids = calloc(cap, sizeof *pids);
